@@ -1,0 +1,44 @@
+# Two entry points for a fresh machine with Python 3.11+ and make:
+#   make run    install feedsvc into .venv and run one cycle over sources.yaml
+#   make test   install the test tools and run lint, type check and the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+CONFIG ?= sources.yaml
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "feedsvc needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(BIN)/feedsvc --config $(CONFIG) run
+	@echo "Published feeds are in $(CURDIR)/output/ (open output/index.html)"
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check feedsvc tests bench
+	$(BIN)/ruff format --check feedsvc tests bench
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.dev-installed
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) data output/*.rss output/*.atom output/*.json output/*.html output/*.opml output/sources output/tags

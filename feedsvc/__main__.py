@@ -1,0 +1,5 @@
+"""Run feedsvc as ``python -m feedsvc``."""
+
+from feedsvc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Public records passed between the stages of feedsvc.
+
+Every record is a frozen, slotted dataclass; every datetime in them is
+timezone-aware UTC. Records are named by role: ``*Config`` comes from
+sources.yaml, ``*State`` is read from the store, ``*Intent`` is written to it,
+``*Result`` is an outcome. This module holds data only, no behaviour beyond
+trivial properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+SourceKind = Literal["feed", "page", "file"]
+FetchStatus = Literal["ok", "not-modified", "error"]
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """How documents are fetched."""
+
+    connect_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_redirects: int = 5
+    max_body_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 8
+    per_host: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Global settings of one feedsvc installation."""
+
+    database_url: str
+    data_dir: Path
+    output_dir: Path
+    base_url: str
+    feed_size: int = 50
+    contact: str = "https://example.invalid/feedsvc"
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One outlet to watch; exactly one of ``url`` and ``path`` is set."""
+
+    name: str
+    title: str
+    kind: SourceKind
+    url: str | None = None
+    path: Path | None = None
+    tags: tuple[str, ...] = ()
+    interval: timedelta = timedelta(minutes=30)
+    enabled: bool = True
+
+    @property
+    def location(self) -> str:
+        """The URL, or the path as a string, that this source reads."""
+        return self.url if self.url is not None else str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A validated sources.yaml."""
+
+    path: Path
+    settings: Settings
+    sources: tuple[SourceConfig, ...]
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """What to fetch for one source, with the validators stored last time."""
+
+    source: str
+    url: str | None = None
+    path: Path | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One fetched document: an HTTP body, or one file of a file source."""
+
+    url: str
+    body: bytes
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A successful fetch: one document over HTTP, one per file for a folder."""
+
+    source: str
+    url: str
+    final_url: str
+    status: int
+    documents: tuple[Document, ...]
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """The server (or the file system) says nothing changed since last time."""
+
+    source: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailed:
+    """A fetch that failed; ``error`` says why in words a user understands."""
+
+    source: str
+    url: str
+    error: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+FetchOutcome = Fetched | NotModified | FetchFailed
+
+# --------------------------------------------------------------------------- extract
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One entry as a document gave it, before normalisation."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    content_type: str = "text/html"
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+    dateline: str | None = None
+    base_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What one document yielded: entries plus warnings about its quality."""
+
+    entries: tuple[RawEntry, ...]
+    warnings: tuple[str, ...] = ()
+    title: str | None = None
+    link: str | None = None
+    language: str | None = None
+
+
+# --------------------------------------------------------------------------- normalise
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One clean article; ``(source, id)`` identifies it for good."""
+
+    source: str
+    id: str
+    url: str | None
+    title: str
+    summary: str
+    content_html: str
+    text: str
+    published: datetime
+    updated: datetime | None
+    date_estimated: bool
+    content_hash: str
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    categories: tuple[str, ...] = ()
+    dateline: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's fetch state as stored."""
+
+    name: str
+    location: str
+    etag: str | None
+    last_modified: str | None
+    last_fetch: datetime | None
+    last_status: FetchStatus | None
+    http_status: int | None
+    last_error: str | None
+    failures: int
+    next_fetch_after: datetime | None
+    article_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchIntent:
+    """The outcome of one fetch, to be recorded on the source."""
+
+    source: str
+    fetched_at: datetime
+    status: FetchStatus
+    next_fetch_after: datetime
+    http_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """How many articles of one batch were new, changed or unchanged."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+# --------------------------------------------------------------------------- publish
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedLink:
+    """A link to the same story at another outlet ("also reported by")."""
+
+    outlet: str
+    title: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry of a published feed."""
+
+    guid: str
+    title: str
+    link: str | None
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    source_name: str
+    source_title: str
+    source_url: str | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    related: tuple[RelatedLink, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to publish (in every format) under ``output/<path>.<ext>``."""
+
+    path: str
+    title: str
+    description: str
+    kind: Literal["all", "source", "tag"]
+    entries: tuple[FeedEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """Which output files were rewritten and which were already up to date."""
+
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """What one cycle did for one source."""
+
+    source: str
+    status: FetchStatus
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one cycle did."""
+
+    started: datetime
+    finished: datetime
+    sources: tuple[SourceResult, ...]
+    published: PublishResult | None = None
+
+    @property
+    def failed(self) -> tuple[SourceResult, ...]:
+        """The sources whose cycle ended in an error."""
+        return tuple(s for s in self.sources if s.status == "error")

@@ -1,0 +1,211 @@
+"""SQL for articles and their tags: the batch upsert and the read queries.
+
+Every function takes an open ``Connection`` inside a transaction the caller
+owns; none commits or translates exceptions (the ``Store`` does). A batch costs
+a fixed handful of statements whatever its size: one SELECT per chunk of keys
+to find what is stored, then one executemany per kind of write.
+
+The store keeps an article's tags as a set: they come back sorted and without
+duplicates, and an article whose tags differ only in order is unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields, replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from feedsvc.store.schema import article_tags, articles, sources
+from feedsvc.types import Article, UpsertResult
+
+log = logging.getLogger("feedsvc.store.articles")
+
+CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
+_COLUMNS = tuple(f.name for f in fields(Article) if f.name != "tags")
+_KEY: dict[str, sa.BindParameter[Any]] = {
+    "k_source": sa.bindparam("k_source"),
+    "k_id": sa.bindparam("k_id"),
+}
+
+
+def upsert(
+    connection: Connection, source: str, batch: Sequence[Article], seen_at: datetime
+) -> UpsertResult:
+    """Insert new articles, update changed ones, touch unchanged ones; count each."""
+    incoming = _last_wins(batch)
+    stored = _load(connection, source, list(incoming))
+    new: list[Article] = []
+    changed: list[Article] = []
+    unchanged: list[Article] = []
+    for article in incoming.values():
+        old = stored.get(article.id)
+        if old is None:
+            new.append(article)
+            continue
+        merged = _keep_estimated_date(article, old)
+        (unchanged if merged == old else changed).append(merged)
+    _insert(connection, new, seen_at)
+    _update(connection, changed, seen_at)
+    _touch(connection, unchanged, seen_at)
+    _replace_tags(connection, new, changed)
+    return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged))
+
+
+def _last_wins(batch: Sequence[Article]) -> dict[str, Article]:
+    incoming: dict[str, Article] = {}
+    for article in batch:
+        incoming[article.id] = replace(article, tags=tuple(sorted(set(article.tags))))
+    return incoming
+
+
+def _keep_estimated_date(article: Article, old: Article) -> Article:
+    """An undated entry seen again keeps the date (and its provenance) stored first."""
+    if not article.date_estimated:
+        return article
+    return replace(article, published=old.published, date_estimated=old.date_estimated)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Article]:
+    tags = _load_tags(connection, source, ids)
+    found: dict[str, Article] = {}
+    for chunk in _chunks(ids):
+        stmt = sa.select(articles).where(articles.c.source == source, articles.c.id.in_(chunk))
+        for row in connection.execute(stmt):
+            found[row.id] = _to_article(row, tags.get(row.id, ()))
+    return found
+
+
+def _load_tags(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        stmt = (
+            sa.select(article_tags.c.article_id, article_tags.c.tag)
+            .where(article_tags.c.source == source, article_tags.c.article_id.in_(chunk))
+            .order_by(article_tags.c.article_id, article_tags.c.tag)
+        )
+        for article_id, tag in connection.execute(stmt):
+            tags[article_id].append(tag)
+    return tags
+
+
+def _to_article(row: Row[Any], tags: Iterable[str]) -> Article:
+    return Article(**{name: getattr(row, name) for name in _COLUMNS}, tags=tuple(tags))
+
+
+def _values(article: Article) -> dict[str, Any]:
+    return {name: getattr(article, name) for name in _COLUMNS}
+
+
+def _insert(connection: Connection, new: Sequence[Article], seen_at: datetime) -> None:
+    if new:
+        rows = [{**_values(a), "first_seen": seen_at, "last_seen": seen_at} for a in new]
+        connection.execute(sa.insert(articles), rows)
+
+
+def _update(connection: Connection, changed: Sequence[Article], seen_at: datetime) -> None:
+    if not changed:
+        return
+    # No .values(): the SET clause comes from the column-named keys of the rows.
+    stmt = sa.update(articles).where(
+        articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"]
+    )
+    connection.execute(stmt, [_update_row(a, seen_at) for a in changed])
+
+
+def _update_row(article: Article, seen_at: datetime) -> dict[str, Any]:
+    row = _values(article)
+    del row["source"], row["id"]
+    return {**row, "last_seen": seen_at, "k_source": article.source, "k_id": article.id}
+
+
+def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -> None:
+    if not seen:
+        return
+    stmt = (
+        sa.update(articles)
+        .where(articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"])
+        .values(last_seen=sa.bindparam("seen_at"))
+    )
+    rows = [{"k_source": a.source, "k_id": a.id, "seen_at": seen_at} for a in seen]
+    connection.execute(stmt, rows)
+
+
+def _replace_tags(
+    connection: Connection, new: Sequence[Article], changed: Sequence[Article]
+) -> None:
+    if changed:
+        stmt = sa.delete(article_tags).where(
+            article_tags.c.source == _KEY["k_source"], article_tags.c.article_id == _KEY["k_id"]
+        )
+        connection.execute(stmt, [{"k_source": a.source, "k_id": a.id} for a in changed])
+    rows = [
+        {"source": a.source, "article_id": a.id, "tag": tag}
+        for a in [*new, *changed]
+        for tag in a.tags
+    ]
+    if rows:
+        connection.execute(sa.insert(article_tags), rows)
+
+
+def recent(
+    connection: Connection, limit: int, *, source: str | None = None, tag: str | None = None
+) -> list[Article]:
+    """The newest articles of configured sources, newest first, optionally filtered."""
+    stmt = (
+        sa.select(articles)
+        .join(sources, sources.c.name == articles.c.source)
+        .where(sources.c.removed_at.is_(None))
+        .order_by(articles.c.published.desc(), articles.c.source, articles.c.id)
+        .limit(limit)
+    )
+    if source is not None:
+        stmt = stmt.where(articles.c.source == source)
+    if tag is not None:
+        stmt = stmt.where(_has_tag(tag))
+    return _with_tags(connection, list(connection.execute(stmt)))
+
+
+def _has_tag(tag: str) -> sa.Exists:
+    return sa.exists().where(
+        article_tags.c.source == articles.c.source,
+        article_tags.c.article_id == articles.c.id,
+        article_tags.c.tag == tag,
+    )
+
+
+def _with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]:
+    ids_by_source: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        ids_by_source[row.source].append(row.id)
+    tags = {src: _load_tags(connection, src, ids) for src, ids in ids_by_source.items()}
+    return [_to_article(row, tags[row.source].get(row.id, ())) for row in rows]
+
+
+def get(connection: Connection, source: str, article_id: str) -> Article | None:
+    """One article by its key, whether or not its source is still configured."""
+    stmt = sa.select(articles).where(articles.c.source == source, articles.c.id == article_id)
+    row = connection.execute(stmt).first()
+    return None if row is None else _with_tags(connection, [row])[0]
+
+
+def tag_names(connection: Connection) -> list[str]:
+    """Every tag carried by at least one article of a configured source, sorted."""
+    stmt = (
+        sa.select(article_tags.c.tag)
+        .distinct()
+        .join(sources, sources.c.name == article_tags.c.source)
+        .where(sources.c.removed_at.is_(None))
+        .order_by(article_tags.c.tag)
+    )
+    return list(connection.execute(stmt).scalars())

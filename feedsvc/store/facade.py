@@ -1,0 +1,181 @@
+"""The ``Store``: feedsvc's one door to its database.
+
+It owns the engine, opens one transaction per call (writes with
+``BEGIN IMMEDIATE`` on SQLite), and is the one boundary where SQLAlchemy and
+Alembic exceptions become ``StoreError``. The SQL itself lives in ``sources``
+and ``articles``; this class only wires transactions to them. It holds no
+cache: every read sees what is committed. Writes are meant to come from one
+thread per process; reads may come from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+import sqlalchemy as sa
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from feedsvc.errors import StoreError
+from feedsvc.store import articles as article_sql
+from feedsvc.store import sources as source_sql
+from feedsvc.store.engine import make_engine, reading, writing
+from feedsvc.store.migrate import upgrade
+from feedsvc.types import Article, FetchIntent, SourceConfig, SourceState, UpsertResult
+
+log = logging.getLogger("feedsvc.store")
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn a SQLAlchemy or Alembic failure into a StoreError that says what failed."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise StoreError(f"{action} failed: {type(cause).__name__}: {cause}") from exc
+    except CommandError as exc:
+        raise StoreError(f"{action} failed: {exc}") from exc
+
+
+class Store:
+    """Sources, their fetch state and their articles, in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine: Engine | None = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating and migrating as needed) the database at ``url``."""
+        shown = _safe_url(url)
+        with _translated(f"opening database url={shown}"):
+            engine = _engine_for(url, shown)
+            try:
+                revision = upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+        log.info("store opened url=%s revision=%s", shown, revision)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release every connection; the store cannot be used afterwards."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The open engine (for the store's own modules and tests)."""
+        if self._engine is None:
+            raise StoreError("the store is closed")
+        return self._engine
+
+    def sync_sources(self, sources: Sequence[SourceConfig], now: datetime) -> None:
+        """Make the stored sources match the configured ones (removed ones are kept, marked)."""
+        with _translated("syncing sources"), writing(self.engine) as connection:
+            source_sql.sync(connection, sources, now)
+
+    def source_states(self) -> list[SourceState]:
+        """Every configured (not removed) source with its fetch state, by name."""
+        with _translated("reading sources"), reading(self.engine) as connection:
+            return source_sql.states(connection)
+
+    def source_state(self, name: str) -> SourceState | None:
+        """One configured source's state, or None if it is unknown or removed."""
+        with _translated(f"reading source name={name}"), reading(self.engine) as connection:
+            return source_sql.state(connection, name)
+
+    def due_sources(self, now: datetime) -> list[SourceState]:
+        """Enabled configured sources due at ``now``, never-fetched ones first."""
+        with _translated("reading due sources"), reading(self.engine) as connection:
+            return source_sql.due(connection, now)
+
+    def record_fetch(self, intent: FetchIntent) -> None:
+        """Record a fetch that brought no articles (a 304 or a failure)."""
+        with (
+            _translated(f"recording fetch source={intent.source}"),
+            writing(self.engine) as connection,
+        ):
+            source_sql.record_fetch(connection, intent)
+
+    def save_batch(
+        self, source: str, articles: Sequence[Article], intent: FetchIntent
+    ) -> UpsertResult:
+        """Upsert a source's articles and record its fetch, all in one transaction."""
+        _check_batch(source, articles, intent)
+        with _translated(f"saving batch source={source}"), writing(self.engine) as connection:
+            result = article_sql.upsert(connection, source, articles, intent.fetched_at)
+            source_sql.record_fetch(connection, intent)
+        log.info(
+            "batch saved source=%s new=%d updated=%d unchanged=%d",
+            source,
+            result.new,
+            result.updated,
+            result.unchanged,
+        )
+        return result
+
+    def recent_articles(
+        self, limit: int, *, source: str | None = None, tag: str | None = None
+    ) -> list[Article]:
+        """The newest ``limit`` articles of configured sources, newest first."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        if limit == 0:
+            return []
+        with _translated("reading recent articles"), reading(self.engine) as connection:
+            return article_sql.recent(connection, limit, source=source, tag=tag)
+
+    def article(self, source: str, article_id: str) -> Article | None:
+        """One article by its key, or None."""
+        with (
+            _translated(f"reading article source={source}"),
+            reading(self.engine) as connection,
+        ):
+            return article_sql.get(connection, source, article_id)
+
+    def tags(self) -> list[str]:
+        """Every tag that at least one article of a configured source carries, sorted."""
+        with _translated("reading tags"), reading(self.engine) as connection:
+            return article_sql.tag_names(connection)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparsable url>"
+
+
+def _engine_for(url: str, shown: str) -> Engine:
+    try:
+        return make_engine(url)
+    except ImportError as exc:
+        raise StoreError(f"no database driver for url={shown}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create the database directory for url={shown}: {exc}") from exc
+
+
+def _check_batch(source: str, articles: Sequence[Article], intent: FetchIntent) -> None:
+    if intent.source != source:
+        raise ValueError(f"fetch intent is for {intent.source!r}, batch is for {source!r}")
+    strangers = {a.source for a in articles} - {source}
+    if strangers:
+        raise ValueError(f"batch for {source!r} holds articles of {sorted(strangers)!r}")

@@ -1,0 +1,72 @@
+"""Schema migrations: run the packaged Alembic revisions programmatically.
+
+The revisions live in ``migrations/`` next to this module; there is no
+alembic.ini. ``upgrade`` brings a database to head inside one write
+transaction, and refuses a database stamped by a newer feedsvc (a revision this
+code does not know). This module does not define tables (``schema`` does) and
+does not translate exceptions (the ``Store`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from feedsvc.errors import StoreError
+from feedsvc.store.engine import writing
+
+log = logging.getLogger("feedsvc.store.migrate")
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the packaged revisions, bound to ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision this feedsvc knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no migrations found in {MIGRATIONS}")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the database to the newest revision and return that revision."""
+    with writing(engine) as connection:
+        before = current_revision(connection)
+        _check_known(before)
+        command.upgrade(alembic_config(connection), "head")
+        after = current_revision(connection)
+    if before != after:
+        log.info("database migrated from=%s to=%s", before or "empty", after)
+    return after or ""
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if revision not in known:
+        raise StoreError(
+            f"the database is at schema revision {revision!r}, which this feedsvc does not know: "
+            "it was made by a newer feedsvc; upgrade feedsvc or use another database"
+        )

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the feedsvc schema, run by ``feedsvc.store.migrate``."""

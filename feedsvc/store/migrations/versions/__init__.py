@@ -1,0 +1,1 @@
+"""Alembic revisions of the feedsvc schema, oldest first by revision id."""

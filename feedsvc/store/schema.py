@@ -1,0 +1,142 @@
+"""The database schema of feedsvc: every table, in one MetaData, plus two column types.
+
+This module declares tables, indexes and the two portable column types the store
+needs (aware-UTC timestamps and JSON string lists). It runs no SQL and creates
+nothing: the Alembic revisions under ``migrations/`` create the schema, and a
+test checks that they and this module agree.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware UTC.
+
+    Naive datetimes are refused on the way in: a naive value has no meaning
+    here, and SQLite would silently keep it as whatever local time it was.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Check that ``value`` is aware and convert it to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; the store needs aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns naive; convert what PostgreSQL returns."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class StrTuple(sa.TypeDecorator[tuple[str, ...]]):
+    """A tuple of strings stored as a JSON array in a text column."""
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> str | None:
+        """Encode the tuple as a JSON array."""
+        if value is None:
+            return None
+        return json.dumps(list(value), ensure_ascii=False)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...] | None:
+        """Decode the JSON array back into a tuple."""
+        if value is None:
+            return None
+        return tuple(str(item) for item in json.loads(value))
+
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("location", sa.Text(), nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("added_at", UTCDateTime(), nullable=False),
+    sa.Column("removed_at", UTCDateTime(), nullable=True),
+    sa.Column("etag", sa.Text(), nullable=True),
+    sa.Column("last_modified", sa.Text(), nullable=True),
+    sa.Column("last_fetch", UTCDateTime(), nullable=True),
+    sa.Column("last_status", sa.String(16), nullable=True),
+    sa.Column("http_status", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_fetch_after", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="kind"),
+    sa.CheckConstraint(
+        "last_status IS NULL OR last_status IN ('ok', 'not-modified', 'error')",
+        name="last_status",
+    ),
+    sa.CheckConstraint("failures >= 0", name="failures"),
+)
+sa.Index("ix_sources_next_fetch_after", sources.c.next_fetch_after)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("source", sa.String(), sa.ForeignKey("sources.name"), primary_key=True),
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("url", sa.Text(), nullable=True),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("summary", sa.Text(), nullable=False),
+    sa.Column("content_html", sa.Text(), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("published", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=True),
+    sa.Column("date_estimated", sa.Boolean(), nullable=False),
+    sa.Column("content_hash", sa.String(), nullable=False),
+    sa.Column("authors", StrTuple(), nullable=False),
+    sa.Column("language", sa.Text(), nullable=True),
+    sa.Column("categories", StrTuple(), nullable=False),
+    sa.Column("dateline", sa.Text(), nullable=True),
+    sa.Column("first_seen", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_articles_published", articles.c.published)
+sa.Index("ix_articles_source_published", articles.c.source, articles.c.published)
+sa.Index("ix_articles_content_hash", articles.c.content_hash)
+sa.Index("ix_articles_url", articles.c.url)
+
+article_tags = sa.Table(
+    "article_tags",
+    metadata,
+    sa.Column("source", sa.String(), primary_key=True),
+    sa.Column("article_id", sa.String(), primary_key=True),
+    sa.Column("tag", sa.String(), primary_key=True),
+    sa.ForeignKeyConstraint(
+        ["source", "article_id"],
+        ["articles.source", "articles.id"],
+        ondelete="CASCADE",
+    ),
+)
+sa.Index(
+    "ix_article_tags_tag", article_tags.c.tag, article_tags.c.source, article_tags.c.article_id
+)

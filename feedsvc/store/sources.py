@@ -1,0 +1,149 @@
+"""SQL for sources: syncing them with the configuration, their fetch state, what is due.
+
+Every function takes an open ``Connection`` inside a transaction the caller
+owns; none commits, opens connections or translates exceptions (the ``Store``
+does). Nothing here decides when a source is fetched next: the scheduler
+computes ``next_fetch_after`` and this module only stores it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from feedsvc.errors import StoreError
+from feedsvc.store.schema import articles, sources
+from feedsvc.types import FetchIntent, FetchStatus, SourceConfig, SourceState
+
+log = logging.getLogger("feedsvc.store.sources")
+
+_SYNCED = ("title", "kind", "location", "enabled", "removed_at")
+
+
+def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime) -> None:
+    """Insert new sources, update known ones, mark the ones no longer configured as removed."""
+    wanted = _by_name(configs)
+    known = {row.name: row for row in connection.execute(sa.select(sources))}
+    added = [_new_row(config, now) for name, config in wanted.items() if name not in known]
+    if added:
+        connection.execute(sa.insert(sources), added)
+    changed = 0
+    for name, config in wanted.items():
+        if name in known:
+            changed += _update_known(connection, config, known[name])
+    gone = [name for name, row in known.items() if name not in wanted and row.removed_at is None]
+    if gone:
+        stmt = sa.update(sources).where(sources.c.name.in_(gone)).values(removed_at=now)
+        connection.execute(stmt)
+    log.info("sources synced added=%d changed=%d removed=%d", len(added), changed, len(gone))
+
+
+def _by_name(configs: Sequence[SourceConfig]) -> dict[str, SourceConfig]:
+    wanted: dict[str, SourceConfig] = {}
+    for config in configs:
+        if config.name in wanted:
+            raise ValueError(f"source name {config.name!r} is configured twice")
+        wanted[config.name] = config
+    return wanted
+
+
+def _new_row(config: SourceConfig, now: datetime) -> dict[str, Any]:
+    return {**_config_values(config), "added_at": now, "failures": 0}
+
+
+def _config_values(config: SourceConfig) -> dict[str, Any]:
+    return {
+        "name": config.name,
+        "title": config.title,
+        "kind": config.kind,
+        "location": config.location,
+        "enabled": config.enabled,
+        "removed_at": None,
+    }
+
+
+def _update_known(connection: Connection, config: SourceConfig, row: Row[Any]) -> int:
+    values = _config_values(config)
+    changes = {key: values[key] for key in _SYNCED if getattr(row, key) != values[key]}
+    if not changes:
+        return 0
+    if "location" in changes:
+        changes.update(etag=None, last_modified=None)
+    connection.execute(sa.update(sources).where(sources.c.name == config.name).values(changes))
+    log.info("source changed name=%s fields=%s", config.name, ",".join(sorted(changes)))
+    return 1
+
+
+def _state_select() -> sa.Select[Any]:
+    count = (
+        sa.select(sa.func.count())
+        .select_from(articles)
+        .where(articles.c.source == sources.c.name)
+        .scalar_subquery()
+    )
+    return sa.select(sources, count.label("article_count")).where(sources.c.removed_at.is_(None))
+
+
+def _to_state(row: Row[Any]) -> SourceState:
+    return SourceState(
+        name=row.name,
+        location=row.location,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        last_fetch=row.last_fetch,
+        last_status=cast(FetchStatus | None, row.last_status),
+        http_status=row.http_status,
+        last_error=row.last_error,
+        failures=row.failures,
+        next_fetch_after=row.next_fetch_after,
+        article_count=row.article_count,
+    )
+
+
+def states(connection: Connection) -> list[SourceState]:
+    """Every configured (not removed) source, by name."""
+    rows = connection.execute(_state_select().order_by(sources.c.name))
+    return [_to_state(row) for row in rows]
+
+
+def state(connection: Connection, name: str) -> SourceState | None:
+    """One configured source, or None if it is unknown or removed."""
+    row = connection.execute(_state_select().where(sources.c.name == name)).first()
+    return None if row is None else _to_state(row)
+
+
+def due(connection: Connection, now: datetime) -> list[SourceState]:
+    """Enabled, configured sources whose next fetch time has come (never fetched first)."""
+    stmt = (
+        _state_select()
+        .where(sources.c.enabled.is_(True))
+        .where(sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now))
+        .order_by(sources.c.next_fetch_after.asc().nulls_first(), sources.c.name)
+    )
+    return [_to_state(row) for row in connection.execute(stmt)]
+
+
+def record_fetch(connection: Connection, intent: FetchIntent) -> None:
+    """Store the outcome of one fetch on its source."""
+    failed = intent.status == "error"
+    values: dict[str, Any] = {
+        "last_fetch": intent.fetched_at,
+        "last_status": intent.status,
+        "http_status": intent.http_status,
+        "last_error": intent.error,
+        "next_fetch_after": intent.next_fetch_after,
+        "failures": sources.c.failures + 1 if failed else 0,
+    }
+    if not failed and intent.etag is not None:
+        values["etag"] = intent.etag
+    if not failed and intent.last_modified is not None:
+        values["last_modified"] = intent.last_modified
+    stmt = sa.update(sources).where(sources.c.name == intent.source).values(values)
+    if connection.execute(stmt).rowcount == 0:
+        raise StoreError(f"cannot record a fetch of unknown source {intent.source!r}")
+    log.debug("fetch recorded source=%s status=%s", intent.source, intent.status)

@@ -1,0 +1,118 @@
+"""The packaged Alembic revisions: creating, reopening, matching schema.py, refusing the future."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from feedsvc.errors import StoreError
+from feedsvc.store import Store
+from feedsvc.store.engine import make_engine, writing
+from feedsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from feedsvc.store.schema import metadata
+from feedsvc.types import SourceConfig
+
+T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
+TABLES = {"alembic_version", "article_tags", "articles", "sources"}
+
+
+def url_of(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def table_names(path: Path) -> set[str]:
+    with closing(sqlite3.connect(path)) as raw, raw:
+        return {
+            name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+
+
+def schema_sql(path: Path) -> list[tuple[str | None, ...]]:
+    with closing(sqlite3.connect(path)) as raw, raw:
+        return raw.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+def revision_of(path: Path) -> str | None:
+    engine = make_engine(url_of(path))
+    try:
+        with engine.connect() as connection:
+            return current_revision(connection)
+    finally:
+        engine.dispose()
+
+
+def test_open_on_an_empty_file_creates_the_schema_at_head(tmp_path: Path) -> None:
+    path = tmp_path / "empty.sqlite"
+    path.touch()
+    Store.open(url_of(path)).close()
+    assert table_names(path) == TABLES
+    assert revision_of(path) == head_revision()
+
+
+def test_reopening_is_a_no_op_that_keeps_the_data(tmp_path: Path) -> None:
+    path = tmp_path / "feedsvc.sqlite"
+    with Store.open(url_of(path)) as store:
+        store.sync_sources([SourceConfig("almanac", "Almanac", "file", path=tmp_path)], T0)
+    schema_before = schema_sql(path)
+    with Store.open(url_of(path)) as store:
+        assert [s.name for s in store.source_states()] == ["almanac"]
+    schema_after = schema_sql(path)
+    assert schema_after == schema_before
+    assert revision_of(path) == head_revision()
+
+
+def test_migrations_produce_exactly_schema_py(tmp_path: Path) -> None:
+    engine = make_engine(url_of(tmp_path / "compare.sqlite"))
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_comparison_would_notice_a_drift(tmp_path: Path) -> None:
+    drifted = sa.MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(drifted)
+    sa.Table("extra", drifted, sa.Column("id", sa.Integer, primary_key=True))
+    engine = make_engine(url_of(tmp_path / "drift.sqlite"))
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), drifted)
+    finally:
+        engine.dispose()
+    assert [diff[0] for diff in diffs] == ["add_table"]
+
+
+def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
+    engine = make_engine(url_of(tmp_path / "roundtrip.sqlite"))
+    try:
+        upgrade(engine)
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "base")
+        assert table_names(tmp_path / "roundtrip.sqlite") == {"alembic_version"}
+        assert upgrade(engine) == head_revision()
+    finally:
+        engine.dispose()
+    assert table_names(tmp_path / "roundtrip.sqlite") == TABLES
+
+
+def test_a_database_from_a_newer_feedsvc_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    Store.open(url_of(path)).close()
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("UPDATE alembic_version SET version_num = 'r9999'")
+    with pytest.raises(StoreError, match="newer feedsvc"):
+        Store.open(url_of(path))
+    assert revision_of(path) == "r9999"

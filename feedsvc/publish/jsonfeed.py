@@ -1,0 +1,77 @@
+"""JSON Feed 1.1 rendering of one feed spec (feedgen does not write JSON Feed).
+
+Output is ``json.dumps`` of plain dicts in a fixed key order, so equal input
+gives equal bytes. Related links go under the ``_feedsvc`` extension key. This
+module does no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from feedsvc.publish.text import (
+    entry_authors,
+    entry_categories,
+    entry_content,
+    entry_link,
+    entry_title,
+    index_url,
+    is_http,
+    public_url,
+    rfc3339,
+    xml_text,
+)
+from feedsvc.types import FeedEntry, FeedSpec, RelatedLink, Settings
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+JSON_FEED_TYPE = "application/feed+json"
+
+
+def _related(link: RelatedLink) -> dict[str, str | None]:
+    return {
+        "outlet": xml_text(link.outlet),
+        "title": xml_text(link.title),
+        "url": xml_text(link.url) if link.url and is_http(link.url) else None,
+    }
+
+
+def _extension(entry: FeedEntry) -> dict[str, Any]:
+    source = {"name": xml_text(entry.source_name), "title": xml_text(entry.source_title).strip()}
+    if is_http(entry.source_url):
+        source["feed_url"] = xml_text(entry.source_url or "")
+    extension: dict[str, Any] = {"source": source}
+    if entry.related:
+        extension["also_reported_by"] = [_related(link) for link in entry.related]
+    return extension
+
+
+def _item(entry: FeedEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": xml_text(entry.guid)}
+    link = entry_link(entry)
+    if link:
+        item["url"] = link
+    item["title"] = entry_title(entry)
+    item["content_html"] = entry_content(entry)
+    summary = xml_text(entry.summary).strip()
+    if summary:
+        item["summary"] = summary
+    item["date_published"] = rfc3339(entry.published)
+    item["date_modified"] = rfc3339(entry.updated)
+    item["authors"] = [{"name": name} for name in entry_authors(entry)]
+    item["tags"] = entry_categories(entry)
+    item["_feedsvc"] = _extension(entry)
+    return item
+
+
+def render_json(spec: FeedSpec, settings: Settings) -> bytes:
+    """``spec`` as JSON Feed 1.1 bytes (UTF-8, indented, newline-terminated)."""
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": xml_text(spec.title).strip() or spec.path,
+        "home_page_url": index_url(settings),
+        "feed_url": public_url(settings, f"{spec.path}.json"),
+        "description": xml_text(spec.description),
+        "items": [_item(entry) for entry in spec.entries],
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

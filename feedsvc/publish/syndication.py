@@ -1,0 +1,143 @@
+"""RSS 2.0 and Atom 1.0 rendering of one feed spec; the only feedgen user.
+
+feedgen's sharp edges are handled here and nowhere else: every timestamp is set
+from the data (feedgen would use "now"), entries are added with
+``order="append"`` (feedgen prepends by default), the generator carries no
+version, text is made XML-safe before lxml sees it, and the result is rendered
+to bytes. Writing the bytes is the caller's job; this module does no I/O.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
+
+from feedsvc.publish.text import (
+    entry_authors,
+    entry_categories,
+    entry_content,
+    entry_link,
+    entry_title,
+    feed_updated,
+    index_url,
+    is_http,
+    public_url,
+    utc,
+    xml_text,
+)
+from feedsvc.types import FeedEntry, FeedSpec, Settings
+
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
+_EXTRAS = "feedsvc_extras"
+
+
+class _EntryExtras:
+    """feedgen entry extension: source attribution and related links.
+
+    RSS gets ``<source url="...">title</source>`` only when the outlet's feed URL
+    is http(s) (RSS requires the url). Atom always gets ``<source><title>`` (plus
+    a ``rel="self"`` link to the outlet's feed when there is one) and one
+    ``<link rel="related">`` per related URL; feedgen 1.0 drops the ``rel`` of
+    entry links, so they are written here.
+    """
+
+    def __init__(self) -> None:
+        self.source_title = ""
+        self.source_url: str | None = None
+        self.related: list[tuple[str, str]] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        """No extra namespace is needed."""
+        return {}
+
+    def extend_rss(self, item: Any) -> Any:
+        """Append the RSS ``<source>`` element to ``item``."""
+        if self.source_url:
+            element = xml_elem("source", item, url=self.source_url)
+            element.text = self.source_title
+        return item
+
+    def extend_atom(self, entry: Any) -> Any:
+        """Append the related links and the ``<source>`` element to ``entry``."""
+        for href, title in self.related:
+            xml_elem("link", entry, rel="related", href=href, title=title)
+        source = xml_elem("source", entry)
+        xml_elem("title", source).text = self.source_title
+        if self.source_url:
+            xml_elem("link", source, rel="self", href=self.source_url)
+        return entry
+
+
+def _generator(spec: FeedSpec, settings: Settings, ext: str, mime: str) -> Any:
+    fg = FeedGenerator()
+    title = xml_text(spec.title).strip() or spec.path
+    fg.id(public_url(settings, f"{spec.path}.atom"))
+    fg.title(title)
+    fg.description(xml_text(spec.description).strip() or title)
+    # feedgen uses the LAST feed link as the RSS <link>: self first, alternate last.
+    fg.link(href=public_url(settings, f"{spec.path}{ext}"), rel="self", type=mime)
+    fg.link(href=index_url(settings), rel="alternate", type="text/html")
+    fg.updated(feed_updated(spec.entries))
+    fg.generator("feedsvc")
+    return fg
+
+
+def _extras(fe: Any, entry: FeedEntry) -> None:
+    fe.register_extension(_EXTRAS, _EntryExtras, atom=True, rss=True)
+    extras: _EntryExtras = getattr(fe, _EXTRAS)
+    extras.source_title = xml_text(entry.source_title).strip() or entry.source_name
+    extras.source_url = xml_text(entry.source_url or "") if is_http(entry.source_url) else None
+    extras.related = [
+        (xml_text(link.url), xml_text(link.outlet).strip())
+        for link in entry.related
+        if link.url and is_http(link.url)
+    ]
+
+
+def _add_entry(fg: Any, entry: FeedEntry) -> Any:
+    fe = fg.add_entry(order="append")
+    fe.guid(xml_text(entry.guid), permalink=False)
+    fe.title(entry_title(entry))
+    link = entry_link(entry)
+    if link:
+        fe.link(href=link, rel="alternate")
+    fe.published(utc(entry.published))
+    fe.updated(utc(entry.updated))
+    fe.content(entry_content(entry), type="html")
+    summary = xml_text(entry.summary).strip()
+    if summary:
+        fe.summary(html.escape(summary), type="html")
+    authors = entry_authors(entry)
+    if authors:
+        fe.author([{"name": name} for name in authors])
+    categories = entry_categories(entry)
+    if categories:
+        fe.category([{"term": term} for term in categories])
+    _extras(fe, entry)
+    return fe
+
+
+def render_rss(spec: FeedSpec, settings: Settings) -> bytes:
+    """``spec`` as RSS 2.0 bytes (authors as ``dc:creator``, content as ``content:encoded``)."""
+    fg = _generator(spec, settings, ".rss", RSS_TYPE)
+    fg.load_extension("dc", atom=False, rss=True)
+    for entry in spec.entries:
+        fe = _add_entry(fg, entry)
+        authors = entry_authors(entry)
+        if authors:
+            fe.dc.dc_creator(authors)
+    data: bytes = fg.rss_str(pretty=True)
+    return data
+
+
+def render_atom(spec: FeedSpec, settings: Settings) -> bytes:
+    """``spec`` as Atom 1.0 bytes (html content, ``rel="related"`` links)."""
+    fg = _generator(spec, settings, ".atom", ATOM_TYPE)
+    for entry in spec.entries:
+        _add_entry(fg, entry)
+    data: bytes = fg.atom_str(pretty=True)
+    return data

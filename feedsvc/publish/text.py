@@ -1,0 +1,126 @@
+"""Text, URL and date helpers shared by every output format of the publisher.
+
+It makes text safe for XML 1.0 (dropping characters that lxml refuses), builds
+public URLs from ``Settings.base_url``, formats timestamps from the data, and
+renders the escaped "also reported by" block. It does not write files and does
+not know about any feed format.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from feedsvc.types import FeedEntry, RelatedLink, Settings
+
+# Timestamp of an empty feed: fixed, never the clock.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INDEX_FILE = "index.html"
+OPML_FILE = "feeds.opml"
+UNTITLED = "(untitled)"
+
+# Everything outside XML 1.0's Char production: C0 controls except tab, LF, CR;
+# lone surrogates; U+FFFE and U+FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Return ``text`` without the characters XML 1.0 forbids."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def escape(text: str) -> str:
+    """Escape ``text`` for HTML element content and attribute values, XML-safe."""
+    return html.escape(xml_text(text), quote=True)
+
+
+def is_http(url: str | None) -> bool:
+    """Whether ``url`` is an absolute http(s) URL with a host."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an invalid IPv6 host
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def public_url(settings: Settings, relative: str) -> str:
+    """The public URL of ``relative`` (a path inside the output directory)."""
+    return f"{settings.base_url.rstrip('/')}/{relative}"
+
+
+def index_url(settings: Settings) -> str:
+    """The public URL of the HTML index page."""
+    return public_url(settings, INDEX_FILE)
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is a bug and raises ValueError."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime in a feed entry: {moment!r}")
+    return moment.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format ``moment`` as RFC 3339 in UTC with a ``Z`` suffix."""
+    return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def feed_updated(entries: Sequence[FeedEntry]) -> datetime:
+    """The feed's timestamp: the newest entry date, or EPOCH for an empty feed."""
+    moments = [utc(e.updated) for e in entries] + [utc(e.published) for e in entries]
+    return max(moments, default=EPOCH)
+
+
+def entry_title(entry: FeedEntry) -> str:
+    """The entry title made XML-safe, never empty."""
+    return xml_text(entry.title).strip() or UNTITLED
+
+
+def entry_link(entry: FeedEntry) -> str | None:
+    """The entry's link (XML-safe) when it is http(s), else None."""
+    return xml_text(entry.link) if entry.link and is_http(entry.link) else None
+
+
+def _related_item(link: RelatedLink) -> str:
+    outlet = escape(link.outlet.strip() or "another outlet")
+    named = f'<a href="{escape(link.url or "")}">{outlet}</a>' if is_http(link.url) else outlet
+    title = link.title.strip()
+    return f"{named} ({escape(title)})" if title else named
+
+
+def related_html(related: Sequence[RelatedLink]) -> str:
+    """The escaped "Also reported by" paragraph, or "" when there is nothing."""
+    if not related:
+        return ""
+    items = ", ".join(_related_item(link) for link in related)
+    return f'<p class="also-reported">Also reported by: {items}</p>'
+
+
+def entry_content(entry: FeedEntry) -> str:
+    """The entry's HTML content plus the related block; never empty, XML-safe."""
+    body = entry.content_html.strip()
+    if not body:
+        fallback = entry.summary.strip() or entry_title(entry)
+        body = f"<p>{escape(fallback)}</p>"
+    block = related_html(entry.related)
+    return xml_text(f"{body}\n{block}" if block else body)
+
+
+def entry_categories(entry: FeedEntry) -> list[str]:
+    """The entry's categories, XML-safe, without blanks or duplicates."""
+    seen: dict[str, str] = {}
+    for raw in entry.categories:
+        term = xml_text(raw).strip()
+        if term and term.casefold() not in seen:
+            seen[term.casefold()] = term
+    return list(seen.values())
+
+
+def entry_authors(entry: FeedEntry) -> list[str]:
+    """The entry's author names, XML-safe, without blanks."""
+    return [name for name in (xml_text(a).strip() for a in entry.authors) if name]

@@ -25,3 +25,6 @@ def shared_dir() -> Path:
 def repo_dir() -> Path:
     """The root of this repository."""
     return REPO
+
+
+from tests.support.httpserver import loopback_server  # noqa: E402,F401  (fixture for every test)

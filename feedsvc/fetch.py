@@ -1,0 +1,425 @@
+"""Fetch documents over HTTP(S) or from the local file system.
+
+This is the only module that uses httpx. Given ``FetchRequest`` records it
+returns ``Fetched``, ``NotModified`` or ``FetchFailed`` (feedsvc.types): bytes
+plus metadata, never parsed. It does conditional GET, follows redirects up to a
+limit, enforces a connect timeout and a total deadline per request, caps the
+decoded body size while streaming, and bounds concurrency overall and per host.
+A per-source problem (timeout, refused connection, HTTP error, missing file)
+becomes a ``FetchFailed`` value; bugs propagate as exceptions.
+
+It does not parse feeds or HTML, decide when to fetch next, or touch the store.
+httpx exceptions are translated into words in exactly one place,
+``_describe_http_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from feedsvc import __version__
+from feedsvc.errors import BodyTooLarge
+from feedsvc.types import (
+    Document,
+    FetchConfig,
+    Fetched,
+    FetchFailed,
+    FetchOutcome,
+    FetchRequest,
+    NotModified,
+)
+
+log = logging.getLogger("feedsvc.fetch")
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+)
+ACCEPT_ENCODING = "gzip, deflate"
+
+FILE_TYPES: Mapping[str, str] = {
+    ".xml": "application/xml",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".json": "application/json",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".txt": "text/plain",
+}
+
+
+def user_agent(contact: str) -> str:
+    """The User-Agent feedsvc sends: ``feedsvc/<version> (+<contact>)``."""
+    return f"feedsvc/{__version__} (+{contact})"
+
+
+class Fetcher:
+    """Fetches many sources concurrently through one httpx.AsyncClient."""
+
+    def __init__(
+        self,
+        config: FetchConfig,
+        user_agent: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._config = config
+        self._user_agent = user_agent
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._overall = asyncio.Semaphore(config.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = self._make_client()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def fetch(self, request: FetchRequest) -> FetchOutcome:
+        """Fetch one source; a per-source problem is returned as ``FetchFailed``."""
+        started = time.monotonic()
+        try:
+            path = _local_path(request)
+        except ValueError as exc:
+            return _failed(request, f"invalid URL: {exc}")
+        if path is not None:
+            async with self._overall:
+                outcome = await _fetch_files(request, path, self._config.max_body_bytes)
+        elif request.url is not None:
+            outcome = await self._fetch_http(request, request.url)
+        else:
+            raise ValueError(f"FetchRequest for {request.source!r} has neither url nor path")
+        _log_outcome(outcome, time.monotonic() - started)
+        return outcome
+
+    async def fetch_each(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchOutcome]:
+        """Fetch all concurrently, yielding each outcome as soon as it completes."""
+        tasks = [asyncio.create_task(self.fetch(request)) for request in requests]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _make_client(self) -> httpx.AsyncClient:
+        config = self._config
+        return httpx.AsyncClient(
+            transport=self._transport,
+            follow_redirects=True,
+            max_redirects=config.max_redirects,
+            timeout=httpx.Timeout(config.total_timeout, connect=config.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=config.concurrency,
+                max_keepalive_connections=config.concurrency,
+            ),
+            headers={
+                "User-Agent": self._user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
+        )
+
+    def _require_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as an async context manager")
+        return self._client
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        # The host slot first, so a request waiting for its host holds no overall slot.
+        per_host = self._hosts.get(host)
+        if per_host is None:
+            per_host = self._hosts[host] = asyncio.Semaphore(self._config.per_host)
+        async with per_host, self._overall:
+            yield
+
+    async def _fetch_http(self, request: FetchRequest, url: str) -> FetchOutcome:
+        client = self._require_client()
+        deadline = self._config.total_timeout
+        try:
+            target = httpx.URL(url)
+            async with self._slot(f"{target.host}:{target.port}"):
+                async with asyncio.timeout(deadline):
+                    conditional = _conditional_headers(request)
+                    async with client.stream("GET", target, headers=conditional) as response:
+                        return await self._outcome(request, response)
+        except TimeoutError:
+            return _failed(request, f"timed out after {deadline}s")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return _failed(request, _describe_http_error(exc, self._config))
+
+    async def _outcome(self, request: FetchRequest, response: httpx.Response) -> FetchOutcome:
+        headers = _lower_headers(response.headers)
+        source, url, status = request.source, request.url or "", response.status_code
+        if status == HTTPStatus.NOT_MODIFIED:
+            return NotModified(source=source, url=url, headers=headers)
+        if not response.is_success:
+            error = _status_error(response)
+            return FetchFailed(source, url, error, status=status, headers=headers)
+        try:
+            body = await _read_capped(response, self._config.max_body_bytes)
+        except BodyTooLarge as exc:
+            return FetchFailed(source, url, str(exc), status=status, headers=headers)
+        final_url = str(response.url)
+        document = Document(final_url, body, _media_type(headers), headers)
+        _log_redirects(request, response)
+        return Fetched(
+            source=source,
+            url=url,
+            final_url=final_url,
+            status=status,
+            documents=(document,),
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            headers=headers,
+        )
+
+
+def fetch_all_sync(
+    requests: Sequence[FetchRequest], config: FetchConfig, user_agent: str
+) -> list[FetchOutcome]:
+    """Fetch all requests from code without an event loop; outcomes in request order."""
+    return asyncio.run(_fetch_all(requests, config, user_agent))
+
+
+async def _fetch_all(
+    requests: Sequence[FetchRequest], config: FetchConfig, user_agent: str
+) -> list[FetchOutcome]:
+    async with Fetcher(config, user_agent) as fetcher:
+        return list(await asyncio.gather(*(fetcher.fetch(r) for r in requests)))
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+def _conditional_headers(request: FetchRequest) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    return headers
+
+
+def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
+
+
+def _media_type(headers: Mapping[str, str]) -> str | None:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type or None
+
+
+def _status_error(response: httpx.Response) -> str:
+    status = response.status_code
+    reason = response.reason_phrase
+    if not reason:
+        with contextlib.suppress(ValueError):
+            reason = HTTPStatus(status).phrase
+    return f"HTTP {status} {reason}".rstrip()
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"response body exceeds {limit} bytes; cut off")
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Read the decoded body, stopping as soon as it grows past ``limit`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe_http_error(exc: httpx.HTTPError | httpx.InvalidURL, config: FetchConfig) -> str:
+    """Say in words what an httpx exception means: the one translation boundary."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"too many redirects (more than {config.max_redirects})"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"connect timed out after {config.connect_timeout}s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {config.total_timeout}s"
+    for kind, prefix in _ERROR_PREFIXES:
+        if isinstance(exc, kind):
+            return f"{prefix}: {detail}"
+    return f"request failed: {detail}"
+
+
+_ERROR_PREFIXES: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.InvalidURL, "invalid URL"),
+    (httpx.UnsupportedProtocol, "unsupported URL"),
+    (httpx.ConnectError, "could not connect"),
+    (httpx.ProxyError, "proxy error"),
+    (httpx.ProtocolError, "protocol error"),
+    (httpx.NetworkError, "network error"),
+    (httpx.DecodingError, "could not decode the response body"),
+)
+
+
+def _failed(request: FetchRequest, error: str) -> FetchFailed:
+    return FetchFailed(source=request.source, url=_location(request), error=error)
+
+
+def _location(request: FetchRequest) -> str:
+    if request.url is not None:
+        return request.url
+    return str(request.path) if request.path is not None else ""
+
+
+def _log_redirects(request: FetchRequest, response: httpx.Response) -> None:
+    if response.history:
+        chain = " -> ".join(str(r.url) for r in [*response.history, response])
+        log.debug("redirected source=%s chain=%s", request.source, chain)
+
+
+def _log_outcome(outcome: FetchOutcome, elapsed: float) -> None:
+    if isinstance(outcome, FetchFailed):
+        log.info(
+            "fetch failed source=%s url=%s status=%s error=%r elapsed=%.2fs",
+            outcome.source,
+            outcome.url,
+            outcome.status,
+            outcome.error,
+            elapsed,
+        )
+    elif isinstance(outcome, NotModified):
+        log.debug(
+            "not modified source=%s url=%s elapsed=%.2fs", outcome.source, outcome.url, elapsed
+        )
+    else:
+        size = sum(len(d.body) for d in outcome.documents)
+        log.debug(
+            "fetched source=%s url=%s status=%s documents=%d bytes=%d elapsed=%.2fs",
+            outcome.source,
+            outcome.final_url,
+            outcome.status,
+            len(outcome.documents),
+            size,
+            elapsed,
+        )
+
+
+# --------------------------------------------------------------------------- local files
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalFile:
+    """One file of a file source, as listed before reading."""
+
+    path: Path
+    relative: str
+    size: int
+    mtime_ns: int
+
+
+def _local_path(request: FetchRequest) -> Path | None:
+    """The file-system path a request names, or None for a network URL."""
+    if request.path is not None:
+        return request.path
+    if request.url is None or not request.url.lower().startswith("file:"):
+        return None
+    parts = urlsplit(request.url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"file URL names another host ({parts.netloc})")
+    return Path(url2pathname(unquote(parts.path)))
+
+
+async def _fetch_files(request: FetchRequest, path: Path, limit: int) -> FetchOutcome:
+    """Read a file or a folder of files off the event loop."""
+    return await asyncio.to_thread(_read_files, request, path, limit)
+
+
+def _read_files(request: FetchRequest, path: Path, limit: int) -> FetchOutcome:
+    try:
+        root = path.expanduser().resolve()
+        files = _list_files(root)
+        etag = _files_etag(files)
+        if request.etag is not None and request.etag == etag:
+            return NotModified(source=request.source, url=_location(request))
+        documents = tuple(_read_document(f, limit) for f in files)
+    except FileNotFoundError as exc:
+        return _failed(request, f"no such file or folder: {exc.filename or path}")
+    except BodyTooLarge as exc:
+        return _failed(request, str(exc))
+    except OSError as exc:
+        return _failed(request, f"cannot read {exc.filename or path}: {exc.strerror or exc}")
+    final_url = root.as_uri()
+    return Fetched(request.source, _location(request), final_url, 200, documents, etag=etag)
+
+
+def _list_files(root: Path) -> list[_LocalFile]:
+    """The file itself, or the folder's visible files of known types sorted by relative path."""
+    if not root.is_dir():
+        return [_stat_file(root, root.name)]
+    found = []
+    for candidate in root.rglob("*"):
+        relative = candidate.relative_to(root)
+        if _is_hidden(relative) or candidate.suffix.lower() not in FILE_TYPES:
+            continue
+        if candidate.is_file():
+            found.append(_stat_file(candidate, relative.as_posix()))
+    return sorted(found, key=lambda f: f.relative)
+
+
+def _is_hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _stat_file(path: Path, relative: str) -> _LocalFile:
+    stat = path.stat()
+    return _LocalFile(path, relative, stat.st_size, stat.st_mtime_ns)
+
+
+def _files_etag(files: Sequence[_LocalFile]) -> str:
+    """A validator that changes whenever a file is added, removed, resized or touched."""
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.relative}\0{f.size}\0{f.mtime_ns}\n".encode())
+    return f'"files-{digest.hexdigest()[:32]}"'
+
+
+def _read_document(file: _LocalFile, limit: int) -> Document:
+    if file.size > limit:
+        raise _file_too_large(file, limit)
+    with file.path.open("rb") as handle:
+        body = handle.read(limit + 1)
+    if len(body) > limit:
+        raise _file_too_large(file, limit)
+    content_type = FILE_TYPES.get(file.path.suffix.lower())
+    return Document(url=file.path.as_uri(), body=body, content_type=content_type)
+
+
+def _file_too_large(file: _LocalFile, limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"file {file.path} exceeds {limit} bytes")

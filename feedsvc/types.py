@@ -279,10 +279,11 @@ class FeedSpec:
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    """Which output files were rewritten and which were already up to date."""
+    """Which output files were rewritten, already up to date, or removed as stale."""
 
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- run

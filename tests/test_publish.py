@@ -438,6 +438,7 @@ def test_stale_feed_files_removed_nothing_else(tmp_path: Path) -> None:
     result = write_output(plan(entries[:1], settings), settings)
     assert not any((out / f"tags/route-1.{ext}").exists() for ext in ("rss", "atom", "json"))
     assert (out / "tags/route-0.rss").exists()
+    assert set(result.removed) == {f"tags/route-1.{ext}" for ext in ("rss", "atom", "json")}
     assert all(k.read_text() == "keep me" for k in keepers)
     assert "index.html" in result.written
     removed_source = write_output(plan(entries[:1], settings, sources=(COURIER,)), settings)

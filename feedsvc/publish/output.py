@@ -88,4 +88,6 @@ def write_output(specs: Sequence[FeedSpec], settings: Settings) -> PublishResult
         len(unchanged),
         len(removed),
     )
-    return PublishResult(written=tuple(written), unchanged=tuple(unchanged))
+    return PublishResult(
+        written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed)
+    )

@@ -1,0 +1,35 @@
+"""Write sources.yaml files for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def write_config(
+    directory: Path,
+    sources: list[dict[str, Any]],
+    *,
+    fetch: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Path:
+    """Write a sources.yaml under ``directory`` whose data and output stay inside it."""
+    merged: dict[str, Any] = {
+        "data_dir": "data",
+        "output_dir": "output",
+        "base_url": "http://feeds.test/",
+        "contact": "mailto:tests@feedsvc.test",
+        **settings,
+    }
+    if fetch:
+        merged["fetch"] = fetch
+    path = directory / "sources.yaml"
+    path.write_text(yaml.safe_dump({"settings": merged, "sources": sources}, sort_keys=False))
+    return path
+
+
+def feed_source(name: str, url: str, **extra: Any) -> dict[str, Any]:
+    """A ``kind: feed`` source entry."""
+    return {"name": name, "kind": "feed", "url": url, **extra}

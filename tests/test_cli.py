@@ -1,0 +1,135 @@
+"""The command line: exit codes, messages, and a killed run that leaves nothing broken."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedsvc.cli import EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_SOURCES_FAILED, main
+from feedsvc.lock import run_lock
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
+
+QUAYSIDE = (Path(__file__).parent / "fixtures" / "pipeline" / "quayside.rss").read_bytes()
+
+
+def test_check_accepts_the_bundled_config(
+    repo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(repo_dir / "sources.yaml"), "check"]) == EXIT_OK
+    assert "ok: 5 sources" in capsys.readouterr().out
+
+
+def test_invalid_config_names_file_line_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - name: quay\n"
+        "    kind: feed\n"
+        "    url: http://quay.test/feed.xml\n"
+        "    interval: often\n"
+    )
+    assert main(["--config", str(path), "run"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"{path}:5: sources[0].interval:" in err
+    assert "'often'" in err
+    assert not (tmp_path / "data").exists()  # nothing was touched
+
+
+def test_run_exit_code_says_sources_failed(
+    tmp_path: Path, loopback_server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loopback_server.route("/ok.xml", body=QUAYSIDE)
+    loopback_server.route("/bad.xml", status=500)
+    config = write_config(
+        tmp_path,
+        [
+            feed_source("ok", loopback_server.url("/ok.xml")),
+            feed_source("bad", loopback_server.url("/bad.xml")),
+        ],
+    )
+    assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_SOURCES_FAILED
+    captured = capsys.readouterr()
+    assert "2 sources fetched: 1 ok, 0 not modified, 1 failed; 2 new" in captured.out
+    assert "bad: HTTP 500" in captured.err
+    assert read_entries(tmp_path / "output" / "all.rss") == 2
+
+    assert main(["-q", "--config", str(config), "sources"]) == EXIT_OK
+    table = capsys.readouterr().out
+    assert "bad" in table and "HTTP 500" in table
+
+
+def test_overlapping_run_is_refused(
+    tmp_path: Path, loopback_server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loopback_server.route("/ok.xml", body=QUAYSIDE)
+    config = write_config(tmp_path, [feed_source("ok", loopback_server.url("/ok.xml"))])
+    with run_lock(tmp_path / "data" / "feedsvc.lock"):
+        assert main(["--config", str(config), "run"]) == EXIT_LOCKED
+    assert "another feedsvc run" in capsys.readouterr().err
+    assert loopback_server.requests == []
+    assert main(["-q", "--config", str(config), "run"]) == EXIT_OK
+
+
+def read_entries(path: Path) -> int:
+    parsed = feedparser.parse(path.read_bytes())
+    assert parsed.bozo == 0
+    return len(parsed.entries)
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_consistent_database_and_whole_feeds(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    fast = [feed_source(f"fast{i}", loopback_server.url(f"/fast{i}.xml")) for i in range(6)]
+    for i in range(6):
+        loopback_server.route(
+            f"/fast{i}.xml", body=QUAYSIDE.replace(b"quayside-", f"q{i}-".encode())
+        )
+    loopback_server.route("/stuck.xml", delay=60.0, body=QUAYSIDE)
+    config = write_config(
+        tmp_path, [*fast, feed_source("stuck", loopback_server.url("/stuck.xml"))]
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feedsvc", "-q", "--config", str(config), "run", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    database = tmp_path / "data" / "feedsvc.sqlite3"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and stored_sources(database) < 6:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert stored_sources(database) == 6
+
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    loopback_server.route("/stuck.xml", body=QUAYSIDE)
+    assert main(["-q", "--config", str(config), "run"]) == EXIT_OK  # the lock died with it
+    assert read_entries(tmp_path / "output" / "all.atom") == 14
+    leftovers = [p for p in (tmp_path / "output").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def stored_sources(database: Path) -> int:
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(database, timeout=1) as db:
+            row = db.execute("SELECT COUNT(DISTINCT source) FROM articles").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(row[0])

@@ -1,0 +1,295 @@
+"""Tests of the story engine: layers, determinism, window, merges, explanations."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feedsvc.stories import (
+    StoryEngine,
+    StoryItem,
+    StoryParams,
+    cluster,
+    cluster_jsonl,
+    final_stories,
+    parse_item,
+    story_id_for,
+)
+from feedsvc.stories.evaluate import score, score_by_prefix
+from feedsvc.stories.text import name_stems, stem, terms
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stories"
+T0 = datetime(2031, 5, 6, 8, 0, tzinfo=UTC)
+
+
+def load_fixture(name: str) -> list[StoryItem]:
+    lines = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+    return [parse_item(json.loads(line)) for line in lines if line.strip()]
+
+
+def run(items: list[StoryItem], params: StoryParams | None = None) -> StoryEngine:
+    engine = StoryEngine(params)
+    for item in sorted(items, key=lambda i: (i.published, i.id)):
+        engine.add(item)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def fictional() -> list[StoryItem]:
+    return load_fixture("fictional.jsonl")
+
+
+# --------------------------------------------------------------------------- the seeds
+
+
+def seed_items(shared: Path) -> list[StoryItem]:
+    """The Nara pair and the three teasers of the Korea page, all on one day."""
+    page = next((shared / "seeds").glob("000_*.txt")).read_text(encoding="utf-8")
+    report = next((shared / "seeds").glob("004_*.txt")).read_text(encoding="utf-8")
+    paragraphs = [p.strip() for p in page.split("\n\n") if p.strip()]
+    teasers = [(paragraphs[i], paragraphs[i + 1]) for i in (1, 3, 5)]
+    start = page.index("Korea-Japan Summit")
+    end = page.index("\n", start)
+    day = datetime(2026, 1, 13, 9, tzinfo=UTC)
+    items = [
+        StoryItem(f"teaser-{n}", title, blurb, "korea-page", day + timedelta(hours=n))
+        for n, (title, blurb) in enumerate(teasers)
+    ]
+    items.append(
+        StoryItem("nara-page", page[start:end], page[end:], "korea-page", day + timedelta(hours=4))
+    )
+    items.append(StoryItem("nara-report", "", report, "japan-desk", day + timedelta(hours=5)))
+    return items
+
+
+@pytest.mark.shared
+def test_nara_reports_form_one_story_and_teasers_three_others(shared_dir: Path) -> None:
+    engine = run(seed_items(shared_dir))
+    nara = engine.story_of("nara-page")
+    assert engine.story_of("nara-report") == nara
+    teaser_stories = {engine.story_of(f"teaser-{n}") for n in range(3)}
+    assert len(teaser_stories) == 3
+    assert nara not in teaser_stories
+
+
+@pytest.mark.shared
+def test_nara_explanation_names_the_shared_evidence(shared_dir: Path) -> None:
+    engine = run(seed_items(shared_dir))
+    why = engine.explain("nara-page", "nara-report")
+    assert why.same_story
+    assert why.signals["shared_names"] >= 3
+    assert why.signals["name_variants"] >= 1  # Josei / Chosei
+    assert why.score >= engine.params.same_event_threshold
+    assert "same-event" in why.reason
+
+
+# --------------------------------------------------------------------------- the layers
+
+
+def test_exact_copy_joins_through_the_exact_layer(fictional: list[StoryItem]) -> None:
+    engine = StoryEngine()
+    by_id = {i.id: i for i in fictional}
+    first = engine.add(by_id["wire-1"])
+    copy = engine.add(by_id["copy-1"])
+    assert first.layer == "new"
+    assert copy.layer == "exact"
+    assert copy.story_id == first.story_id
+    assert copy.matched_item == "wire-1"
+
+
+def test_same_url_is_an_exact_copy_even_with_other_words() -> None:
+    engine = StoryEngine()
+    a = StoryItem(
+        "u1", "Ferry timetable changes", "Winter ferries.", "A", T0, url="https://x.test/1"
+    )
+    b = StoryItem("u2", "Something else entirely", "Other text.", "B", T0, url="https://x.test/1")
+    engine.add(a)
+    assert engine.add(b).layer == "exact"
+
+
+def test_wire_reprint_with_small_edits_is_a_near_duplicate(fictional: list[StoryItem]) -> None:
+    engine = StoryEngine()
+    by_id = {i.id: i for i in fictional}
+    first = engine.add(by_id["wire-1"])
+    reprint = engine.add(by_id["reprint-1"])
+    assert reprint.layer == "near-duplicate"
+    assert reprint.story_id == first.story_id
+    assert reprint.signals["shingle_jaccard"] >= engine.params.near_duplicate_threshold
+
+
+def test_differently_written_report_joins_as_same_event(fictional: list[StoryItem]) -> None:
+    engine = run(fictional)
+    decision = next(d for d in cluster(fictional) if d.item_id == "own-1")
+    assert decision.layer == "same-event"
+    assert engine.story_of("own-1") == engine.story_of("wire-1")
+
+
+def test_shared_country_name_does_not_merge_unrelated_items(fictional: list[StoryItem]) -> None:
+    engine = run(fictional)
+    norland = {
+        engine.story_of(i) for i in ("norland-tariff", "norland-football", "norland-actress")
+    }
+    assert len(norland) == 3
+    assert engine.story_of("wire-1") not in norland
+    assert not engine.explain("norland-tariff", "norland-actress").same_story
+
+
+def test_same_outlet_needs_stronger_evidence() -> None:
+    first = "Velmora council approves new tram line to the harbour district after long debate."
+    second = "Trams will reach the harbour district of Velmora by 2034, councillors decided."
+    a = StoryItem("o1", "Council approves harbour tram line", first, "Herald", T0)
+    b = StoryItem("o2", "Harbour district gets its tram", second, "Herald", T0)
+    c = StoryItem("o3", "Harbour district gets its tram", second, "Courier", T0)
+    same, other = StoryEngine(), StoryEngine()
+    same.add(a)
+    other.add(a)
+    in_same, in_other = same.add(b), other.add(c)
+    assert in_same.layer == in_other.layer == "same-event"
+    assert in_same.score == pytest.approx(in_other.score * StoryParams().same_outlet_factor)
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def test_same_input_twice_gives_the_same_story_ids(fictional: list[StoryItem]) -> None:
+    out1, out2 = io.StringIO(), io.StringIO()
+    source = (FIXTURES / "fictional.jsonl").read_text(encoding="utf-8")
+    assert cluster_jsonl(io.StringIO(source), out1) == len(fictional)
+    cluster_jsonl(io.StringIO(source), out2)
+    assert out1.getvalue() == out2.getvalue()
+    first = json.loads(out1.getvalue().splitlines()[0])
+    assert first == {"id": "wire-1", "story": story_id_for("wire-1")}
+
+
+def test_input_order_does_not_change_the_stories(fictional: list[StoryItem]) -> None:
+    forward = final_stories(cluster(fictional))
+    backward = final_stories(cluster(list(reversed(fictional))))
+    assert forward == backward
+
+
+def test_adding_an_item_again_returns_the_first_decision(fictional: list[StoryItem]) -> None:
+    engine = StoryEngine()
+    first = engine.add(fictional[0])
+    assert engine.add(fictional[0]) is first
+
+
+def test_restart_from_state_keeps_story_ids(fictional: list[StoryItem]) -> None:
+    ordered = sorted(fictional, key=lambda i: (i.published, i.id))
+    before = run(ordered[:4])
+    after = StoryEngine(state=before.state())
+    for item in ordered:
+        after.add(item)
+    for item in ordered[:4]:
+        assert after.story_of(item.id) == before.story_of(item.id)
+    assert after.story_of("own-1") == before.story_of("wire-1")
+
+
+# --------------------------------------------------------------------------- window and merges
+
+
+def test_window_evicts_old_items_and_keeps_memory_flat() -> None:
+    params = StoryParams(window=timedelta(days=3))
+    engine = StoryEngine(params)
+    text = "Velmora harbour crane collapse injures dock workers, Tarrow Logistics says."
+    engine.add(StoryItem("old", "Crane collapse at Velmora harbour", text, "A", T0))
+    later = T0 + timedelta(days=4)
+    decision = engine.add(StoryItem("new", "Crane collapse at Velmora harbour", text, "B", later))
+    assert decision.layer == "new"
+    assert engine.active_stories() == [story_id_for("new")]
+    with pytest.raises(KeyError):
+        engine.story_of("old")
+
+
+def test_many_days_of_items_keep_only_the_window() -> None:
+    engine = StoryEngine(StoryParams(window=timedelta(days=2)))
+    for n in range(60):
+        when = T0 + timedelta(hours=6 * n)
+        engine.add(StoryItem(f"i{n}", f"Topic{n} event{n} in town{n}", "", "A", when))
+    assert len(engine.active_stories()) <= 9
+
+
+def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
+    params = StoryParams(
+        same_event_threshold=0.57, merge_threshold=0.57, story_merge_threshold=0.95
+    )
+    engine = StoryEngine(params)
+    a = engine.add(
+        StoryItem(
+            "a1", "Velmora council votes to close Hallan bridge",
+            "Velmora city council voted to close the Hallan bridge to traffic after engineers "
+            "found cracks in its main span.", "Outlet A", T0,
+        )
+    )  # fmt: skip
+    b = engine.add(
+        StoryItem(
+            "b1", "Engineers find cracks in span of Hallan bridge",
+            "Inspectors from the regional roads agency reported cracks in the main span of the "
+            "Hallan bridge in Velmora.", "Outlet B", T0 + timedelta(minutes=30),
+        )
+    )  # fmt: skip
+    assert a.story_id != b.story_id
+    c = engine.add(
+        StoryItem(
+            "c1", "Hallan bridge closure: council cites cracks found by engineers",
+            "Velmora's council closed the Hallan bridge after engineers from the roads agency "
+            "found cracks in the main span, the council and the agency said.",
+            "Outlet C", T0 + timedelta(hours=1),
+        )
+    )  # fmt: skip
+    assert c.story_id == a.story_id
+    assert c.merged == (b.story_id,)
+    assert engine.story_of("b1") == a.story_id
+    assert engine.state().aliases == {b.story_id: a.story_id}
+    assert engine.story(b.story_id).aliases == (b.story_id,)
+    assert final_stories([a, b, c]) == {"a1": a.story_id, "b1": a.story_id, "c1": a.story_id}
+
+
+# ---------------------------------------------------------------- stories and explanations
+
+
+def test_representative_rules(fictional: list[StoryItem]) -> None:
+    earliest = run(fictional).story(story_id_for("wire-1"))
+    assert earliest.representative == "wire-1"
+    assert set(earliest.members) == {"copy-1", "reprint-1", "own-1"}
+    complete = run(fictional, StoryParams(representative="most-complete"))
+    assert complete.story(story_id_for("wire-1")).representative == "reprint-1"
+    priority = StoryParams(
+        representative="source-priority", source_priority=("The Velmora Herald",)
+    )
+    assert run(fictional, priority).story(story_id_for("wire-1")).representative == "own-1"
+
+
+def test_explain_reports_signals_for_unrelated_items(fictional: list[StoryItem]) -> None:
+    why = run(fictional).explain("wire-1", "norland-football")
+    assert not why.same_story
+    assert set(why.signals) >= {"cosine", "shingle_jaccard", "shared_names", "gap_hours"}
+    assert why.score < StoryParams().same_event_threshold
+    assert why.reason.startswith("different stories")
+
+
+# --------------------------------------------------------------------------- text and scoring
+
+
+def test_stemmer_and_names() -> None:
+    assert stem("tariffs") == stem("tariff")
+    assert stem("collapsed") == stem("collapse") or stem("collapsed") == "collaps"
+    assert terms("The Crane's collapse: 1,360 dead") == ("crane", "collapse", "#1360", "dead")
+    names = name_stems("Harbour master Ilse Brandvik said the NATO crane fell.", title_case=False)
+    assert names == {"ilse", "brandvik", "nato"}
+
+
+def test_scores_match_the_reference_definitions() -> None:
+    gold = {"x-1": "a", "x-2": "a", "x-3": "b", "y-1": "c"}
+    perfect = score(gold, gold)
+    assert (perfect.b3_p, perfect.b3_r, perfect.pair_f1) == (1.0, 1.0, 1.0)
+    lumped = score(gold, {"x-1": "s", "x-2": "s", "x-3": "s", "y-1": "s"})
+    assert lumped.b3_r == 1.0
+    assert lumped.b3_p == pytest.approx((2 / 4 * 2 + 1 / 4 + 1 / 4) / 4)
+    assert lumped.pair_p == pytest.approx(1 / 6)
+    parts = score_by_prefix(gold, {})
+    assert set(parts) == {"all", "x", "y"}
+    assert parts["x"].b3_r == pytest.approx((1 / 2 + 1 / 2 + 1) / 3)

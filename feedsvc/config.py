@@ -52,13 +52,19 @@ _TAG_WORDS = {
 
 # The keys each mapping allows, in the order the messages list them.
 ROOT_KEYS = "settings sources"
-SETTINGS_KEYS = "data_dir database_url output_dir base_url feed_size contact fetch"
-FETCH_KEYS = "connect_timeout total_timeout max_redirects max_body_size concurrency per_host"
+SETTINGS_KEYS = (
+    "data_dir database_url output_dir base_url feed_size contact fetch"
+    " redirect_adopt_after websub_hub"
+)
+FETCH_KEYS = (
+    "connect_timeout total_timeout max_redirects max_body_size concurrency per_host host_interval"
+)
 SOURCE_KEYS = "name title kind url path tags interval enabled"
 KINDS: dict[str, SourceKind] = {"feed": "feed", "page": "page", "file": "file"}
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
 DEFAULT_INTERVAL = timedelta(minutes=30)
+DEFAULT_ADOPT_AFTER = timedelta(days=1)  # the same as Settings.redirect_adopt_after
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _TAG_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -348,6 +354,13 @@ def _settings(r: _Reader, node: Node | None) -> Settings:
         feed_size=r.integer(f.get("feed_size"), "settings.feed_size", 50, (1, 1000)),
         contact=_contact(r, f.get("contact")),
         fetch=_fetch(r, f.get("fetch")),
+        redirect_adopt_after=r.duration(
+            f.get("redirect_adopt_after"),
+            "settings.redirect_adopt_after",
+            DEFAULT_ADOPT_AFTER,
+            (timedelta(0), timedelta(days=365)),
+        ),
+        websub_hub=_websub_hub(r, f.get("websub_hub")),
     )
 
 
@@ -399,6 +412,17 @@ def _base_url(r: _Reader, node: Node | None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def _websub_hub(r: _Reader, node: Node | None) -> str | None:
+    url = r.text(node, "settings.websub_hub", "")
+    if node is None or not _is_text(node):
+        return None
+    problem = _http_url_problem(url)
+    if problem is not None:
+        r.problem(node, "settings.websub_hub", problem)
+        return None
+    return url
+
+
 def _contact(r: _Reader, node: Node | None) -> str:
     contact = r.text(node, "settings.contact", DEFAULT_CONTACT)
     if _EMAIL_RE.fullmatch(contact) or _http_url_problem(contact) is None:
@@ -427,7 +451,15 @@ def _fetch(r: _Reader, node: Node | None) -> FetchConfig:
         ),
         concurrency=r.integer(f.get("concurrency"), key + "concurrency", d.concurrency, (1, 256)),
         per_host=r.integer(f.get("per_host"), key + "per_host", d.per_host, (1, 64)),
+        host_interval=_host_interval(r, f.get("host_interval"), key + "host_interval"),
     )
+
+
+def _host_interval(r: _Reader, node: Node | None, key: str) -> float | None:
+    if node is None:
+        return None
+    bounds = (timedelta(0), timedelta(minutes=1))
+    return r.duration(node, key, timedelta(seconds=1), bounds).total_seconds()
 
 
 def _seconds(r: _Reader, node: Node | None, key: str, default: float) -> float:

@@ -4,7 +4,9 @@ This is the only module that uses httpx. Given ``FetchRequest`` records it
 returns ``Fetched``, ``NotModified`` or ``FetchFailed`` (feedsvc.types): bytes
 plus metadata, never parsed. It does conditional GET, follows redirects up to a
 limit, enforces a connect timeout and a total deadline per request, caps the
-decoded body size while streaming, and bounds concurrency overall and per host.
+decoded body size while streaming, bounds concurrency overall and per host,
+spaces the starts of requests to one host by ``host_interval``, and records
+every redirect hop it followed. ``notify_hub`` pings a WebSub hub.
 A per-source problem (timeout, refused connection, HTTP error, missing file)
 becomes a ``FetchFailed`` value; bugs propagate as exceptions.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -40,6 +44,7 @@ from feedsvc.types import (
     FetchOutcome,
     FetchRequest,
     NotModified,
+    Redirect,
 )
 
 log = logging.getLogger("feedsvc.fetch")
@@ -49,6 +54,7 @@ ACCEPT = (
     "application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 )
 ACCEPT_ENCODING = "gzip, deflate"
+DEFAULT_HOST_INTERVAL = 1.0
 
 FILE_TYPES: Mapping[str, str] = {
     ".xml": "application/xml",
@@ -82,6 +88,7 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._overall = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._client = self._make_client()
@@ -154,8 +161,19 @@ class Fetcher:
         per_host = self._hosts.get(host)
         if per_host is None:
             per_host = self._hosts[host] = asyncio.Semaphore(self._config.per_host)
-        async with per_host, self._overall:
-            yield
+        async with per_host:
+            await self._pace(host)
+            async with self._overall:
+                yield
+
+    async def _pace(self, host: str) -> None:
+        """Wait until ``host_interval`` has passed since the last request to ``host`` started."""
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + host_interval(self._config, host)
+        if start > now:
+            log.debug("pacing host=%s wait=%.2fs", host, start - now)
+            await asyncio.sleep(start - now)
 
     async def _fetch_http(self, request: FetchRequest, url: str) -> FetchOutcome:
         client = self._require_client()
@@ -175,18 +193,19 @@ class Fetcher:
     async def _outcome(self, request: FetchRequest, response: httpx.Response) -> FetchOutcome:
         headers = _lower_headers(response.headers)
         source, url, status = request.source, request.url or "", response.status_code
+        hops = redirect_chain(response)
+        _log_redirects(request, hops)
         if status == HTTPStatus.NOT_MODIFIED:
-            return NotModified(source=source, url=url, headers=headers)
+            return NotModified(source=source, url=url, headers=headers, redirects=hops)
         if not response.is_success:
             error = _status_error(response)
-            return FetchFailed(source, url, error, status=status, headers=headers)
+            return FetchFailed(source, url, error, status, headers, hops)
         try:
             body = await _read_capped(response, self._config.max_body_bytes)
         except BodyTooLarge as exc:
-            return FetchFailed(source, url, str(exc), status=status, headers=headers)
+            return FetchFailed(source, url, str(exc), status, headers, hops)
         final_url = str(response.url)
         document = Document(final_url, body, _media_type(headers), headers)
-        _log_redirects(request, response)
         return Fetched(
             source=source,
             url=url,
@@ -196,7 +215,24 @@ class Fetcher:
             etag=headers.get("etag"),
             last_modified=headers.get("last-modified"),
             headers=headers,
+            redirects=hops,
         )
+
+
+def host_interval(config: FetchConfig, host: str) -> float:
+    """Seconds between request starts to ``host`` ("name:port"): as set, else 1s (0 locally)."""
+    if config.host_interval is not None:
+        return config.host_interval
+    return 0.0 if _is_loopback(host.rpartition(":")[0]) else DEFAULT_HOST_INTERVAL
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def fetch_all_sync(
@@ -211,6 +247,34 @@ async def _fetch_all(
 ) -> list[FetchOutcome]:
     async with Fetcher(config, user_agent) as fetcher:
         return list(await asyncio.gather(*(fetcher.fetch(r) for r in requests)))
+
+
+def notify_hub(
+    hub_url: str, topic_urls: Sequence[str], user_agent: str, *, timeout: float = 10.0
+) -> tuple[str, ...]:
+    """Tell a WebSub hub that ``topic_urls`` changed; return one error per failed ping.
+
+    Sends one ``hub.mode=publish`` POST per topic. Never raises for a network
+    or HTTP problem: the caller logs what comes back.
+    """
+    errors: list[str] = []
+    headers = {"User-Agent": user_agent}
+    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
+        for topic in topic_urls:
+            error = _ping(client, hub_url, topic)
+            if error is not None:
+                errors.append(f"{topic}: {error}")
+    log.info("hub notified hub=%s topics=%d failed=%d", hub_url, len(topic_urls), len(errors))
+    return tuple(errors)
+
+
+def _ping(client: httpx.Client, hub_url: str, topic: str) -> str | None:
+    form = {"hub.mode": "publish", "hub.url": topic}
+    try:
+        response = client.post(hub_url, data=form)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"hub request failed: {exc or type(exc).__name__}"
+    return None if response.is_success else f"hub answered {_status_error(response)}"
 
 
 # --------------------------------------------------------------------------- HTTP helpers
@@ -298,10 +362,24 @@ def _location(request: FetchRequest) -> str:
     return str(request.path) if request.path is not None else ""
 
 
-def _log_redirects(request: FetchRequest, response: httpx.Response) -> None:
-    if response.history:
-        chain = " -> ".join(str(r.url) for r in [*response.history, response])
-        log.debug("redirected source=%s chain=%s", request.source, chain)
+def redirect_chain(response: httpx.Response) -> tuple[Redirect, ...]:
+    """Every redirect hop that led to ``response``: who answered, with what, pointing where."""
+    answered = [*response.history, response]
+    return tuple(
+        Redirect(str(hop.url), hop.status_code, str(after.url))
+        for hop, after in itertools.pairwise(answered)
+    )
+
+
+def _log_redirects(request: FetchRequest, hops: Sequence[Redirect]) -> None:
+    for hop in hops:
+        log.debug(
+            "redirected source=%s status=%d from=%s to=%s",
+            request.source,
+            hop.status,
+            hop.url,
+            hop.location,
+        )
 
 
 def _log_outcome(outcome: FetchOutcome, elapsed: float) -> None:

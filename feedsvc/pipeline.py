@@ -5,24 +5,36 @@ and normalisation are CPU-bound and run in a pool of worker processes; all
 writes go through one writer thread, one transaction per source. A source that
 fails becomes a ``SourceResult`` with an error and a record in the store; it
 never stops the other sources. Publishing is not done here (see ``service``).
+
+Politeness lives here as orchestration of the pure rules in ``schedule``: the
+next fetch time comes from the server's hints and the failure count, a
+permanent redirect is adopted once stable, 410 Gone disables the source, and a
+body identical to the last one is recorded as not modified without extraction.
+A cycle can be stopped (``stop`` event): no source starts after it, fetches in
+flight are cancelled, a write already under way finishes, then the cycle returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import random
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from http import HTTPStatus
 
 from feedsvc.errors import ExtractError
 from feedsvc.extract import extract
 from feedsvc.fetch import Fetcher, user_agent
 from feedsvc.normalise import normalise
-from feedsvc.schedule import next_fetch_after
+from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.store import Store
 from feedsvc.types import (
     Article,
@@ -34,6 +46,7 @@ from feedsvc.types import (
     FetchRequest,
     FetchStatus,
     NotModified,
+    RedirectState,
     RunResult,
     SourceConfig,
     SourceResult,
@@ -43,6 +56,8 @@ from feedsvc.types import (
 log = logging.getLogger("feedsvc.pipeline")
 
 ProgressCallback = Callable[[SourceResult, int, int], None]
+RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
+STOP_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +88,11 @@ def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Pr
 
 
 def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchRequest:
-    """The request for one source, conditional on the validators stored last time."""
+    """The request for one source (at its adopted URL), conditional on the stored validators."""
+    adopted = state.redirect.adopted_url if state else None
     return FetchRequest(
         source=source.name,
-        url=source.url,
+        url=adopted if adopted and source.url else source.url,
         path=source.path,
         etag=state.etag if state else None,
         last_modified=state.last_modified if state else None,
@@ -89,14 +105,47 @@ def select_sources(
     """The enabled sources to fetch in this cycle: the due ones, or all with ``force``."""
     enabled = [s for s in config.sources if s.enabled]
     if force:
-        return enabled
+        gone = {state.name for state in store.source_states() if state.disabled_at is not None}
+        return [s for s in enabled if s.name not in gone]
     due = {state.name for state in store.due_sources(now)}
     return [s for s in enabled if s.name in due]
+
+
+def body_hash(fetched: Fetched) -> str:
+    """A hash of every document's URL and bytes: equal hashes mean an identical answer."""
+    digest = hashlib.sha256()
+    for document in fetched.documents:
+        digest.update(f"{len(document.url)}:{document.url}{len(document.body)}:".encode())
+        digest.update(document.body)
+    return digest.hexdigest()
 
 
 def default_workers() -> int:
     """How many extraction processes to use: one per core."""
     return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """What to record for one source, and the articles to save with it (None: no batch)."""
+
+    result: SourceResult
+    intent: FetchIntent
+    articles: tuple[Article, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One source in a cycle: its config, its stored state, and the outcome of its fetch."""
+
+    source: SourceConfig
+    state: SourceState | None
+    outcome: FetchOutcome
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failures before this fetch."""
+        return self.state.failures if self.state else 0
 
 
 class Cycle:
@@ -110,17 +159,22 @@ class Cycle:
         *,
         workers: int,
         progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._now = now
         self._workers = workers
         self._progress = progress
+        self._stop = stop
+        self._rng = rng or random.Random()
         self._done = 0
         self._total = 0
+        self._tasks: list[asyncio.Task[SourceResult]] = []
 
     async def run(self, sources: Sequence[SourceConfig]) -> tuple[SourceResult, ...]:
-        """Fetch, process and store every source; return one result per source."""
+        """Fetch, process and store every source; return one result per source finished."""
         states = {s.name: s for s in self._store.source_states()}
         by_name = {s.name: s for s in sources}
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
@@ -128,106 +182,146 @@ class Cycle:
         settings = self._config.settings
         with _pool(self._workers) as cpu, ThreadPoolExecutor(1, "feedsvc-writer") as writer:
             async with Fetcher(settings.fetch, user_agent(settings.contact)) as fetcher:
-                tasks = [
-                    asyncio.create_task(self._handle(outcome, by_name, states, cpu, writer))
-                    async for outcome in fetcher.fetch_each(requests)
-                ]
-                results = await asyncio.gather(*tasks)
+                outcomes = fetcher.fetch_each(requests)
+                work = asyncio.create_task(self._all(outcomes, by_name, states, cpu, writer))
+                results = await self._until_stopped(work)
         return tuple(sorted(results, key=lambda r: r.source))
 
-    async def _handle(
+    async def _all(
         self,
-        outcome: FetchOutcome,
+        outcomes: AsyncIterator[FetchOutcome],
         by_name: dict[str, SourceConfig],
         states: dict[str, SourceState],
         cpu: Executor,
         writer: Executor,
-    ) -> SourceResult:
-        source = by_name[outcome.source]
-        failures = states[source.name].failures if source.name in states else 0
+    ) -> list[SourceResult]:
+        async for outcome in outcomes:
+            job = _Job(by_name[outcome.source], states.get(outcome.source), outcome)
+            self._tasks.append(asyncio.create_task(self._handle(job, cpu, writer)))
+        return list(await asyncio.gather(*self._tasks))
+
+    async def _until_stopped(self, work: asyncio.Task[list[SourceResult]]) -> list[SourceResult]:
+        """Wait for ``work``; if the stop event fires first, cancel it and what it started."""
+        if self._stop is None:
+            return await work
+        watcher = asyncio.create_task(_wait_for(self._stop))
+        await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
+        if work.done():
+            return work.result()
+        log.warning("cycle stopping: abandoning the sources still in flight")
+        for task in (work, *self._tasks):
+            task.cancel()
+        await asyncio.gather(work, *self._tasks, return_exceptions=True)
+        return [t.result() for t in self._tasks if not t.cancelled() and t.exception() is None]
+
+    async def _handle(self, job: _Job, cpu: Executor, writer: Executor) -> SourceResult:
         loop = asyncio.get_running_loop()
+        name = job.source.name
         try:
-            result = await self._dispatch(outcome, source, failures, loop, cpu, writer)
+            decision = await self._dispatch(job, loop, cpu)
+            result = await loop.run_in_executor(writer, self._write, decision)
         except Exception as exc:  # a bug: say so loudly, keep the other sources going
-            log.exception("internal error source=%s", source.name)
-            result = SourceResult(source.name, "error", error=f"internal error: {exc!r}")
-            intent = self._intent(source, failures, "error", error=result.error)
-            await loop.run_in_executor(writer, self._store.record_fetch, intent)
+            log.exception("internal error source=%s", name)
+            error = f"internal error: {exc!r}"
+            decision = _Decision(
+                SourceResult(name, "error", error=error), self._failure(job, error)
+            )
+            result = await loop.run_in_executor(writer, self._write, decision)
+        if result.status == "error":
+            log.warning("source=%s failed error=%r", name, result.error)
         self._report(result)
         return result
 
+    def _write(self, decision: _Decision) -> SourceResult:
+        """Record the decision: one transaction (runs in the writer thread)."""
+        if decision.articles is None:
+            self._store.record_fetch(decision.intent)
+            return decision.result
+        name = decision.result.source
+        saved = self._store.save_batch(name, decision.articles, decision.intent)
+        return replace(decision.result, new=saved.new, updated=saved.updated)
+
     async def _dispatch(
+        self, job: _Job, loop: asyncio.AbstractEventLoop, cpu: Executor
+    ) -> _Decision:
+        outcome, name = job.outcome, job.source.name
+        if isinstance(outcome, FetchFailed):
+            intent = self._failure(job, outcome.error, outcome.status)
+            return _Decision(SourceResult(name, "error", error=outcome.error), intent)
+        if isinstance(outcome, NotModified):
+            return _Decision(SourceResult(name, "not-modified"), self._unchanged(job, 304))
+        digest = body_hash(outcome)
+        if job.state is not None and digest == job.state.body_hash:
+            log.info("source=%s body unchanged; not processed", name)
+            intent = replace(self._unchanged(job, outcome.status), body_hash=digest)
+            return _Decision(SourceResult(name, "not-modified"), intent)
+        return await self._process(job, outcome, digest, loop, cpu)
+
+    async def _process(
         self,
-        outcome: FetchOutcome,
-        source: SourceConfig,
-        failures: int,
+        job: _Job,
+        outcome: Fetched,
+        digest: str,
         loop: asyncio.AbstractEventLoop,
         cpu: Executor,
-        writer: Executor,
-    ) -> SourceResult:
-        if isinstance(outcome, FetchFailed):
-            return await self._failed(source, failures, outcome.error, outcome.status, loop, writer)
-        if isinstance(outcome, NotModified):
-            intent = self._intent(source, 0, "not-modified", http_status=304)
-            await loop.run_in_executor(writer, self._store.record_fetch, intent)
-            return SourceResult(source.name, "not-modified")
-        processed = await loop.run_in_executor(cpu, process_fetched, outcome, source, self._now)
+    ) -> _Decision:
+        name = job.source.name
+        processed = await loop.run_in_executor(cpu, process_fetched, outcome, job.source, self._now)
         if processed.error is not None:
-            return await self._failed(
-                source, failures, processed.error, outcome.status, loop, writer
-            )
-        intent = self._intent(
-            source,
-            0,
-            "ok",
-            http_status=outcome.status,
+            intent = self._failure(job, processed.error, outcome.status)
+            return _Decision(SourceResult(name, "error", error=processed.error), intent)
+        for warning in processed.warnings:
+            log.warning("source=%s warning=%r", name, warning)
+        intent = replace(
+            self._intent(job, "ok", outcome.status),
             etag=outcome.etag,
             last_modified=outcome.last_modified,
+            body_hash=digest,
         )
-        saved = await loop.run_in_executor(
-            writer, self._store.save_batch, source.name, processed.articles, intent
-        )
-        for warning in processed.warnings:
-            log.warning("source=%s warning=%r", source.name, warning)
-        return SourceResult(
-            source.name, "ok", new=saved.new, updated=saved.updated, warnings=processed.warnings
-        )
+        result = SourceResult(name, "ok", warnings=processed.warnings)
+        return _Decision(result, intent, processed.articles)
 
-    async def _failed(
-        self,
-        source: SourceConfig,
-        failures: int,
-        error: str,
-        status: int | None,
-        loop: asyncio.AbstractEventLoop,
-        writer: Executor,
-    ) -> SourceResult:
-        intent = self._intent(source, failures + 1, "error", http_status=status, error=error)
-        await loop.run_in_executor(writer, self._store.record_fetch, intent)
-        log.warning("source=%s failed error=%r", source.name, error)
-        return SourceResult(source.name, "error", error=error)
+    def _unchanged(self, job: _Job, http_status: int) -> FetchIntent:
+        return self._intent(job, "not-modified", http_status)
 
-    def _intent(
-        self,
-        source: SourceConfig,
-        failures: int,
-        status: FetchStatus,
-        *,
-        http_status: int | None = None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        error: str | None = None,
-    ) -> FetchIntent:
+    def _failure(self, job: _Job, error: str, http_status: int | None = None) -> FetchIntent:
+        intent = self._intent(job, "error", http_status)
+        if http_status == HTTPStatus.GONE:
+            log.warning("source=%s is gone (410): disabled until its url changes", job.source.name)
+            intent = replace(intent, disable=error)
+        return replace(intent, error=error)
+
+    def _intent(self, job: _Job, status: FetchStatus, http_status: int | None) -> FetchIntent:
+        failures = job.failures + 1 if status == "error" else 0
         return FetchIntent(
-            source=source.name,
+            source=job.source.name,
             fetched_at=self._now,
             status=status,
-            next_fetch_after=next_fetch_after(self._now, source.interval, failures),
+            next_fetch_after=self._next(job, failures, http_status),
             http_status=http_status,
-            etag=etag,
-            last_modified=last_modified,
-            error=error,
+            redirect=self._redirect(job) if http_status is not None else None,
         )
+
+    def _next(self, job: _Job, failures: int, http_status: int | None) -> datetime:
+        hints = hints_from_headers(job.outcome.headers, self._now)
+        if http_status not in RETRY_AFTER_STATUSES:  # Retry-After counts on 429 and 503 only
+            hints = replace(hints, retry_after=None)
+        draw = self._rng.random()
+        plan = plan_next_fetch(
+            self._now, job.source.interval, failures=failures, hints=hints, random=draw
+        )
+        log.debug("source=%s next=%s reason=%s", job.source.name, plan.at.isoformat(), plan.reason)
+        return plan.at
+
+    def _redirect(self, job: _Job) -> RedirectState | None:
+        if job.source.url is None:
+            return None
+        stored = job.state.redirect if job.state else RedirectState()
+        adopt_after = self._config.settings.redirect_adopt_after
+        after = follow_redirects(stored, job.outcome.redirects, self._now, adopt_after)
+        _log_redirect_change(job.source.name, stored, after)
+        return after
 
     def _report(self, result: SourceResult) -> None:
         self._done += 1
@@ -235,12 +329,29 @@ class Cycle:
             self._progress(result, self._done, self._total)
 
 
+def _log_redirect_change(name: str, before: RedirectState, after: RedirectState) -> None:
+    if after.adopted_url != before.adopted_url and after.adopted_url is not None:
+        log.warning("source=%s adopted permanent redirect url=%s", name, after.adopted_url)
+    elif after.pending_url is not None and after.pending_url != before.pending_url:
+        log.info("source=%s permanent redirect seen target=%s", name, after.pending_url)
+
+
+async def _wait_for(event: threading.Event) -> None:
+    while not event.is_set():
+        await asyncio.sleep(STOP_POLL_SECONDS)
+
+
 def _pool(workers: int) -> Executor:
     """Worker processes for CPU-bound extraction (a thread when only one is asked for)."""
     if workers <= 1:
         return ThreadPoolExecutor(1, "feedsvc-extract")
     context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(workers, mp_context=context)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C (SIGINT to the whole process group) to the parent, which stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_cycle(
@@ -251,11 +362,26 @@ def run_cycle(
     force: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    rng: random.Random | None = None,
 ) -> RunResult:
-    """Run one ingest cycle over the due sources (all enabled ones with ``force``)."""
+    """Run one ingest cycle over the due sources (all enabled ones with ``force``).
+
+    When ``stop`` is set meanwhile, the cycle ends early with the sources finished so far.
+    """
     store.sync_sources(config.sources, now)
     sources = select_sources(config, store, now, force=force)
-    cycle = Cycle(config, store, now, workers=workers or default_workers(), progress=progress)
-    results = asyncio.run(cycle.run(sources))
+    if stop is not None and stop.is_set():
+        sources = []
+    cycle = Cycle(
+        config,
+        store,
+        now,
+        workers=workers or default_workers(),
+        progress=progress,
+        stop=stop,
+        rng=rng,
+    )
+    results = asyncio.run(cycle.run(sources)) if sources else ()
     finished = datetime.now(now.tzinfo)
     return RunResult(started=now, finished=max(finished, now), sources=results)

@@ -311,6 +311,10 @@ def test_source_problems(tmp_path: Path, source: str, line: int, key: str, fragm
         ("fetch: {max_body_size: 10}", "settings.fetch.max_body_size", "from 1024"),
         ("fetch: {connect_timeout: 0s}", "settings.fetch.connect_timeout", "from 1s to 1h"),
         ("fetch: {per_host: true}", "settings.fetch.per_host", "got a boolean"),
+        ("fetch: {host_interval: 2m}", "settings.fetch.host_interval", "from 0s to 1m"),
+        ("redirect_adopt_after: soon", "settings.redirect_adopt_after", "duration like"),
+        ("websub_hub: hub.example.org", "settings.websub_hub", "http(s) URL"),
+        ("websub_hub: 42", "settings.websub_hub", "expected a string"),
         (
             "fetch: {connect_timeout: 20s, total_timeout: 10s}",
             "settings.fetch.total_timeout",
@@ -546,3 +550,20 @@ def test_every_key_is_documented(repo_dir: Path) -> None:
     text = doc_text(repo_dir)
     keys = " ".join([ROOT_KEYS, SETTINGS_KEYS, FETCH_KEYS, SOURCE_KEYS]).split()
     assert [key for key in keys if f"| `{key}` |" not in text and f"## {key}" not in text] == []
+
+
+def test_politeness_settings(tmp_path: Path) -> None:
+    text = """\
+    settings:
+      redirect_adopt_after: 3d
+      websub_hub: https://hub.example.org/
+      fetch: {host_interval: 0s}
+    sources: []
+    """
+    settings = load_config(write(tmp_path, text)).settings
+    assert settings.redirect_adopt_after == timedelta(days=3)
+    assert settings.websub_hub == "https://hub.example.org/"
+    assert settings.fetch.host_interval == 0.0
+    defaults = load_config(write(tmp_path, "sources: []\n")).settings
+    assert (defaults.redirect_adopt_after, defaults.websub_hub) == (timedelta(days=1), None)
+    assert defaults.fetch.host_interval is None  # 1s, but loopback hosts are not paced

@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from feedsvc import __version__
-from feedsvc.fetch import ACCEPT, Fetcher, fetch_all_sync, user_agent
+from feedsvc.fetch import (
+    ACCEPT,
+    Fetcher,
+    fetch_all_sync,
+    host_interval,
+    notify_hub,
+    user_agent,
+)
 from feedsvc.types import (
     FetchConfig,
     Fetched,
@@ -390,7 +397,7 @@ def test_per_host_limit_is_observed(loopback_server: LoopbackServer) -> None:
     other_host = f"http://localhost:{loopback_server.port}/feed.xml"
     urls = [loopback_server.url("/feed.xml")] * 4 + [other_host] * 4
     requests = [FetchRequest(source=f"s{i}", url=u) for i, u in enumerate(urls)]
-    outcomes = fetch_all_async(requests, FetchConfig(concurrency=8, per_host=2))
+    outcomes = fetch_all_async(requests, FetchConfig(concurrency=8, per_host=2, host_interval=0.0))
     assert all(isinstance(o, Fetched) for o in outcomes)
     assert loopback_server.max_concurrent(f"127.0.0.1:{loopback_server.port}") == 2
     assert loopback_server.max_concurrent(f"localhost:{loopback_server.port}") == 2
@@ -562,3 +569,41 @@ def test_unreadable_file(tmp_path: Path) -> None:
         locked.chmod(0o600)
     assert failed.error.startswith("cannot read ")
     assert "locked.txt" in failed.error
+
+
+# --------------------------------------------------------------------------- redirects, pacing, hub
+
+
+def test_every_redirect_hop_is_recorded(loopback_server: LoopbackServer) -> None:
+    server = loopback_server
+    server.route("/feed.xml", body=RSS, headers={"ETag": '"r1"'})
+    server.redirect("/a", "/b", status=301)
+    server.redirect("/b", server.url("/feed.xml"), status=307)
+    fetched = expect_fetched(get(server.url("/a")))
+    assert [(h.url, h.status, h.location) for h in fetched.redirects] == [
+        (server.url("/a"), 301, server.url("/b")),
+        (server.url("/b"), 307, server.url("/feed.xml")),
+    ]
+    not_modified = get(server.url("/a"), etag='"r1"')
+    assert isinstance(not_modified, NotModified) and len(not_modified.redirects) == 2
+    server.route("/feed.xml", status=410)
+    failed = expect_failed(get(server.url("/a")))
+    assert failed.status == 410 and [h.status for h in failed.redirects] == [301, 307]
+
+
+def test_host_interval_defaults_spare_loopback_only() -> None:
+    default = FetchConfig()
+    assert host_interval(default, "127.0.0.1:8080") == 0.0
+    assert host_interval(default, "::1:8080") == 0.0
+    assert host_interval(default, "localhost:None") == 0.0
+    assert host_interval(default, "feeds.example.org:443") == 1.0
+    assert host_interval(FetchConfig(host_interval=0.5), "127.0.0.1:80") == 0.5
+
+
+def test_notify_hub_reports_failures_without_raising(loopback_server: LoopbackServer) -> None:
+    # the loopback server answers POST with 501: a failed ping, as a value
+    errors = notify_hub(loopback_server.url("/hub"), ["http://feeds.test/all.atom"], UA)
+    assert len(errors) == 1 and "all.atom" in errors[0]
+    unreachable = notify_hub(f"http://127.0.0.1:{closed_port()}/hub", ["http://f.test/a"], UA)
+    assert len(unreachable) == 1 and "hub request failed" in unreachable[0]
+    assert notify_hub(loopback_server.url("/hub"), [], UA) == ()

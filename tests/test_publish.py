@@ -25,7 +25,7 @@ from feedsvc.publish import (
     write_if_changed,
     write_output,
 )
-from feedsvc.publish.output import render_files
+from feedsvc.publish.output import changed_feed_urls, render_files
 from feedsvc.publish.plan import path_segment
 from feedsvc.types import (
     Article,
@@ -574,3 +574,43 @@ def test_duplicate_spec_paths_rejected(tmp_path: Path) -> None:
     spec = FeedSpec("tags/x", "T", "D", "tag", ())
     with pytest.raises(PublishError, match="share"):
         write_output([spec, spec], settings)
+
+
+# --------------------------------------------------------------------------- WebSub
+
+
+def test_websub_hub_is_advertised_in_every_format(tmp_path: Path) -> None:
+    hub = "https://hub.example.test/"
+    settings = dataclasses.replace(settings_for(tmp_path), websub_hub=hub)
+    specs = plan([make_entry(1)], settings)
+    files = render_files(specs, settings)
+    atom_ns = "{http://www.w3.org/2005/Atom}"
+    rss = ET.fromstring(files["all.rss"]).find("channel")
+    assert rss is not None
+    rss_links = [(link.get("rel"), link.get("href")) for link in rss.iter(f"{atom_ns}link")]
+    assert rss_links == [("self", f"{BASE}all.rss"), ("hub", hub)]
+    atom = ET.fromstring(files["all.atom"])
+    assert ("hub", hub) in [(link.get("rel"), link.get("href")) for link in atom.iter()]
+    feed = json.loads(files["all.json"])
+    assert feed["hubs"] == [{"type": "WebSub", "url": hub}]
+    assert list(feed)[-1] == "items" and feed["items"]
+    assert parsed_hub(files["all.atom"]) == hub
+
+    plain = render_files(specs, settings_for(tmp_path))
+    assert b"hub" not in plain["all.rss"] and b"hub" not in plain["all.atom"]
+    assert "hubs" not in json.loads(plain["all.json"])
+
+
+def parsed_hub(data: bytes) -> str | None:
+    links = feedparser.parse(data).feed.get("links", [])
+    return next((link["href"] for link in links if link.get("rel") == "hub"), None)
+
+
+def test_changed_feed_urls_names_only_feeds(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    written = ["all.atom", "index.html", "feeds.opml", "sources/courier.rss", "tags/x.json"]
+    assert changed_feed_urls(written, settings) == [
+        f"{BASE}all.atom",
+        f"{BASE}sources/courier.rss",
+        f"{BASE}tags/x.json",
+    ]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.schema import articles as articles_table
-from feedsvc.types import Article, FetchIntent, SourceConfig
+from feedsvc.types import Article, FetchIntent, RedirectState, SourceConfig
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -480,3 +480,43 @@ def test_killed_writer_leaves_a_consistent_database(tmp_path: Path, repo_dir: Pa
         everything = store.recent_articles(batches * size + 1)
         assert len(everything) == batches * size
         assert all(a.tags == ("a", "b") for a in everything)
+
+
+# --------------------------------------------------------------------------- politeness (r0002)
+
+
+def test_redirect_tracking_hash_and_gone_are_recorded(store: Store) -> None:
+    pending = RedirectState(None, "https://new.example/rss", T0)
+    store.record_fetch(ok("gazette", redirect=pending, body_hash="h1"))
+    state = store.source_state("gazette")
+    assert state is not None
+    assert (state.redirect, state.body_hash) == (pending, "h1")
+
+    store.record_fetch(failed("gazette", at=T0 + HOUR))  # no redirect, no hash: both kept
+    state = store.source_state("gazette")
+    assert state is not None and (state.redirect, state.body_hash) == (pending, "h1")
+
+    adopted = RedirectState(adopted_url="https://new.example/rss")
+    gone = replace(failed("gazette", at=T0 + 2 * HOUR, error="HTTP 410 Gone"), redirect=adopted)
+    store.record_fetch(replace(gone, disable="HTTP 410 Gone"))
+    state = store.source_state("gazette")
+    assert state is not None
+    assert (state.disabled_at, state.disabled_reason) == (T0 + 2 * HOUR, "HTTP 410 Gone")
+    assert state.redirect == adopted
+    assert "gazette" not in {s.name for s in store.due_sources(T0 + 100 * HOUR)}
+
+
+def test_a_changed_location_starts_the_source_afresh(store: Store) -> None:
+    moved = RedirectState(adopted_url="https://elsewhere.example/rss")
+    store.record_fetch(replace(ok("gazette", etag='"e"', body_hash="h"), redirect=moved))
+    store.record_fetch(replace(failed("gazette"), disable="HTTP 410 Gone"))
+    store.sync_sources([feed("gazette", title="Renamed"), feed("courier")], T0)
+    kept = store.source_state("gazette")
+    assert kept is not None and kept.disabled_at is not None  # only a new URL revives it
+
+    store.sync_sources([feed("gazette", url="https://gazette.example/feed"), feed("courier")], T0)
+    fresh = store.source_state("gazette")
+    assert fresh is not None
+    assert (fresh.disabled_at, fresh.disabled_reason, fresh.body_hash) == (None, None, None)
+    assert (fresh.redirect, fresh.etag, fresh.failures) == (RedirectState(), None, 0)
+    assert "gazette" in {s.name for s in store.due_sources(T0 + 2 * HOUR)}

@@ -4,15 +4,18 @@
 feeds.opml to bytes first, so a rendering bug writes nothing; then writes each
 file atomically and only when its bytes change; then removes feed files under
 ``sources/`` and ``tags/`` that no spec produces any more (nothing else is ever
-removed). It does not decide which feeds exist (see ``plan``), runs no SQL and
-fetches nothing.
+removed). With a WebSub hub configured, JSON Feeds list it under ``hubs``;
+``changed_feed_urls`` names the public URLs of the feeds a publish rewrote, for
+the hub ping. It does not decide which feeds exist (see ``plan``), runs no SQL
+and fetches nothing (the ping itself is ``fetch.notify_hub``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from feedsvc.errors import PublishError
@@ -21,16 +24,30 @@ from feedsvc.publish.index import render_index
 from feedsvc.publish.jsonfeed import render_json
 from feedsvc.publish.opml import render_opml
 from feedsvc.publish.syndication import render_atom, render_rss
-from feedsvc.publish.text import INDEX_FILE, OPML_FILE
+from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
 from feedsvc.types import FeedSpec, PublishResult, Settings
 
 log = logging.getLogger("feedsvc.publish")
 
 Renderer = Callable[[FeedSpec, Settings], bytes]
+
+
+def render_json_feed(spec: FeedSpec, settings: Settings) -> bytes:
+    """JSON Feed bytes, with the WebSub hub under ``hubs`` (before ``items``) when one is set."""
+    data = render_json(spec, settings)
+    if not settings.websub_hub:
+        return data
+    feed = json.loads(data)
+    items = feed.pop("items")
+    feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
+    feed["items"] = items
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
 RENDERERS: tuple[tuple[str, Renderer], ...] = (
     (".rss", render_rss),
     (".atom", render_atom),
-    (".json", render_json),
+    (".json", render_json_feed),
 )
 FEED_SUFFIXES = frozenset(ext for ext, _ in RENDERERS)
 PRUNED_DIRS = ("sources", "tags")
@@ -88,6 +105,9 @@ def write_output(specs: Sequence[FeedSpec], settings: Settings) -> PublishResult
         len(unchanged),
         len(removed),
     )
-    return PublishResult(
-        written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed)
-    )
+    return PublishResult(written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed))
+
+
+def changed_feed_urls(paths: Iterable[str], settings: Settings) -> list[str]:
+    """The public URLs of the feed files among ``paths`` (relative to the output dir)."""
+    return [public_url(settings, p) for p in paths if Path(p).suffix in FEED_SUFFIXES]

@@ -4,7 +4,10 @@ feedgen's sharp edges are handled here and nowhere else: every timestamp is set
 from the data (feedgen would use "now"), entries are added with
 ``order="append"`` (feedgen prepends by default), the generator carries no
 version, text is made XML-safe before lxml sees it, and the result is rendered
-to bytes. Writing the bytes is the caller's job; this module does no I/O.
+to bytes. With a WebSub hub configured, both formats carry
+``<atom:link rel="hub">`` (feedgen writes only the self link into RSS, so the
+hub link is added to RSS by a small feed extension). Writing the bytes is the
+caller's job; this module does no I/O.
 """
 
 from __future__ import annotations
@@ -32,7 +35,30 @@ from feedsvc.types import FeedEntry, FeedSpec, Settings
 
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 _EXTRAS = "feedsvc_extras"
+_HUB = "feedsvc_hub"
+
+
+class _RssHub:
+    """feedgen feed extension: ``<atom:link rel="hub">`` right after the RSS self link."""
+
+    def __init__(self) -> None:
+        self.hub = ""
+
+    def extend_ns(self) -> dict[str, str]:
+        """The atom namespace is already declared by feedgen's RSS output."""
+        return {}
+
+    def extend_rss(self, feed: Any) -> Any:
+        """Insert the hub link into the channel, after the self link."""
+        channel = feed.find("channel")
+        link = xml_elem(f"{{{ATOM_NS}}}link", channel, rel="hub", href=self.hub)
+        self_link = channel.find(f"{{{ATOM_NS}}}link")
+        if self_link is not None and self_link is not link:
+            channel.remove(link)
+            self_link.addnext(link)
+        return feed
 
 
 class _EntryExtras:
@@ -80,6 +106,8 @@ def _generator(spec: FeedSpec, settings: Settings, ext: str, mime: str) -> Any:
     fg.description(xml_text(spec.description).strip() or title)
     # feedgen uses the LAST feed link as the RSS <link>: self first, alternate last.
     fg.link(href=public_url(settings, f"{spec.path}{ext}"), rel="self", type=mime)
+    if settings.websub_hub and ext == ".atom":
+        fg.link(href=xml_text(settings.websub_hub), rel="hub")
     fg.link(href=index_url(settings), rel="alternate", type="text/html")
     fg.updated(feed_updated(spec.entries))
     fg.generator("feedsvc")
@@ -125,6 +153,9 @@ def render_rss(spec: FeedSpec, settings: Settings) -> bytes:
     """``spec`` as RSS 2.0 bytes (authors as ``dc:creator``, content as ``content:encoded``)."""
     fg = _generator(spec, settings, ".rss", RSS_TYPE)
     fg.load_extension("dc", atom=False, rss=True)
+    if settings.websub_hub:
+        fg.register_extension(_HUB, _RssHub, atom=False, rss=True)
+        getattr(fg, _HUB).hub = xml_text(settings.websub_hub)
     for entry in spec.entries:
         fe = _add_entry(fg, entry)
         authors = entry_authors(entry)

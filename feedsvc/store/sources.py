@@ -1,5 +1,11 @@
 """SQL for sources: syncing them with the configuration, their fetch state, what is due.
 
+A source's fetch state includes its redirect tracking (the adopted URL, a
+permanent redirect on trial), whether it is disabled (410 Gone) and the hash
+of the last body. A changed configured location starts the source afresh:
+validators, redirects, the disabled mark, the hash and the failures are reset
+(its next fetch time is kept).
+
 Every function takes an open ``Connection`` inside a transaction the caller
 owns; none commits, opens connections or translates exceptions (the ``Store``
 does). Nothing here decides when a source is fetched next: the scheduler
@@ -18,11 +24,22 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.errors import StoreError
 from feedsvc.store.schema import articles, sources
-from feedsvc.types import FetchIntent, FetchStatus, SourceConfig, SourceState
+from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceConfig, SourceState
 
 log = logging.getLogger("feedsvc.store.sources")
 
 _SYNCED = ("title", "kind", "location", "enabled", "removed_at")
+_FRESH_START: dict[str, Any] = {
+    "etag": None,
+    "last_modified": None,
+    "adopted_url": None,
+    "redirect_url": None,
+    "redirect_since": None,
+    "disabled_at": None,
+    "disabled_reason": None,
+    "body_hash": None,
+    "failures": 0,
+}
 
 
 def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime) -> None:
@@ -40,7 +57,8 @@ def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime)
     if gone:
         stmt = sa.update(sources).where(sources.c.name.in_(gone)).values(removed_at=now)
         connection.execute(stmt)
-    log.info("sources synced added=%d changed=%d removed=%d", len(added), changed, len(gone))
+    level = logging.INFO if added or changed or gone else logging.DEBUG
+    log.log(level, "sources synced added=%d changed=%d removed=%d", len(added), changed, len(gone))
 
 
 def _by_name(configs: Sequence[SourceConfig]) -> dict[str, SourceConfig]:
@@ -73,7 +91,7 @@ def _update_known(connection: Connection, config: SourceConfig, row: Row[Any]) -
     if not changes:
         return 0
     if "location" in changes:
-        changes.update(etag=None, last_modified=None)
+        changes.update(_FRESH_START)
     connection.execute(sa.update(sources).where(sources.c.name == config.name).values(changes))
     log.info("source changed name=%s fields=%s", config.name, ",".join(sorted(changes)))
     return 1
@@ -102,6 +120,10 @@ def _to_state(row: Row[Any]) -> SourceState:
         failures=row.failures,
         next_fetch_after=row.next_fetch_after,
         article_count=row.article_count,
+        redirect=RedirectState(row.adopted_url, row.redirect_url, row.redirect_since),
+        disabled_at=row.disabled_at,
+        disabled_reason=row.disabled_reason,
+        body_hash=row.body_hash,
     )
 
 
@@ -118,10 +140,11 @@ def state(connection: Connection, name: str) -> SourceState | None:
 
 
 def due(connection: Connection, now: datetime) -> list[SourceState]:
-    """Enabled, configured sources whose next fetch time has come (never fetched first)."""
+    """Enabled, configured, not disabled sources whose time has come (never fetched first)."""
     stmt = (
         _state_select()
         .where(sources.c.enabled.is_(True))
+        .where(sources.c.disabled_at.is_(None))
         .where(sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now))
         .order_by(sources.c.next_fetch_after.asc().nulls_first(), sources.c.name)
     )
@@ -143,7 +166,23 @@ def record_fetch(connection: Connection, intent: FetchIntent) -> None:
         values["etag"] = intent.etag
     if not failed and intent.last_modified is not None:
         values["last_modified"] = intent.last_modified
+    values.update(_politeness_values(intent))
     stmt = sa.update(sources).where(sources.c.name == intent.source).values(values)
     if connection.execute(stmt).rowcount == 0:
         raise StoreError(f"cannot record a fetch of unknown source {intent.source!r}")
     log.debug("fetch recorded source=%s status=%s", intent.source, intent.status)
+
+
+def _politeness_values(intent: FetchIntent) -> dict[str, Any]:
+    """The redirect, body-hash and disabled columns an intent sets (None leaves them)."""
+    values: dict[str, Any] = {}
+    if intent.redirect is not None:
+        values["adopted_url"] = intent.redirect.adopted_url
+        values["redirect_url"] = intent.redirect.pending_url
+        values["redirect_since"] = intent.redirect.pending_since
+    if intent.body_hash is not None and intent.status != "error":
+        values["body_hash"] = intent.body_hash
+    if intent.disable is not None:
+        values["disabled_at"] = intent.fetched_at
+        values["disabled_reason"] = intent.disable
+    return values

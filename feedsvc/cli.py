@@ -8,7 +8,7 @@ code  meaning
 ====  ==============================================================
 0     everything went well
 1     the run finished, but one or more sources failed
-2     the command line itself was wrong (argparse)
+2     the command line was wrong, or named an article that does not exist
 74    the database or the output directory could not be used
 75    another ``feedsvc run`` holds the lock; try again later
 78    the configuration is invalid (every problem is printed)
@@ -22,19 +22,21 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from feedsvc import __version__
 from feedsvc.config import load_config
-from feedsvc.errors import ConfigError, LockedError, PublishError, StoreError
+from feedsvc.errors import ConfigError, LockedError, NotFoundError, PublishError, StoreError
 from feedsvc.progress import TerminalProgress, log_progress, summary
 from feedsvc.service import Service
-from feedsvc.types import SourceState
+from feedsvc.stories import Explanation, StoryParams, cluster_jsonl
+from feedsvc.types import SourceState, StoryView
 
 EXIT_OK = 0
 EXIT_SOURCES_FAILED = 1
+EXIT_USAGE = 2
 EXIT_IO = 74
 EXIT_LOCKED = 75
 EXIT_CONFIG = 78
@@ -82,17 +84,111 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the published feeds of the output directory over HTTP, with /healthz and /metrics."""
+    from feedsvc.metrics import Metrics, store_metrics  # loaded only for this command
+    from feedsvc.serve import cache_seconds_for, create_app, serve_forever
+
+    service = Service.from_path(args.config)
+    with service.open_store() as store:
+        app = create_app(
+            service.config.settings.output_dir,
+            cache_seconds=cache_seconds_for(service.config.sources),
+            metrics=store_metrics(Metrics(), store.source_states),
+        )
+        try:
+            serve_forever(app, args.host, args.port, access_log=args.verbose > 0)
+        except OSError as exc:
+            print(f"feedsvc: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return EXIT_IO
+    return EXIT_OK
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    """Run continuously: fetch each source when due, publish what arrives; SIGHUP reloads."""
+    from feedsvc.config import parse_duration  # the daemon's modules load only for it
+    from feedsvc.daemon import ServeOptions, run_daemon
+
+    serve = ServeOptions(args.host, args.port) if args.serve else None
+    try:
+        tick = parse_duration(args.tick)
+    except ValueError as exc:
+        print(f"feedsvc: --tick: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_daemon(args.config, tick=tick, workers=args.workers, serve=serve)
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    """List recent stories, each with its representative and the other outlets."""
+    service = Service.from_path(args.config)
+    views = service.stories(args.limit)
+    titles = {s.name: s.title for s in service.config.sources}
+    print(format_stories(views, titles) if views else "no stories yet")
+    return EXIT_OK
+
+
+def cmd_stories_explain(args: argparse.Namespace) -> int:
+    """Say why two articles (given as SOURCE:ID) are, or are not, in one story."""
+    explanation = Service.from_path(args.config).explain(args.a, args.b)
+    print(format_explanation(explanation))
+    return EXIT_OK
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Group JSON-lines items (id, title, text, outlet, published) into stories on stdout."""
+    params = StoryParams()
+    if str(args.input) == "-":
+        count = cluster_jsonl(sys.stdin, sys.stdout, params)
+    else:
+        with args.input.open(encoding="utf-8") as src:
+            count = cluster_jsonl(src, sys.stdout, params)
+    log.info("clustered items=%d", count)
+    return EXIT_OK
+
+
+def format_stories(views: Sequence[StoryView], titles: Mapping[str, str]) -> str:
+    """A plain-text list of stories and their members."""
+    lines = []
+    for view in views:
+        rep = view.representative
+        lines.append(f"{view.id}  {_when(rep.published)}  {rep.title}")
+        for article, mark in [(rep, " *"), *((a, "") for a in view.others)]:
+            outlet = titles.get(article.source, article.source)
+            lines.append(f"    {outlet}{mark}: {article.title}  [{article.source}:{article.id}]")
+    return "\n".join(lines)
+
+
+def format_explanation(explanation: Explanation) -> str:
+    """The signals and verdict of ``stories explain`` as text."""
+    verdict = (
+        f"same story ({explanation.story_a})"
+        if explanation.same_story
+        else f"different stories ({explanation.story_a} / {explanation.story_b})"
+    )
+    lines = [
+        f"A: {explanation.a_id}",
+        f"B: {explanation.b_id}",
+        f"verdict: {verdict}",
+        f"score: {explanation.score:.4f}",
+        "signals:",
+        *(f"  {name:<20} {value:.4f}" for name, value in sorted(explanation.signals.items())),
+        f"why: {explanation.reason}",
+    ]
+    return "\n".join(lines)
+
+
 def format_sources(states: Sequence[SourceState]) -> str:
     """A plain-text table of source states."""
-    header = ("NAME", "STATUS", "LAST FETCH", "NEXT FETCH", "FAILS", "ARTICLES", "ERROR")
+    header = ("NAME", "STATUS", "LAST FETCH", "NEXT FETCH", "FAILS", "ARTICLES", "NOTE", "ERROR")
     rows = [header] + [
         (
             s.name,
-            s.last_status or "never",
+            "gone" if s.disabled_at else s.last_status or "never",
             _when(s.last_fetch),
-            _when(s.next_fetch_after) if s.next_fetch_after else "due",
+            _next_fetch(s),
             str(s.failures),
             str(s.article_count),
+            source_note(s),
             (s.last_error or "")[:80],
         )
         for s in states
@@ -108,6 +204,25 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
 
 
+def _next_fetch(state: SourceState) -> str:
+    if state.disabled_at is not None:
+        return "never"
+    return _when(state.next_fetch_after) if state.next_fetch_after else "due"
+
+
+def source_note(state: SourceState) -> str:
+    """What a source's URL is doing: gone (410), moved to an adopted URL, a redirect on trial."""
+    redirect = state.redirect
+    if state.disabled_at is not None:
+        return f"gone ({state.http_status or 410}): disabled until its url changes"
+    if redirect.pending_url and redirect.pending_since:
+        since = _when(redirect.pending_since)
+        return f"redirects permanently to {redirect.pending_url} (since {since})"
+    if redirect.adopted_url:
+        return f"moved: now fetched from {redirect.adopted_url}"
+    return ""
+
+
 def _state_json(state: SourceState) -> dict[str, object]:
     return {
         "name": state.name,
@@ -119,7 +234,16 @@ def _state_json(state: SourceState) -> dict[str, object]:
         "failures": state.failures,
         "error": state.last_error,
         "articles": state.article_count,
+        "adopted_url": state.redirect.adopted_url,
+        "pending_redirect": state.redirect.pending_url,
+        "pending_redirect_since": _iso(state.redirect.pending_since),
+        "disabled_at": _iso(state.disabled_at),
+        "disabled_reason": state.disabled_reason,
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +269,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add(commands, "publish", cmd_publish)
     sources = _add(commands, "sources", cmd_sources)
     sources.add_argument("--json", action="store_true", help="machine-readable output")
+    stories = _add(commands, "stories", cmd_stories)
+    stories.add_argument("--limit", type=int, default=20, help="how many stories (default 20)")
+    explain = stories.add_subparsers(dest="stories_command", metavar="explain").add_parser(
+        "explain", help=cmd_stories_explain.__doc__, description=cmd_stories_explain.__doc__
+    )
+    explain.add_argument("a", metavar="SOURCE:ID")
+    explain.add_argument("b", metavar="SOURCE:ID")
+    explain.set_defaults(handler=cmd_stories_explain)
+    cluster = _add(commands, "cluster", cmd_cluster)
+    cluster.add_argument("--input", type=Path, required=True, help="items as JSON lines, or -")
+    serve = _add(commands, "serve", cmd_serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    daemon = _add(commands, "daemon", cmd_daemon)
+    daemon.add_argument("--tick", default="30s", help="how often to look for due sources (30s)")
+    daemon.add_argument("--workers", type=int, default=None, help="extraction processes")
+    daemon.add_argument("--serve", action="store_true", help="also serve output/ over HTTP")
+    daemon.add_argument("--host", default="127.0.0.1", help="with --serve: address (127.0.0.1)")
+    daemon.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
     return parser
 
 
@@ -162,7 +305,8 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if verbose < 2:
-        for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "alembic"):
+        noisy_loggers = ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "alembic")
+        for noisy in (*noisy_loggers, "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -176,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"feedsvc: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except NotFoundError as exc:
+        print(f"feedsvc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LockedError as exc:
         print(f"feedsvc: {exc}; is another run still going?", file=sys.stderr)
         return EXIT_LOCKED

@@ -14,7 +14,8 @@ exceptions are for the edges.
     ├── ExtractError         a fetched document holds nothing usable
     ├── StoreError           the database could not be opened or migrated
     ├── PublishError         an output file could not be written
-    └── LockedError          another run holds the run lock
+    ├── LockedError          another run holds the run lock
+    └── NotFoundError        a named article or story does not exist
 """
 
 from __future__ import annotations
@@ -70,3 +71,7 @@ class PublishError(FeedsvcError):
 
 class LockedError(FeedsvcError):
     """Another feedsvc run holds the run lock."""
+
+
+class NotFoundError(FeedsvcError):
+    """A named article or story does not exist."""

@@ -9,16 +9,23 @@ does not parse, fetch or write files itself.
 from __future__ import annotations
 
 import logging
+import random
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feedsvc.assign import assign_stories, explain_pair, split_key
 from feedsvc.config import load_config
+from feedsvc.errors import NotFoundError
+from feedsvc.fetch import notify_hub, user_agent
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
-from feedsvc.publish import entry_from_article, plan_feeds, write_output
+from feedsvc.publish import entry_from_article, entry_from_story, plan_feeds, write_output
+from feedsvc.publish.output import changed_feed_urls
 from feedsvc.store import Store
+from feedsvc.stories import Explanation, StoryParams
 from feedsvc.types import (
     Article,
     Config,
@@ -26,6 +33,7 @@ from feedsvc.types import (
     PublishResult,
     RunResult,
     SourceState,
+    StoryView,
 )
 
 log = logging.getLogger("feedsvc.service")
@@ -71,13 +79,65 @@ class Service:
             result = run_cycle(
                 self.config, store, self._clock(), force=force, workers=workers, progress=progress
             )
+            assign_stories(store, self.story_params, self._clock())
             published = publish_from_store(self.config, store)
+        self.notify_hub(published)
         return replace(result, published=published, finished=max(self._clock(), result.started))
+
+    def daemon_cycle(
+        self,
+        stop: threading.Event,
+        *,
+        publish: bool = False,
+        workers: int | None = None,
+        rng: random.Random | None = None,
+    ) -> RunResult:
+        """One daemon cycle under the run lock: fetch what is due, publish once if anything arrived.
+
+        ``publish`` publishes even when nothing arrived (at start, after a reload).
+        A cycle stopped by ``stop`` publishes nothing; the next start will.
+        """
+        with run_lock(self.lock_path), self.open_store() as store:
+            now = self._clock()
+            result = run_cycle(self.config, store, now, workers=workers, stop=stop, rng=rng)
+            arrived = any(s.new or s.updated for s in result.sources)
+            if stop.is_set() or not (arrived or publish):
+                return result
+            assign_stories(store, self.story_params, self._clock())
+            published = publish_from_store(self.config, store)
+        self.notify_hub(published)
+        return replace(result, published=published, finished=max(self._clock(), result.started))
+
+    def notify_hub(self, published: PublishResult) -> None:
+        """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""
+        hub, settings = self.config.settings.websub_hub, self.config.settings
+        topics = changed_feed_urls(published.written, settings)
+        if hub is None or not topics:
+            return
+        for error in notify_hub(hub, topics, user_agent(settings.contact)):
+            log.warning("hub notification failed hub=%s error=%s", hub, error)
+
+    @property
+    def story_params(self) -> StoryParams:
+        """The story engine's parameters for this installation."""
+        return StoryParams()
 
     def publish(self) -> PublishResult:
         """Rewrite the published feeds from what the store holds."""
         with self.open_store() as store:
+            assign_stories(store, self.story_params, self._clock())
             return publish_from_store(self.config, store)
+
+    def stories(self, limit: int) -> list[StoryView]:
+        """The newest stories with their members."""
+        with self.open_store() as store:
+            return store.recent_stories(limit)
+
+    def explain(self, a_ref: str, b_ref: str) -> Explanation:
+        """Why the articles ``a_ref`` and ``b_ref`` (``source:id``) are or are not one story."""
+        with self.open_store() as store:
+            a, b = (_find_article(store, ref) for ref in (a_ref, b_ref))
+            return explain_pair(store, self.story_params, a, b)
 
     def sources(self) -> list[SourceState]:
         """The stored state of every configured source."""
@@ -86,19 +146,31 @@ class Service:
             return store.source_states()
 
 
+def _find_article(store: Store, ref: str) -> Article:
+    source, article_id = split_key(ref)
+    article = store.article(source, article_id) if article_id else None
+    if article is None:
+        raise NotFoundError(f"no article {ref!r}; name one as SOURCE:ID (see 'feedsvc stories')")
+    return article
+
+
 def publish_from_store(config: Config, store: Store) -> PublishResult:
-    """Build every feed from the newest stored articles and write the output."""
+    """Build every feed from the newest stored stories and articles and write the output."""
     size = config.settings.feed_size
     sources = {s.name: s for s in config.sources}
 
     def entries(articles: Iterable[Article]) -> list[FeedEntry]:
         return [entry_from_article(a, sources[a.source]) for a in articles if a.source in sources]
 
+    def story_entries(tag: str | None = None) -> list[FeedEntry]:
+        views = store.recent_stories(size, tag=tag)
+        return [entry_from_story(v, sources) for v in views if v.representative.source in sources]
+
     tags = sorted({tag for s in config.sources for tag in s.tags})
     specs = plan_feeds(
-        entries(store.recent_articles(size)),
+        story_entries(),
         {name: entries(store.recent_articles(size, source=name)) for name in sources},
-        {tag: entries(store.recent_articles(size, tag=tag)) for tag in tags},
+        {tag: story_entries(tag) for tag in tags},
         list(config.sources),
         config.settings,
     )

@@ -31,6 +31,7 @@ class FetchConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     concurrency: int = 8
     per_host: int = 2
+    host_interval: float | None = None  # None: 1s, but 0 for loopback hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class Settings:
     feed_size: int = 50
     contact: str = "https://example.invalid/feedsvc"
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    redirect_adopt_after: timedelta = timedelta(days=1)
+    websub_hub: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,15 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class Redirect:
+    """One redirect hop: ``url`` answered ``status`` pointing to ``location``."""
+
+    url: str
+    status: int
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
     """A successful fetch: one document over HTTP, one per file for a folder."""
 
@@ -110,6 +122,7 @@ class Fetched:
     etag: str | None = None
     last_modified: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    redirects: tuple[Redirect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,7 @@ class NotModified:
     source: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    redirects: tuple[Redirect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +144,7 @@ class FetchFailed:
     error: str
     status: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    redirects: tuple[Redirect, ...] = ()
 
 
 FetchOutcome = Fetched | NotModified | FetchFailed
@@ -196,6 +211,15 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class RedirectState:
+    """A source's permanent-redirect tracking: the URL adopted and a target still on trial."""
+
+    adopted_url: str | None = None
+    pending_url: str | None = None
+    pending_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceState:
     """A source's fetch state as stored."""
 
@@ -210,11 +234,20 @@ class SourceState:
     failures: int
     next_fetch_after: datetime | None
     article_count: int = 0
+    redirect: RedirectState = RedirectState()
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FetchIntent:
-    """The outcome of one fetch, to be recorded on the source."""
+    """The outcome of one fetch, to be recorded on the source.
+
+    ``redirect`` None leaves the stored redirect tracking as it is; ``body_hash``
+    None leaves the stored hash; ``disable`` gives the reason to stop fetching
+    the source (410 Gone) until its configured location changes.
+    """
 
     source: str
     fetched_at: datetime
@@ -224,6 +257,9 @@ class FetchIntent:
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None
+    redirect: RedirectState | None = None
+    body_hash: str | None = None
+    disable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,3 +350,43 @@ class RunResult:
     def failed(self) -> tuple[SourceResult, ...]:
         """The sources whose cycle ended in an error."""
         return tuple(s for s in self.sources if s.status == "error")
+
+
+# --------------------------------------------------------------------------- stories
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAssignment:
+    """The story engine's decision for one article, to be recorded in the store."""
+
+    source: str
+    article_id: str
+    story_id: str
+    layer: str
+    score: float
+    matched: str | None = None
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate:
+    """A story's current shape after a round of assignments, to be stored."""
+
+    id: str
+    representative_source: str
+    representative_id: str
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """One stored story as publishing sees it: the representative and the others."""
+
+    id: str
+    representative: Article
+    others: tuple[Article, ...]
+
+    @property
+    def updated(self) -> datetime:
+        """When the story last changed: the latest date of any member."""
+        return max((a.updated or a.published) for a in (self.representative, *self.others))

@@ -21,7 +21,15 @@ from feedsvc.store.schema import metadata
 from feedsvc.types import SourceConfig
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
-TABLES = {"alembic_version", "article_tags", "articles", "sources"}
+TABLES = {
+    "alembic_version",
+    "article_tags",
+    "articles",
+    "sources",
+    "stories",
+    "story_aliases",
+    "story_members",
+}
 
 
 def url_of(path: Path) -> str:

@@ -12,12 +12,20 @@ Modules: ``plan`` (pure planning), ``text`` (escaping, URLs, dates),
 
 from feedsvc.publish.atomic import write_if_changed
 from feedsvc.publish.output import write_output
-from feedsvc.publish.plan import entry_from_article, entry_guid, plan_feeds
+from feedsvc.publish.plan import (
+    entry_from_article,
+    entry_from_story,
+    entry_guid,
+    plan_feeds,
+    story_guid,
+)
 
 __all__ = [
     "entry_from_article",
+    "entry_from_story",
     "entry_guid",
     "plan_feeds",
+    "story_guid",
     "write_if_changed",
     "write_output",
 ]

@@ -1,7 +1,8 @@
 """Pure planning of what to publish: entry identities, entries, and feed specs.
 
 ``entry_guid`` gives an article a permanent guid, ``entry_from_article`` turns a
-stored article into a feed entry, and ``plan_feeds`` decides which feeds exist
+stored article into a feed entry, ``entry_from_story`` turns a whole story into
+one entry with "also reported by" links, and ``plan_feeds`` decides which feeds exist
 (all / per source / per tag), their titles and their bounded, newest-first
 entries. Nothing here touches the file system, the clock or the database.
 """
@@ -13,9 +14,18 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from feedsvc.publish.text import is_http, utc
-from feedsvc.types import Article, FeedEntry, FeedSpec, Settings, SourceConfig
+from feedsvc.types import (
+    Article,
+    FeedEntry,
+    FeedSpec,
+    RelatedLink,
+    Settings,
+    SourceConfig,
+    StoryView,
+)
 
 # Fixed for good: changing it would change every published guid.
 _ENTRY_NAMESPACE = uuid.UUID("28245e89-1296-4c10-b3a4-d0bdf5ec5d8b")
@@ -54,6 +64,27 @@ def entry_from_article(article: Article, source: SourceConfig) -> FeedEntry:
         authors=article.authors,
         categories=_merged_categories(article),
     )
+
+
+def story_guid(story_id: str) -> str:
+    """The stable guid of a story's entry: it stays the same when members join."""
+    return entry_guid("story", story_id)
+
+
+def entry_from_story(story: StoryView, sources: Mapping[str, SourceConfig]) -> FeedEntry:
+    """One entry for a whole story: the representative's text, the others as related links."""
+    rep = story.representative
+    base = entry_from_article(rep, sources[rep.source])
+    related = tuple(
+        RelatedLink(outlet=_outlet(a, sources), title=a.title, url=a.url)
+        for a in story.others
+        if a.source in sources
+    )
+    return replace(base, guid=story_guid(story.id), updated=story.updated, related=related)
+
+
+def _outlet(article: Article, sources: Mapping[str, SourceConfig]) -> str:
+    return sources[article.source].title
 
 
 def path_segment(name: str) -> str:

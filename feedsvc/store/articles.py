@@ -173,7 +173,7 @@ def recent(
         stmt = stmt.where(articles.c.source == source)
     if tag is not None:
         stmt = stmt.where(_has_tag(tag))
-    return _with_tags(connection, list(connection.execute(stmt)))
+    return with_tags(connection, list(connection.execute(stmt)))
 
 
 def _has_tag(tag: str) -> sa.Exists:
@@ -184,7 +184,8 @@ def _has_tag(tag: str) -> sa.Exists:
     )
 
 
-def _with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]:
+def with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]:
+    """Turn article rows into Articles, loading their tags in one query per source."""
     ids_by_source: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         ids_by_source[row.source].append(row.id)
@@ -196,7 +197,7 @@ def get(connection: Connection, source: str, article_id: str) -> Article | None:
     """One article by its key, whether or not its source is still configured."""
     stmt = sa.select(articles).where(articles.c.source == source, articles.c.id == article_id)
     row = connection.execute(stmt).first()
-    return None if row is None else _with_tags(connection, [row])[0]
+    return None if row is None else with_tags(connection, [row])[0]
 
 
 def tag_names(connection: Connection) -> list[str]:

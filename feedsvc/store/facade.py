@@ -26,6 +26,7 @@ from feedsvc.store import articles as article_sql
 from feedsvc.store import sources as source_sql
 from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
+from feedsvc.store.story_queries import StoryQueries
 from feedsvc.types import Article, FetchIntent, SourceConfig, SourceState, UpsertResult
 
 log = logging.getLogger("feedsvc.store")
@@ -43,8 +44,10 @@ def _translated(action: str) -> Iterator[None]:
         raise StoreError(f"{action} failed: {exc}") from exc
 
 
-class Store:
-    """Sources, their fetch state and their articles, in one SQL database."""
+class Store(StoryQueries):
+    """Sources, their fetch state, their articles and stories, in one SQL database."""
+
+    _translate = staticmethod(_translated)
 
     def __init__(self, engine: Engine) -> None:
         self._engine: Engine | None = engine
@@ -60,7 +63,7 @@ class Store:
             except BaseException:
                 engine.dispose()
                 raise
-        log.info("store opened url=%s revision=%s", shown, revision)
+        log.debug("store opened url=%s revision=%s", shown, revision)
         return cls(engine)
 
     def close(self) -> None:

@@ -90,6 +90,14 @@ sources = sa.Table(
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("next_fetch_after", UTCDateTime(), nullable=True),
+    # r0002: politeness. The URL adopted after a stable permanent redirect, the
+    # permanent redirect still on trial and since when, 410 Gone, the last body's hash.
+    sa.Column("adopted_url", sa.Text(), nullable=True),
+    sa.Column("redirect_url", sa.Text(), nullable=True),
+    sa.Column("redirect_since", UTCDateTime(), nullable=True),
+    sa.Column("disabled_at", UTCDateTime(), nullable=True),
+    sa.Column("disabled_reason", sa.Text(), nullable=True),
+    sa.Column("body_hash", sa.String(), nullable=True),
     sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="kind"),
     sa.CheckConstraint(
         "last_status IS NULL OR last_status IN ('ok', 'not-modified', 'error')",
@@ -139,4 +147,45 @@ article_tags = sa.Table(
 )
 sa.Index(
     "ix_article_tags_tag", article_tags.c.tag, article_tags.c.source, article_tags.c.article_id
+)
+
+# --------------------------------------------------------------------------- stories (r0003)
+
+story_members = sa.Table(
+    "story_members",
+    metadata,
+    sa.Column("source", sa.String(), primary_key=True),
+    sa.Column("article_id", sa.String(), primary_key=True),
+    sa.Column("story_id", sa.String(), nullable=False),
+    sa.Column("layer", sa.String(16), nullable=False),
+    sa.Column("score", sa.Float(), nullable=False),
+    sa.Column("matched", sa.Text(), nullable=True),
+    sa.Column("signals", sa.Text(), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["source", "article_id"],
+        ["articles.source", "articles.id"],
+        ondelete="CASCADE",
+    ),
+)
+sa.Index("ix_story_members_story_id", story_members.c.story_id)
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("rep_source", sa.String(), nullable=False),
+    sa.Column("rep_article_id", sa.String(), nullable=False),
+    sa.Column("published", UTCDateTime(), nullable=False),
+    sa.Column("members", sa.Integer(), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_stories_published", stories.c.published)
+
+story_aliases = sa.Table(
+    "story_aliases",
+    metadata,
+    sa.Column("alias", sa.String(), primary_key=True),
+    sa.Column("story_id", sa.String(), nullable=False),
+    sa.Column("merged_at", UTCDateTime(), nullable=False),
 )

@@ -1,0 +1,212 @@
+"""SQL for stories: which article belongs to which story, the story rows, their aliases.
+
+It records what the story engine decided and reads stories back for the engine's
+warm-up and for publishing. It decides nothing: grouping is ``feedsvc.stories``.
+``story_members.story_id`` always holds the current id; a merged-away id lives
+on only in ``story_aliases``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from feedsvc.store.articles import with_tags
+from feedsvc.store.schema import (
+    article_tags,
+    articles,
+    sources,
+    stories,
+    story_aliases,
+    story_members,
+)
+from feedsvc.types import Article, StoryAssignment, StoryUpdate, StoryView
+
+Key = tuple[str, str]
+
+_member_of_article = sa.and_(
+    story_members.c.source == articles.c.source,
+    story_members.c.article_id == articles.c.id,
+)
+
+
+def assignments_since(connection: Connection, since: datetime) -> dict[Key, str]:
+    """The story of every assigned article published at or after ``since``."""
+    stmt = (
+        sa.select(story_members.c.source, story_members.c.article_id, story_members.c.story_id)
+        .join(articles, _member_of_article)
+        .where(articles.c.published >= since)
+    )
+    return {(row.source, row.article_id): row.story_id for row in connection.execute(stmt)}
+
+
+def aliases(connection: Connection) -> dict[str, str]:
+    """Every merged-away story id and the id that absorbed it."""
+    stmt = sa.select(story_aliases.c.alias, story_aliases.c.story_id)
+    return {row.alias: row.story_id for row in connection.execute(stmt)}
+
+
+def articles_since(connection: Connection, since: datetime) -> list[Article]:
+    """Articles of configured sources published at or after ``since``, oldest first."""
+    stmt = _configured_articles().where(articles.c.published >= since)
+    return with_tags(connection, list(connection.execute(stmt)))
+
+
+def unassigned(connection: Connection) -> list[Article]:
+    """Articles of configured sources that belong to no story yet, oldest first."""
+    member = sa.exists().where(_member_of_article)
+    stmt = _configured_articles().where(~member)
+    return with_tags(connection, list(connection.execute(stmt)))
+
+
+def _configured_articles() -> sa.Select[Any]:
+    return (
+        sa.select(articles)
+        .join(sources, sources.c.name == articles.c.source)
+        .where(sources.c.removed_at.is_(None))
+        .order_by(articles.c.published, articles.c.source, articles.c.id)
+    )
+
+
+def save(
+    connection: Connection,
+    assignments: Sequence[StoryAssignment],
+    updates: Sequence[StoryUpdate],
+    merges: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Record new assignments, merges and the new shape of every touched story."""
+    _assign(connection, assignments, now)
+    for alias, into in merges.items():
+        _merge(connection, alias, into, now)
+    for update in updates:
+        _upsert_story(connection, update, now)
+
+
+def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
+    if not batch:
+        return
+    for a in batch:
+        connection.execute(
+            sa.delete(story_members).where(
+                story_members.c.source == a.source, story_members.c.article_id == a.article_id
+            )
+        )
+    connection.execute(sa.insert(story_members), [_member_row(a, now) for a in batch])
+
+
+def _member_row(a: StoryAssignment, now: datetime) -> dict[str, Any]:
+    return {
+        "source": a.source,
+        "article_id": a.article_id,
+        "story_id": a.story_id,
+        "layer": a.layer,
+        "score": a.score,
+        "matched": a.matched,
+        "signals": json.dumps(dict(a.signals), sort_keys=True),
+        "decided_at": now,
+    }
+
+
+def _merge(connection: Connection, alias: str, into: str, now: datetime) -> None:
+    connection.execute(
+        sa.update(story_members).where(story_members.c.story_id == alias).values(story_id=into)
+    )
+    connection.execute(
+        sa.update(story_aliases).where(story_aliases.c.story_id == alias).values(story_id=into)
+    )
+    connection.execute(sa.delete(story_aliases).where(story_aliases.c.alias == alias))
+    connection.execute(sa.insert(story_aliases).values(alias=alias, story_id=into, merged_at=now))
+    connection.execute(sa.delete(stories).where(stories.c.id == alias))
+
+
+def _upsert_story(connection: Connection, update: StoryUpdate, now: datetime) -> None:
+    published = connection.execute(
+        sa.select(articles.c.published).where(
+            articles.c.source == update.representative_source,
+            articles.c.id == update.representative_id,
+        )
+    ).scalar_one()
+    connection.execute(sa.delete(stories).where(stories.c.id == update.id))
+    connection.execute(
+        sa.insert(stories).values(
+            id=update.id,
+            rep_source=update.representative_source,
+            rep_article_id=update.representative_id,
+            published=published,
+            members=update.members,
+            changed_at=now,
+        )
+    )
+
+
+def recent(connection: Connection, limit: int, *, tag: str | None = None) -> list[StoryView]:
+    """The newest stories (by their representative's date), newest first."""
+    stmt = sa.select(stories).order_by(stories.c.published.desc(), stories.c.id).limit(limit)
+    if tag is not None:
+        stmt = stmt.where(_has_member_tagged(tag))
+    rows = list(connection.execute(stmt))
+    members = _members(connection, [row.id for row in rows])
+    return [view for row in rows if (view := _view(row, members.get(row.id, []))) is not None]
+
+
+def _has_member_tagged(tag: str) -> sa.Exists:
+    return sa.exists().where(
+        story_members.c.story_id == stories.c.id,
+        article_tags.c.source == story_members.c.source,
+        article_tags.c.article_id == story_members.c.article_id,
+        article_tags.c.tag == tag,
+    )
+
+
+def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list[Article]]:
+    grouped: dict[str, list[Article]] = defaultdict(list)
+    for chunk in _chunks(story_ids, 500):
+        stmt = (
+            sa.select(articles, story_members.c.story_id.label("story_id"))
+            .join(story_members, _member_of_article)
+            .join(sources, sources.c.name == articles.c.source)
+            .where(story_members.c.story_id.in_(chunk), sources.c.removed_at.is_(None))
+            .order_by(articles.c.published, articles.c.source, articles.c.id)
+        )
+        rows = list(connection.execute(stmt))
+        for row, article in zip(rows, with_tags(connection, rows), strict=True):
+            grouped[row.story_id].append(article)
+    return grouped
+
+
+def _view(row: Row[Any], members: list[Article]) -> StoryView | None:
+    if not members:
+        return None
+    key = (row.rep_source, row.rep_article_id)
+    rep = next((a for a in members if (a.source, a.id) == key), members[0])
+    others = tuple(a for a in members if a is not rep)
+    return StoryView(row.id, rep, others)
+
+
+def count(connection: Connection) -> int:
+    """How many stories there are."""
+    return int(connection.execute(sa.select(sa.func.count()).select_from(stories)).scalar_one())
+
+
+def members_of(connection: Connection, story_id: str) -> list[Article]:
+    """The articles of one story (by its current id), oldest first."""
+    return _members(connection, [story_id]).get(story_id, [])
+
+
+def story_of(connection: Connection, source: str, article_id: str) -> str | None:
+    """The current story id of one article, if it has one."""
+    stmt = sa.select(story_members.c.story_id).where(
+        story_members.c.source == source, story_members.c.article_id == article_id
+    )
+    return connection.execute(stmt).scalar_one_or_none()
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

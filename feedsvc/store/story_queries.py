@@ -1,0 +1,81 @@
+"""The story half of ``Store``: transactions around the SQL in ``store.stories``.
+
+A mixin so that ``Store`` stays the one door to the database while each domain
+keeps its own file. It decides nothing about grouping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from feedsvc.store import stories as story_sql
+from feedsvc.store.engine import reading, writing
+from feedsvc.types import Article, StoryAssignment, StoryUpdate, StoryView
+
+Translator = Callable[[str], AbstractContextManager[None]]
+
+
+class StoryQueries:
+    """Reads and writes of story membership; mixed into ``Store``."""
+
+    _translate: Translator
+
+    @property
+    def engine(self) -> Engine:
+        """The open engine; ``Store`` provides it."""
+        raise NotImplementedError
+
+    def story_assignments(self, since: datetime) -> dict[tuple[str, str], str]:
+        """The story of every assigned article published at or after ``since``."""
+        with self._translate("reading story assignments"), reading(self.engine) as connection:
+            return story_sql.assignments_since(connection, since)
+
+    def story_aliases(self) -> dict[str, str]:
+        """Every merged-away story id and the id that absorbed it."""
+        with self._translate("reading story aliases"), reading(self.engine) as connection:
+            return story_sql.aliases(connection)
+
+    def articles_since(self, since: datetime) -> list[Article]:
+        """Articles of configured sources published at or after ``since``, oldest first."""
+        with self._translate("reading articles"), reading(self.engine) as connection:
+            return story_sql.articles_since(connection, since)
+
+    def unassigned_articles(self) -> list[Article]:
+        """Articles of configured sources not yet in a story, oldest first."""
+        with self._translate("reading unassigned articles"), reading(self.engine) as connection:
+            return story_sql.unassigned(connection)
+
+    def save_stories(
+        self,
+        assignments: Sequence[StoryAssignment],
+        updates: Sequence[StoryUpdate],
+        merges: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        """Record one round of story decisions in one transaction."""
+        with self._translate("saving stories"), writing(self.engine) as connection:
+            story_sql.save(connection, assignments, updates, merges, now)
+
+    def recent_stories(self, limit: int, *, tag: str | None = None) -> list[StoryView]:
+        """The newest stories with their members, newest first."""
+        with self._translate("reading stories"), reading(self.engine) as connection:
+            return story_sql.recent(connection, limit, tag=tag)
+
+    def story_members(self, story_id: str) -> list[Article]:
+        """The articles of one story, oldest first."""
+        with self._translate("reading story members"), reading(self.engine) as connection:
+            return story_sql.members_of(connection, story_id)
+
+    def story_of(self, source: str, article_id: str) -> str | None:
+        """The current story id of one article."""
+        with self._translate("reading story of article"), reading(self.engine) as connection:
+            return story_sql.story_of(connection, source, article_id)
+
+    def story_count(self) -> int:
+        """How many stories are stored."""
+        with self._translate("counting stories"), reading(self.engine) as connection:
+            return story_sql.count(connection)

@@ -1,0 +1,244 @@
+"""Stories through the whole service: grouping the sample outlets, stable ids, feeds, CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedsvc.cli import EXIT_OK, EXIT_USAGE, main
+from feedsvc.service import Service
+from feedsvc.store import Store
+from feedsvc.types import Article, FetchIntent, StoryAssignment, StoryUpdate
+from tests.support.configs import write_config
+
+FERRY = {
+    "harbour-gazette": "harbourgazette:article:48213",
+    "valley-wire": "tag:valleywire.example,2026-11-18:story/VW-20261118-0017",
+    "metro-daily": "md-2026-11-18-0034",
+}
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def sample_config(directory: Path, samples: Path, *, drop_riverside: bool = False) -> Path:
+    sources = [
+        {"name": "harbour-gazette", "title": "The Harbour Gazette", "kind": "feed",
+         "path": str(samples / "harbour-gazette/feed.xml"), "tags": ["coast"]},
+        {"name": "valley-wire", "title": "Valley Wire", "kind": "feed",
+         "path": str(samples / "valley-wire/atom.xml"), "tags": ["wire"]},
+        {"name": "metro-daily", "title": "Metro Daily", "kind": "feed",
+         "path": str(samples / "metro-daily/feed.json")},
+        {"name": "lowmere-drops", "title": "Lowmere Drops", "kind": "file",
+         "path": str(samples / "drops"), "tags": ["coast"]},
+    ]  # fmt: skip
+    if not drop_riverside:
+        sources.append(
+            {"name": "riverside", "title": "Riverside Chronicle", "kind": "page",
+             "path": str(samples / "pages/riverside-chronicle-ferry.html")}
+        )  # fmt: skip
+    return write_config(directory, sources)
+
+
+def service_for(config: Path) -> Service:
+    return Service.from_path(config, clock=lambda: NOW)
+
+
+def ferry_story(service: Service) -> str:
+    with service.open_store() as store:
+        ids = {store.story_of(source, article_id) for source, article_id in FERRY.items()}
+    assert len(ids) == 1 and None not in ids, ids
+    (story,) = ids
+    assert story is not None
+    return story
+
+
+def read_feed(path: Path) -> feedparser.FeedParserDict:
+    parsed = feedparser.parse(path.read_bytes())
+    assert parsed.bozo == 0
+    return parsed
+
+
+def test_sample_ferry_reports_form_one_story_and_decoys_stay_apart(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    story = ferry_story(service)
+
+    with service.open_store() as store:
+        members = store.story_members(story)
+        views = store.recent_stories(100)
+    assert {a.source for a in members} == {
+        "harbour-gazette", "valley-wire", "metro-daily", "lowmere-drops", "riverside",
+    }  # fmt: skip
+    assert len(members) == 5  # one drop, one page, and three feed items
+    decoys = [v for v in views if v.id != story]
+    assert all(len(v.others) == 0 for v in decoys), [v.representative.title for v in decoys]
+    assert len(views) == 15  # 19 articles, 5 of them one story
+
+
+def test_all_stories_feed_carries_each_story_once_with_also_reported_by(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    output = tmp_path / "output"
+
+    everything = read_feed(output / "all.atom")
+    assert len(everything.entries) == 15
+    (ferry,) = [e for e in everything.entries if "Also reported by" in e.content[0].value]
+    related = {link.href for link in ferry.get("links", []) if link.rel == "related"}
+    with service.open_store() as store:
+        members = store.story_members(ferry_story(service))
+    linked = {a.url for a in members if a.url and a.url != ferry.get("link")}
+    assert related == linked and len(related) >= 3  # the drop has no public URL
+    rss = read_feed(output / "all.rss")
+    assert len(rss.entries) == 15
+    coast = read_feed(output / "tags" / "coast.atom")
+    assert sum("Also reported by" in e.content[0].value for e in coast.entries) == 1
+    assert len(read_feed(output / "sources" / "harbour-gazette.atom").entries) == 6
+
+
+def test_story_ids_and_guids_are_stable_when_members_join(tmp_path: Path, repo_dir: Path) -> None:
+    samples = repo_dir / "samples"
+    first = service_for(sample_config(tmp_path, samples, drop_riverside=True))
+    first.run_once(force=True, workers=1)
+    story = ferry_story(first)
+    guid_before = ferry_guid(tmp_path / "output" / "all.atom")
+
+    later = service_for(sample_config(tmp_path, samples))  # a new process, one more outlet
+    later.run_once(force=True, workers=1)
+
+    assert ferry_story(later) == story
+    with later.open_store() as store:
+        assert store.story_of("riverside", riverside_id(store)) == story
+    assert ferry_guid(tmp_path / "output" / "all.atom") == guid_before
+
+
+def ferry_guid(path: Path) -> str:
+    parsed = read_feed(path)
+    (entry,) = [e for e in parsed.entries if "Also reported by" in e.content[0].value]
+    return str(entry.id)
+
+
+def riverside_id(store: Store) -> str:
+    (article,) = store.recent_articles(5, source="riverside")
+    return article.id
+
+
+def test_rerun_assigns_nothing_twice(tmp_path: Path, repo_dir: Path) -> None:
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        before = {v.id: len(v.others) for v in store.recent_stories(100)}
+    service.run_once(force=True, workers=1)
+    service.publish()
+    with service.open_store() as store:
+        after = {v.id: len(v.others) for v in store.recent_stories(100)}
+        assert store.unassigned_articles() == []
+    assert after == before
+
+
+def test_merges_keep_one_id_and_record_the_alias(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+        seed_articles(store)
+        store.save_stories(
+            [assignment("a", "story-a"), assignment("b", "story-b")],
+            [StoryUpdate("story-a", "s", "a", 1), StoryUpdate("story-b", "s", "b", 1)],
+            {},
+            NOW,
+        )
+        store.save_stories(
+            [assignment("c", "story-a")],
+            [StoryUpdate("story-a", "s", "a", 3)],
+            {"story-b": "story-a"},
+            NOW,
+        )
+        (view,) = store.recent_stories(10)
+        assert view.id == "story-a"
+        assert [a.id for a in (view.representative, *view.others)] == ["a", "b", "c"]
+        assert store.story_aliases() == {"story-b": "story-a"}
+        assert store.story_of("s", "b") == "story-a"
+        assert store.story_count() == 1
+
+
+def seed_articles(store: Store) -> None:
+    from feedsvc.types import SourceConfig
+
+    store.sync_sources([SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW)
+    intent = FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW)
+    store.save_batch("s", [article(i, n) for n, i in enumerate("abc")], intent)
+
+
+def article(article_id: str, hours: int) -> Article:
+    published = NOW - timedelta(hours=10 - hours)
+    return Article(
+        source="s", id=article_id, url=f"http://s.test/{article_id}", title=f"Title {article_id}",
+        summary="", content_html="<p>x</p>", text="x", published=published, updated=None,
+        date_estimated=False, content_hash=article_id,
+    )  # fmt: skip
+
+
+def assignment(article_id: str, story: str) -> StoryAssignment:
+    return StoryAssignment("s", article_id, story, "new", 0.0)
+
+
+def test_cli_lists_and_explains_stories(
+    tmp_path: Path, repo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = sample_config(tmp_path, repo_dir / "samples")
+    assert main(["-q", "--config", str(config), "run", "--all", "--workers", "1"]) == EXIT_OK
+    capsys.readouterr()
+
+    assert main(["-q", "--config", str(config), "stories", "--limit", "50"]) == EXIT_OK
+    listing = capsys.readouterr().out
+    assert listing.count("story-") == 15
+    assert "[metro-daily:md-2026-11-18-0034]" in listing
+
+    same = ["harbour-gazette:" + FERRY["harbour-gazette"], "metro-daily:" + FERRY["metro-daily"]]
+    assert main(["-q", "--config", str(config), "stories", "explain", *same]) == EXIT_OK
+    assert "verdict: same story" in capsys.readouterr().out
+
+    museum = ["harbour-gazette:" + FERRY["harbour-gazette"], "metro-daily:md-2026-10-14-0071"]
+    assert main(["-q", "--config", str(config), "stories", "explain", *museum]) == EXIT_OK
+    assert "verdict: different stories" in capsys.readouterr().out
+
+    assert (
+        main(["-q", "--config", str(config), "stories", "explain", "nope:1", "nope:2"])
+        == EXIT_USAGE
+    )
+    assert "no article 'nope:1'" in capsys.readouterr().err
+
+
+def test_cluster_command_writes_one_line_per_item(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "items.jsonl"
+    rows = [
+        {"id": "1", "title": "Flood closes the coast road at Dunmarsh", "text": "", "outlet": "a",
+         "published": "2026-11-18T08:00:00Z"},
+        {"id": "2", "title": "Coast road at Dunmarsh closed by flooding", "text": "", "outlet": "b",
+         "published": "2026-11-18T09:00:00Z"},
+        {"id": "3", "title": "Chess prodigy, 11, wins the national title", "text": "",
+         "outlet": "c", "published": "2026-11-18T10:00:00Z"},
+    ]  # fmt: skip
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["cluster", "--input", str(items)]) == EXIT_OK
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["1", "2", "3"]
+    assert out[0]["story"] != out[2]["story"]
+
+
+@pytest.mark.shared
+def test_seed_reports_are_one_story(tmp_path: Path, shared_dir: Path) -> None:
+    config = write_config(
+        tmp_path, [{"name": "seeds", "kind": "file", "path": str(shared_dir / "seeds")}]
+    )
+    service = service_for(config)
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        (view,) = store.recent_stories(10)
+    assert len(view.others) == 1

@@ -8,7 +8,7 @@ is derived from the item id, so re-running over the same items gives the same
 ids. When an item scores above the merge threshold against several stories,
 those stories merge into the oldest and the others become its aliases.
 
-Only stories active in the time window are held (and indexed); older members
+Only stories active in the time window are held, in ``index.py``; older members
 are evicted as time moves on, so one item costs the same however large the
 archive. The engine holds no SQL and does no I/O: the store persists the
 ``Decision`` records (and ``state()``) it returns. The heuristics and
@@ -17,6 +17,7 @@ thresholds are documented in ``docs/stories.md``.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -75,7 +76,7 @@ class StoryEngine:
         """Assign ``item`` to a story and return the decision (idempotent per id)."""
         if item.id in self._index.members:
             return self._index.members[item.id].decision
-        self._advance(item.published)
+        self._index.advance(item.published)
         analysed = analyse(item.title, item.text, self.params.lead_words, self._words)
         vector = build_vector(analysed, self._idf, self.params)
         profile = Profile(
@@ -85,7 +86,8 @@ class StoryEngine:
         keys = _exact_keys(item, analysed.fingerprint if analysed.words >= 8 else None)
         decision = self._decide(item, profile, keys)
         self._count_terms(vector, decision.story_id)
-        self._insert(profile, keys, item.title, decision)
+        member = Member(profile, decision.story_id, keys, decision)
+        self._index.insert(member, decision.merged)
         if decision.layer in ("same-event", "near-duplicate"):
             decision = self._merge_similar_stories(decision)
         log.debug(
@@ -104,11 +106,7 @@ class StoryEngine:
 
     def resolve(self, story_id: str) -> str:
         """Follow aliases from a merged-away story id to the id that absorbed it."""
-        seen = 0
-        while story_id in self._aliases and seen < 1000:
-            story_id = self._aliases[story_id]
-            seen += 1
-        return story_id
+        return self._index.resolve(story_id)
 
     def story(self, story_id: str) -> Story:
         """Return an active story with its representative chosen by the configured rule."""
@@ -126,7 +124,7 @@ class StoryEngine:
         """Return what the store must keep: assignments and aliases so far."""
         known = dict(self._known)
         known.update({m: rec.story for m, rec in self._index.members.items()})
-        return StoryState(assignments=known, aliases=dict(self._aliases))
+        return StoryState(assignments=known, aliases=dict(self._index.aliases))
 
     def explain(self, a_id: str, b_id: str) -> Explanation:
         """Compare two active items: their signals, score, and why they share a story or not."""
@@ -188,17 +186,19 @@ class StoryEngine:
 
     def _merge_similar_stories(self, decision: Decision) -> Decision:
         """Merge into one the stories whose centroids now resemble the item's story."""
+        p = self.params
         rec = self._index.stories[decision.story_id]
-        similar = [
+        links = self._index.story_links(rec, p.story_link_terms, p.story_merge_threshold)
+        similar = sorted(
             s
-            for s, cos in self._story_links(rec).items()
-            if cos >= self.params.story_merge_threshold
-        ]
+            for s, cos in links.items()
+            if cos * self._decay(rec.last, self._index.stories[s].last) >= p.story_merge_threshold
+        )
         if not similar:
             return decision
         target = self._oldest([rec.id, *similar])
         for other in sorted({rec.id, *similar} - {target}):
-            self._merge(other, target)
+            self._index.merge(other, target)
         merged = tuple(sorted({*decision.merged, *similar, rec.id} - {target}))
         new = replace(decision, story_id=target, merged=merged)
         self._index.members[decision.item_id].decision = new
@@ -217,9 +217,9 @@ class StoryEngine:
 
     def _candidates(self, profile: Profile) -> list[_Candidate]:
         """Score the stories that share indexed terms with the item, best first."""
-        centroid = self._centroid_dots(profile.vector)
-        shortlist = heapq.nlargest(self.params.max_candidates, centroid.items(), key=_rank)
-        best = self._member_dots(profile.vector, {s for s, _ in shortlist})
+        centroid = self._index.centroid_cosines(profile.vector)
+        shortlist = heapq.nlargest(self.params.max_candidates, centroid.items(), key=rank)
+        best = self._index.best_members(profile.vector, {s for s, _ in shortlist})
         scored = [self._score(profile, s, cos, best.get(s)) for s, cos in shortlist]
         return sorted(scored, key=lambda c: (-c.score, c.story))
 
@@ -251,7 +251,7 @@ class StoryEngine:
             score *= p.thin_evidence_factor
         return score
 
-    def _reason(self, a: _Member, b: _Member, same: bool, score: float) -> str:
+    def _reason(self, a: Member, b: Member, same: bool, score: float) -> str:
         """Say in words why two items do or do not share a story."""
         p = self.params
         if not same:
@@ -286,7 +286,6 @@ class StoryEngine:
             self._idf.add(terms)
         else:
             self._idf.add(t for t in terms if t not in rec.total)
-
 
 
 def _exact_keys(item: StoryItem, fingerprint: str | None) -> tuple[str, ...]:

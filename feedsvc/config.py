@@ -31,7 +31,15 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from feedsvc.errors import ConfigError, ConfigProblem
-from feedsvc.types import Config, FetchConfig, Settings, SourceConfig, SourceKind
+from feedsvc.types import (
+    Config,
+    FetchConfig,
+    RepresentativeRule,
+    Settings,
+    SourceConfig,
+    SourceKind,
+    StoriesConfig,
+)
 
 __all__ = ["format_duration", "load_config", "parse_config", "parse_duration", "parse_size"]
 
@@ -54,8 +62,14 @@ _TAG_WORDS = {
 ROOT_KEYS = "settings sources"
 SETTINGS_KEYS = (
     "data_dir database_url output_dir base_url feed_size contact fetch"
-    " redirect_adopt_after websub_hub"
+    " redirect_adopt_after websub_hub stories"
 )
+STORIES_KEYS = "window representative source_priority"
+REPRESENTATIVE_RULES: dict[str, RepresentativeRule] = {
+    "earliest": "earliest",
+    "most-complete": "most-complete",
+    "source-priority": "source-priority",
+}
 FETCH_KEYS = (
     "connect_timeout total_timeout max_redirects max_body_size concurrency per_host host_interval"
 )
@@ -340,7 +354,9 @@ def _config(r: _Reader, root: Node | None, path: Path) -> Config:
     if isinstance(root, MappingNode) and "sources" not in fields:
         r.problem(root, "", "missing required key 'sources' (write 'sources: []' for none)")
     settings = _settings(r, fields.get("settings"))
-    return Config(path=path, settings=settings, sources=_sources(r, fields.get("sources")))
+    sources = _sources(r, fields.get("sources"))
+    _check_priority(r, fields.get("settings"), settings.stories, sources)
+    return Config(path=path, settings=settings, sources=sources)
 
 
 def _settings(r: _Reader, node: Node | None) -> Settings:
@@ -361,7 +377,62 @@ def _settings(r: _Reader, node: Node | None) -> Settings:
             (timedelta(0), timedelta(days=365)),
         ),
         websub_hub=_websub_hub(r, f.get("websub_hub")),
+        stories=_stories(r, f.get("stories")),
     )
+
+
+def _stories(r: _Reader, node: Node | None) -> StoriesConfig:
+    f, key, d = (
+        r.mapping(node, "settings.stories", STORIES_KEYS),
+        "settings.stories.",
+        StoriesConfig(),
+    )
+    window = r.duration(
+        f.get("window"), key + "window", d.window, (timedelta(hours=1), timedelta(days=30))
+    )
+    rule_node = f.get("representative")
+    raw = r.text(rule_node, key + "representative", d.representative)
+    rule = REPRESENTATIVE_RULES.get(raw)
+    if rule is None and rule_node is not None:
+        r.problem(
+            rule_node,
+            key + "representative",
+            f"expected one of: {', '.join(REPRESENTATIVE_RULES)}, got {raw!r}",
+        )
+    priority = _names(r, f.get("source_priority"), key + "source_priority")
+    return StoriesConfig(
+        window=window, representative=rule or d.representative, source_priority=priority
+    )
+
+
+def _names(r: _Reader, node: Node | None, key: str) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, SequenceNode):
+        r.expected(node, key, "a list of source names like [wire, gazette]")
+        return ()
+    names = [
+        _slug(r, item, f"{key}[{i}]", _NAME_RE, "a source name of")
+        for i, item in enumerate(node.value)
+    ]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _check_priority(
+    r: _Reader, settings: Node | None, stories: StoriesConfig, sources: tuple[SourceConfig, ...]
+) -> None:
+    known = {s.name for s in sources}
+    unknown = [name for name in stories.source_priority if name not in known]
+    if unknown:
+        listed = _child(_child(settings, "stories"), "source_priority")
+        key = "settings.stories.source_priority"
+        r.problem(listed, key, f"names no configured source: {', '.join(unknown)}")
+
+
+def _child(node: Node | None, name: str) -> Node | None:
+    if isinstance(node, MappingNode):
+        return next((value for key, value in node.value if key.value == name), None)
+    return None
 
 
 def _database_url(r: _Reader, node: Node | None, data_dir: Path) -> str:

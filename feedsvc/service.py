@@ -119,8 +119,14 @@ class Service:
 
     @property
     def story_params(self) -> StoryParams:
-        """The story engine's parameters for this installation."""
-        return StoryParams()
+        """The story engine's parameters: the engine's defaults plus the ``stories`` settings."""
+        stories = self.config.settings.stories
+        return replace(
+            StoryParams(),
+            window=stories.window,
+            representative=stories.representative,
+            source_priority=stories.source_priority,
+        )
 
     def publish(self) -> PublishResult:
         """Rewrite the published feeds from what the store holds."""

@@ -17,6 +17,7 @@ from typing import Literal
 
 SourceKind = Literal["feed", "page", "file"]
 FetchStatus = Literal["ok", "not-modified", "error"]
+RepresentativeRule = Literal["earliest", "most-complete", "source-priority"]
 
 # --------------------------------------------------------------------------- config
 
@@ -35,6 +36,15 @@ class FetchConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoriesConfig:
+    """How articles are grouped into stories (see docs/stories.md)."""
+
+    window: timedelta = timedelta(days=3)
+    representative: RepresentativeRule = "earliest"
+    source_priority: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Global settings of one feedsvc installation."""
 
@@ -45,6 +55,7 @@ class Settings:
     feed_size: int = 50
     contact: str = "https://example.invalid/feedsvc"
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
     redirect_adopt_after: timedelta = timedelta(days=1)
     websub_hub: str | None = None
 

@@ -567,3 +567,36 @@ def test_politeness_settings(tmp_path: Path) -> None:
     defaults = load_config(write(tmp_path, "sources: []\n")).settings
     assert (defaults.redirect_adopt_after, defaults.websub_hub) == (timedelta(days=1), None)
     assert defaults.fetch.host_interval is None  # 1s, but loopback hosts are not paced
+
+
+def test_stories_settings_are_read_and_validated(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "settings:\n"
+        "  stories:\n"
+        "    window: 2d\n"
+        "    representative: source-priority\n"
+        "    source_priority: [wire, ghost]\n"
+        "sources:\n"
+        "  - {name: wire, kind: feed, url: 'http://wire.test/feed'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:5: settings.stories.source_priority: names no configured source: ghost"
+    ]
+    path.write_text(path.read_text().replace(", ghost", ""))
+    stories = load_config(path).settings.stories
+    assert (stories.window, stories.representative, stories.source_priority) == (
+        timedelta(days=2),
+        "source-priority",
+        ("wire",),
+    )
+
+
+def test_unknown_representative_rule_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("settings:\n  stories:\n    representative: loudest\nsources: []\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "settings.stories.representative: expected one of: earliest" in str(caught.value)

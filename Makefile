@@ -38,7 +38,8 @@ pytest: $(VENV)/.dev-installed
 test: lint typecheck pytest
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/stories_quality.py
+	$(BIN)/python bench/stories_speed.py
 
 clean:
 	rm -rf $(VENV) data output/*.rss output/*.atom output/*.json output/*.html output/*.opml output/sources output/tags

@@ -21,9 +21,10 @@ import heapq
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import itemgetter
 
 from feedsvc.stories.idf import DocFreq
-from feedsvc.stories.index import ActiveIndex, Member, rank
+from feedsvc.stories.index import ActiveIndex, Member
 from feedsvc.stories.model import Decision, Explanation, Story, StoryItem, StoryParams, StoryState
 from feedsvc.stories.signals import (
     Profile,
@@ -218,7 +219,7 @@ class StoryEngine:
     def _candidates(self, profile: Profile) -> list[_Candidate]:
         """Score the stories that share indexed terms with the item, best first."""
         centroid = self._index.centroid_cosines(profile.vector)
-        shortlist = heapq.nlargest(self.params.max_candidates, centroid.items(), key=rank)
+        shortlist = heapq.nlargest(self.params.max_candidates, centroid.items(), key=itemgetter(1))
         best = self._index.best_members(profile.vector, {s for s, _ in shortlist})
         scored = [self._score(profile, s, cos, best.get(s)) for s, cos in shortlist]
         return sorted(scored, key=lambda c: (-c.score, c.story))

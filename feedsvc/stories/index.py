@@ -16,6 +16,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from feedsvc.stories.model import Decision
 from feedsvc.stories.signals import Profile, cosine
@@ -23,7 +24,11 @@ from feedsvc.stories.signals import Profile, cosine
 log = logging.getLogger("feedsvc.stories.index")
 
 # Members are looked up through this many of the item's heaviest terms.
-MEMBER_LOOKUP_TERMS = 60
+MEMBER_LOOKUP_TERMS = 40
+
+# A story whose summed vector meets the item's by less than this is no candidate
+# (a centroid's norm is at least 1, so its cosine is smaller still).
+_MIN_DOT = 0.01
 
 
 @dataclass(slots=True)
@@ -88,7 +93,7 @@ class ActiveIndex:
             for story, total in posting.items():
                 dots[story] += weight * total
         stories = self.stories
-        return {s: d * stories[s].inv_norm for s, d in dots.items()}
+        return {s: d * stories[s].inv_norm for s, d in dots.items() if d >= _MIN_DOT}
 
     def best_members(
         self, vector: dict[str, float], stories: set[str]
@@ -99,7 +104,7 @@ class ActiveIndex:
         the member found is then computed exactly.
         """
         dots: dict[str, float] = defaultdict(float)
-        for term, weight in heapq.nlargest(MEMBER_LOOKUP_TERMS, vector.items(), key=rank):
+        for term, weight in heapq.nlargest(MEMBER_LOOKUP_TERMS, vector.items(), key=itemgetter(1)):
             posting = self._postings.get(term)
             if posting is None or len(posting) > self.max_postings:
                 continue
@@ -137,7 +142,7 @@ class ActiveIndex:
         """Return the heaviest centroid terms of a story (recomputed as the story grows)."""
         size = len(rec.members)
         if size < 16 or size >= rec.top_at * 1.25 or not rec.top_terms:
-            ranked = heapq.nlargest(top, rec.total.items(), key=rank)
+            ranked = heapq.nlargest(top, rec.total.items(), key=itemgetter(1))
             rec.top_terms = [term for term, _ in ranked]
             rec.top_at = size
         return [t for t in rec.top_terms if t in rec.total]
@@ -242,8 +247,3 @@ class ActiveIndex:
                 if not posting:
                     del self._story_postings[term]
         rec.total.clear()
-
-
-def rank(pair: tuple[str, float]) -> tuple[float, str]:
-    """Sort key of a (key, weight) pair: weight, then key (a deterministic order)."""
-    return (pair[1], pair[0])

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from feedsvc.types import RepresentativeRule as RepresentativeRule
+
 Layer = Literal["exact", "near-duplicate", "same-event", "new"]
-RepresentativeRule = Literal["earliest", "most-complete", "source-priority"]
 
 
 @dataclass(frozen=True, slots=True)

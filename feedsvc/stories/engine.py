@@ -1,18 +1,30 @@
 """The incremental story engine: assigns each new item to a story, cheapest layer first.
 
 Layers, in order: (1) exact copies: same item id, URL, content hash or
-normalised text; (2) near-duplicate reprints: word-shingle Jaccard with a
-candidate member; (3) same event: a similarity score against candidate stories
-found through an inverted index. Otherwise the item founds a new story whose id
-is derived from the item id, so re-running over the same items gives the same
-ids. When an item scores above the merge threshold against several stories,
-those stories merge into the oldest and the others become its aliases.
+normalised text (8 words or more); (2) near-duplicate reprints: estimated
+word-3-shingle Jaccard >= 0.60 with a candidate's best member; (3) same event:
+a score against candidate stories found through an inverted index, joined at
+>= 0.18. Otherwise the item founds a new story whose id is derived from the
+item id, so re-running over the same items gives the same ids.
+
+The same-event score (defaults of ``StoryParams``)::
+
+    (0.6 x cos(item, story centroid) + 0.4 x cos(item, best member))
+    x 2^(-gap / 1 day)   (gap less one day when a timestamp is a bare date)
+    x 0.75 if the item's outlet is already in the story
+    x 0.3 if the best member shares fewer than 2 words with the item
+
+over tf-idf vectors (title words x2, first 300 body words, names x1.35,
+numbers x0.6, neighbouring-word phrases x0.25, idf counted once per story).
+Stories merge, keeping the oldest id and recording the others as aliases, when
+their centroids reach a cosine of 0.24 (time-decayed) or an item scores 0.60
+against several. One configuration for all kinds of input, chosen on the
+development data as ``docs/stories.md`` tells, with the figures.
 
 Only stories active in the time window are held, in ``index.py``; older members
 are evicted as time moves on, so one item costs the same however large the
 archive. The engine holds no SQL and does no I/O: the store persists the
-``Decision`` records (and ``state()``) it returns. The heuristics and
-thresholds are documented in ``docs/stories.md``.
+``Decision`` records (and ``state()``) it returns.
 """
 
 from __future__ import annotations
@@ -98,7 +110,10 @@ class StoryEngine:
         return decision
 
     def story_of(self, item_id: str) -> str:
-        """Return the current story id of an item (active or known from the state)."""
+        """Return the current story id of an item in the window or in the restored state.
+
+        Raises KeyError for an item evicted from the window (the store knows it).
+        """
         member = self._index.members.get(item_id)
         story = member.story if member else self._known.get(item_id)
         if story is None:

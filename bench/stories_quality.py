@@ -1,7 +1,7 @@
 """Quality benchmark of story grouping on the development data.
 
-Runs exactly what ``feedsvc cluster`` runs (``cluster_jsonl`` with the default
-``StoryParams``) over ../shared/eval/stories-dev.jsonl, then prints pairwise and
+Runs the ``feedsvc cluster`` command itself (as a subprocess, with the service's
+default parameters) over ../shared/eval/stories-dev.jsonl, then prints pairwise and
 B-cubed precision/recall/F1 per collection, with the same definitions as
 ../shared/eval/score.py, and whether each target is met.
 
@@ -10,13 +10,12 @@ usage: python bench/stories_quality.py [ITEMS.jsonl]
 
 from __future__ import annotations
 
-import io
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-from feedsvc.stories import cluster_jsonl
 from feedsvc.stories.evaluate import Scores, score_by_prefix
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "stories-dev.jsonl"
@@ -49,12 +48,14 @@ def main() -> int:
         print(f"no evaluation data at {path}", file=sys.stderr)
         return 2
     source = path.read_text(encoding="utf-8")
-    out = io.StringIO()
+    command = [sys.executable, "-m", "feedsvc", "-q", "cluster", "--input", str(path)]
     started = time.perf_counter()
-    count = cluster_jsonl(io.StringIO(source), out)
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     elapsed = time.perf_counter() - started
-    results = score_by_prefix(labels(source), labels(out.getvalue()))
-    print(f"clustered {count} items in {elapsed:.2f} s ({count / elapsed:.0f} items/s)")
+    count = len(out.splitlines())
+    results = score_by_prefix(labels(source), labels(out))
+    rate = count / elapsed
+    print(f"feedsvc cluster: {count} items in {elapsed:.2f} s with start-up ({rate:.0f} items/s)")
     print("part".ljust(10) + "".join(c.rjust(13) for c in COLUMNS))
     for name, s in results.items():
         print(row(name, s))

@@ -90,6 +90,10 @@ def test_all_stories_feed_carries_each_story_once_with_also_reported_by(
     everything = read_feed(output / "all.atom")
     assert len(everything.entries) == 15
     (ferry,) = [e for e in everything.entries if "Also reported by" in e.content[0].value]
+    # the earliest member with a public link stands for the story (the local drop has none)
+    assert (
+        ferry.link == "https://harbourgazette.example/news/2026/11/18/storm-kilbrannan-pier-ferries"
+    )
     related = {link.href for link in ferry.get("links", []) if link.rel == "related"}
     with service.open_store() as store:
         members = store.story_members(ferry_story(service))

@@ -99,7 +99,7 @@ class StoryEngine:
         keys = _exact_keys(item, analysed.fingerprint if analysed.words >= 8 else None)
         decision = self._decide(item, profile, keys)
         self._count_terms(vector, decision.story_id)
-        member = Member(profile, decision.story_id, keys, decision)
+        member = Member(profile, decision.story_id, keys, decision, item.url is not None)
         self._index.insert(member, decision.merged)
         if decision.layer in ("same-event", "near-duplicate"):
             decision = self._merge_similar_stories(decision)
@@ -280,17 +280,22 @@ class StoryEngine:
         via = f" via {d.matched_item}" if d.matched_item else ""
         return f"same story: {later.profile.item_id} joined by {d.layer} ({d.score:.3f}){via}"
 
-    def _representative_key(self, member_id: str) -> tuple[float, datetime, str]:
-        """Sort key that puts the representative first under the configured rule."""
-        prof = self._index.members[member_id].profile
+    def _representative_key(self, member_id: str) -> tuple[float, float, datetime, str]:
+        """Sort key that puts the representative first under the configured rule.
+
+        Under every rule a member with a public URL goes before one without (a
+        local text drop), so the story's feed entry links somewhere.
+        """
+        member = self._index.members[member_id]
+        prof, unlinked = member.profile, 0.0 if member.linked else 1.0
         rule = self.params.representative
         if rule == "most-complete":
-            return (-float(prof.length), prof.published, member_id)
+            return (unlinked, -float(prof.length), prof.published, member_id)
         if rule == "source-priority":
             order = self.params.source_priority
             rank = order.index(prof.outlet) if prof.outlet in order else len(order)
-            return (float(rank), prof.published, member_id)
-        return (0.0, prof.published, member_id)
+            return (unlinked, float(rank), prof.published, member_id)
+        return (unlinked, 0.0, prof.published, member_id)
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -39,6 +39,7 @@ class Member:
     story: str
     keys: tuple[str, ...]
     decision: Decision
+    linked: bool = True
 
 
 @dataclass(slots=True)

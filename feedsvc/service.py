@@ -79,8 +79,7 @@ class Service:
             result = run_cycle(
                 self.config, store, self._clock(), force=force, workers=workers, progress=progress
             )
-            assign_stories(store, self.story_params, self._clock())
-            published = publish_from_store(self.config, store)
+            published = self._assign_and_publish(store)
         self.notify_hub(published)
         return replace(result, published=published, finished=max(self._clock(), result.started))
 
@@ -103,10 +102,14 @@ class Service:
             arrived = any(s.new or s.updated for s in result.sources)
             if stop.is_set() or not (arrived or publish):
                 return result
-            assign_stories(store, self.story_params, self._clock())
-            published = publish_from_store(self.config, store)
+            published = self._assign_and_publish(store)
         self.notify_hub(published)
         return replace(result, published=published, finished=max(self._clock(), result.started))
+
+    def _assign_and_publish(self, store: Store) -> PublishResult:
+        """Group new articles into stories, then rewrite the output."""
+        assign_stories(store, self.story_params, self._clock())
+        return publish_from_store(self.config, store)
 
     def notify_hub(self, published: PublishResult) -> None:
         """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""
@@ -131,8 +134,7 @@ class Service:
     def publish(self) -> PublishResult:
         """Rewrite the published feeds from what the store holds."""
         with self.open_store() as store:
-            assign_stories(store, self.story_params, self._clock())
-            return publish_from_store(self.config, store)
+            return self._assign_and_publish(store)
 
     def stories(self, limit: int) -> list[StoryView]:
         """The newest stories with their members."""

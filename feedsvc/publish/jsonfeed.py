@@ -65,13 +65,15 @@ def _item(entry: FeedEntry) -> dict[str, Any]:
 
 
 def render_json(spec: FeedSpec, settings: Settings) -> bytes:
-    """``spec`` as JSON Feed 1.1 bytes (UTF-8, indented, newline-terminated)."""
+    """``spec`` as JSON Feed 1.1 bytes (UTF-8, indented), listing the WebSub hub if any."""
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": xml_text(spec.title).strip() or spec.path,
         "home_page_url": index_url(settings),
         "feed_url": public_url(settings, f"{spec.path}.json"),
         "description": xml_text(spec.description),
-        "items": [_item(entry) for entry in spec.entries],
     }
+    if settings.websub_hub:
+        feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
+    feed["items"] = [_item(entry) for entry in spec.entries]
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -12,7 +12,6 @@ and fetches nothing (the ping itself is ``fetch.notify_hub``).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -32,22 +31,10 @@ log = logging.getLogger("feedsvc.publish")
 Renderer = Callable[[FeedSpec, Settings], bytes]
 
 
-def render_json_feed(spec: FeedSpec, settings: Settings) -> bytes:
-    """JSON Feed bytes, with the WebSub hub under ``hubs`` (before ``items``) when one is set."""
-    data = render_json(spec, settings)
-    if not settings.websub_hub:
-        return data
-    feed = json.loads(data)
-    items = feed.pop("items")
-    feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
-    feed["items"] = items
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
 RENDERERS: tuple[tuple[str, Renderer], ...] = (
     (".rss", render_rss),
     (".atom", render_atom),
-    (".json", render_json_feed),
+    (".json", render_json),
 )
 FEED_SUFFIXES = frozenset(ext for ext, _ in RENDERERS)
 PRUNED_DIRS = ("sources", "tags")

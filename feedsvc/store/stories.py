@@ -92,12 +92,16 @@ def save(
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
     if not batch:
         return
+    by_source: dict[str, list[str]] = defaultdict(list)
     for a in batch:
-        connection.execute(
-            sa.delete(story_members).where(
-                story_members.c.source == a.source, story_members.c.article_id == a.article_id
+        by_source[a.source].append(a.article_id)
+    for source, ids in by_source.items():
+        for chunk in _chunks(ids, 500):
+            connection.execute(
+                sa.delete(story_members).where(
+                    story_members.c.source == source, story_members.c.article_id.in_(chunk)
+                )
             )
-        )
     connection.execute(sa.insert(story_members), [_member_row(a, now) for a in batch])
 
 

@@ -32,6 +32,7 @@ from feedsvc.errors import ConfigError, LockedError, NotFoundError, PublishError
 from feedsvc.progress import TerminalProgress, log_progress, summary
 from feedsvc.service import Service
 from feedsvc.stories import Explanation, StoryParams, cluster_jsonl
+from feedsvc.timing import format_timings
 from feedsvc.types import SourceState, StoryView
 
 EXIT_OK = 0
@@ -54,6 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     output = service.config.settings.output_dir
     if result.failed or not args.quiet:
         print(f"feedsvc: {summary(result)}; feeds in {output}/")
+    if args.timings:
+        print(format_timings(result.timings))
     for failed in result.failed:
         print(f"feedsvc: {failed.source}: {failed.error}", file=sys.stderr)
     return EXIT_SOURCES_FAILED if result.failed else EXIT_OK
@@ -264,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all", action="store_true", help="fetch every enabled source, due or not")
     run.add_argument(
         "--workers", type=int, default=None, help="extraction processes (default: cores)"
+    )
+    run.add_argument(
+        "--timings", action="store_true", help="print the seconds each stage took (timings: ...)"
     )
     _add(commands, "check", cmd_check)
     _add(commands, "publish", cmd_publish)

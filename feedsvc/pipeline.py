@@ -24,6 +24,7 @@ import os
 import random
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from feedsvc.fetch import Fetcher, user_agent
 from feedsvc.normalise import normalise
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.store import Store
+from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
     Config,
@@ -67,6 +69,8 @@ class Processed:
     articles: tuple[Article, ...]
     warnings: tuple[str, ...]
     error: str | None = None
+    extract_seconds: float = 0.0
+    normalise_seconds: float = 0.0
 
 
 def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Processed:
@@ -74,17 +78,23 @@ def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Pr
     articles: list[Article] = []
     warnings: list[str] = []
     failures: list[str] = []
+    spent = [0.0, 0.0]
     for document in fetched.documents:
+        started = time.perf_counter()
         try:
             extracted = extract(document, source.kind)
         except ExtractError as exc:
             failures.append(f"{document.url}: {exc}")
             continue
+        finally:
+            spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
+        started = time.perf_counter()
         articles.extend(normalise(raw, source, now) for raw in extracted.entries)
+        spent[1] += time.perf_counter() - started
     if failures and len(failures) == len(fetched.documents):
-        return Processed((), tuple(warnings), "; ".join(failures))
-    return Processed(tuple(articles), tuple(warnings + failures))
+        return Processed((), tuple(warnings), "; ".join(failures), *spent)
+    return Processed(tuple(articles), tuple(warnings + failures), None, *spent)
 
 
 def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchRequest:
@@ -161,6 +171,7 @@ class Cycle:
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        times: StageTimes | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -169,6 +180,7 @@ class Cycle:
         self._progress = progress
         self._stop = stop
         self._rng = rng or random.Random()
+        self._times = times or StageTimes()
         self._done = 0
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
@@ -195,9 +207,10 @@ class Cycle:
         cpu: Executor,
         writer: Executor,
     ) -> list[SourceResult]:
-        async for outcome in outcomes:
-            job = _Job(by_name[outcome.source], states.get(outcome.source), outcome)
-            self._tasks.append(asyncio.create_task(self._handle(job, cpu, writer)))
+        with self._times.measure("fetch"):
+            async for outcome in outcomes:
+                job = _Job(by_name[outcome.source], states.get(outcome.source), outcome)
+                self._tasks.append(asyncio.create_task(self._handle(job, cpu, writer)))
         return list(await asyncio.gather(*self._tasks))
 
     async def _until_stopped(self, work: asyncio.Task[list[SourceResult]]) -> list[SourceResult]:
@@ -235,6 +248,10 @@ class Cycle:
 
     def _write(self, decision: _Decision) -> SourceResult:
         """Record the decision: one transaction (runs in the writer thread)."""
+        with self._times.measure("store"):
+            return self._save(decision)
+
+    def _save(self, decision: _Decision) -> SourceResult:
         if decision.articles is None:
             self._store.record_fetch(decision.intent)
             return decision.result
@@ -268,6 +285,9 @@ class Cycle:
     ) -> _Decision:
         name = job.source.name
         processed = await loop.run_in_executor(cpu, process_fetched, outcome, job.source, self._now)
+        self._times.add("extract", processed.extract_seconds)
+        self._times.add("normalise", processed.normalise_seconds)
+        self._times.count("articles", len(processed.articles))
         if processed.error is not None:
             intent = self._failure(job, processed.error, outcome.status)
             return _Decision(SourceResult(name, "error", error=processed.error), intent)
@@ -364,6 +384,7 @@ def run_cycle(
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     rng: random.Random | None = None,
+    times: StageTimes | None = None,
 ) -> RunResult:
     """Run one ingest cycle over the due sources (all enabled ones with ``force``).
 
@@ -381,6 +402,7 @@ def run_cycle(
         progress=progress,
         stop=stop,
         rng=rng,
+        times=times,
     )
     results = asyncio.run(cycle.run(sources)) if sources else ()
     finished = datetime.now(now.tzinfo)

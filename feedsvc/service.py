@@ -26,6 +26,7 @@ from feedsvc.publish import entry_from_article, entry_from_story, plan_feeds, wr
 from feedsvc.publish.output import changed_feed_urls
 from feedsvc.store import Store
 from feedsvc.stories import Explanation, StoryParams
+from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
     Config,
@@ -75,13 +76,22 @@ class Service:
         progress: ProgressCallback | None = None,
     ) -> RunResult:
         """One cron cycle under the run lock: fetch what is due, store it, publish."""
-        with run_lock(self.lock_path), self.open_store() as store:
-            result = run_cycle(
-                self.config, store, self._clock(), force=force, workers=workers, progress=progress
-            )
-            published = self._assign_and_publish(store)
-        self.notify_hub(published)
-        return replace(result, published=published, finished=max(self._clock(), result.started))
+        times = StageTimes()
+        with times.measure("total"):
+            with run_lock(self.lock_path), self.open_store() as store:
+                result = run_cycle(
+                    self.config,
+                    store,
+                    self._clock(),
+                    force=force,
+                    workers=workers,
+                    progress=progress,
+                    times=times,
+                )
+                published = self._assign_and_publish(store, times)
+            self.notify_hub(published)
+        finished = max(self._clock(), result.started)
+        return replace(result, published=published, finished=finished, timings=times.snapshot())
 
     def daemon_cycle(
         self,
@@ -96,20 +106,31 @@ class Service:
         ``publish`` publishes even when nothing arrived (at start, after a reload).
         A cycle stopped by ``stop`` publishes nothing; the next start will.
         """
+        times = StageTimes()
         with run_lock(self.lock_path), self.open_store() as store:
             now = self._clock()
-            result = run_cycle(self.config, store, now, workers=workers, stop=stop, rng=rng)
+            result = run_cycle(
+                self.config, store, now, workers=workers, stop=stop, rng=rng, times=times
+            )
             arrived = any(s.new or s.updated for s in result.sources)
             if stop.is_set() or not (arrived or publish):
-                return result
-            published = self._assign_and_publish(store)
+                return replace(result, timings=times.snapshot())
+            published = self._assign_and_publish(store, times)
         self.notify_hub(published)
-        return replace(result, published=published, finished=max(self._clock(), result.started))
+        finished = max(self._clock(), result.started)
+        return replace(result, published=published, finished=finished, timings=times.snapshot())
 
-    def _assign_and_publish(self, store: Store) -> PublishResult:
+    def _assign_and_publish(self, store: Store, times: StageTimes | None = None) -> PublishResult:
         """Group new articles into stories, then rewrite the output."""
-        assign_stories(store, self.story_params, self._clock())
-        return publish_from_store(self.config, store)
+        times = times or StageTimes()
+        with times.measure("stories"):
+            assigned = assign_stories(store, self.story_params, self._clock())
+        times.count("stories_items", assigned.assigned)
+        with times.measure("publish"):
+            published = publish_from_store(self.config, store)
+        times.count("files_written", len(published.written))
+        times.count("files_unchanged", len(published.unchanged))
+        return published
 
     def notify_hub(self, published: PublishResult) -> None:
         """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""

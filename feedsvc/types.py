@@ -356,6 +356,7 @@ class RunResult:
     finished: datetime
     sources: tuple[SourceResult, ...]
     published: PublishResult | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> tuple[SourceResult, ...]:

@@ -33,8 +33,8 @@ from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, ur
 
 from feedsvc.htmltext import (
     collapse_whitespace,
-    html_to_text,
     sanitise_html,
+    sanitised_to_text,
     split_paragraphs,
     text_to_html,
 )
@@ -90,7 +90,7 @@ def normalise(raw: RawEntry, source: SourceConfig, now: datetime) -> Article:
     """Return the clean Article for one raw entry of ``source``, as of ``now``."""
     now = _require_utc(now)
     content_html = _content_html(raw)
-    text = html_to_text(content_html)
+    text = sanitised_to_text(content_html)
     title = clean_title(raw.title or "", raw.categories) or fallback_title(text)
     published, updated, estimated = _dates(raw, now)
     digest = content_hash(title, text)
@@ -348,7 +348,7 @@ def _summary(raw: RawEntry, text: str) -> str:
     """The entry's own summary as text when it differs from the text, else a lead."""
     has_content = bool(raw.content and raw.content.strip())
     if has_content and raw.summary and raw.summary.strip():
-        own = collapse_whitespace(html_to_text(_to_safe_html(raw.summary, raw)))
+        own = collapse_whitespace(sanitised_to_text(_to_safe_html(raw.summary, raw)))
         if own and own != collapse_whitespace(text):
             return shorten(own, SUMMARY_LIMIT)
     return _lead(text)

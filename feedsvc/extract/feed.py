@@ -12,8 +12,13 @@ its quirks live:
   old US-ASCII default), so well-formed feeds raise no spurious bozo flag.
 * ``updated`` silently falls back to ``published`` in ``FeedParserDict``: the
   raw dict keys are read, so the two dates stay apart.
-* ``text/plain`` content is not sanitised by feedparser: it is labelled
-  ``text/plain`` (see ``_markup.harmonise``) so the normaliser escapes it.
+* feedparser's own HTML sanitiser and relative-URI resolver are turned off
+  (they are slow, sgmllib-based, and would be done twice): the normaliser
+  sanitises every piece of markup once with nh3 and resolves relative URLs
+  against ``RawEntry.base_url``, which is the ``xml:base`` in effect for the
+  entry's content when the feed sets one, else the document URL.
+* ``text/plain`` content is labelled ``text/plain`` (see
+  ``_markup.harmonise``) so the normaliser escapes it.
 
 JSON Feed, which feedparser 6.0 does not read, goes to ``_jsonfeed``. Nothing
 here normalises URLs, sanitises HTML beyond feedparser, or makes ids. Any
@@ -105,7 +110,12 @@ def _is_json(document: Document) -> bool:
 def _run_feedparser(document: Document) -> Any:
     stream = io.BytesIO(document.body)
     try:
-        return feedparser.parse(stream, response_headers=feedparser_headers(document))
+        return feedparser.parse(
+            stream,
+            response_headers=feedparser_headers(document),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except Exception as exc:  # feedparser's failure modes are many and undocumented
         raise ExtractError(f"not a usable feed: {_describe(exc)}") from exc
 
@@ -154,8 +164,14 @@ def _entry(entry: Mapping[str, Any], feed: Mapping[str, Any], base: str, atom: b
         authors=authors,
         categories=_categories(entry),
         language=_language(entry) or _text(_raw(feed, "language")),
-        base_url=base,
+        base_url=_markup_base(entry) or base,
     )
+
+
+def _markup_base(entry: Mapping[str, Any]) -> str | None:
+    """The base URL (``xml:base`` in effect) of the entry's content, else of its summary."""
+    details = [*_mappings(_raw(entry, "content")), _mapping(_raw(entry, "summary_detail"))]
+    return next((base for d in details if (base := _text(_raw(d, "base")))), None)
 
 
 def _best_content(entry: Mapping[str, Any]) -> Part | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +22,14 @@ from feedsvc.errors import NotFoundError
 from feedsvc.fetch import notify_hub, user_agent
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
-from feedsvc.publish import entry_from_article, entry_from_story, plan_feeds, write_output
 from feedsvc.publish.output import changed_feed_urls
+from feedsvc.publishing import publish_changes
 from feedsvc.store import Store
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
     Config,
-    FeedEntry,
     PublishResult,
     RunResult,
     SourceState,
@@ -120,14 +119,16 @@ class Service:
         finished = max(self._clock(), result.started)
         return replace(result, published=published, finished=finished, timings=times.snapshot())
 
-    def _assign_and_publish(self, store: Store, times: StageTimes | None = None) -> PublishResult:
-        """Group new articles into stories, then rewrite the output."""
+    def _assign_and_publish(
+        self, store: Store, times: StageTimes | None = None, *, full: bool = False
+    ) -> PublishResult:
+        """Group new articles into stories, then publish what changed (everything if ``full``)."""
         times = times or StageTimes()
         with times.measure("stories"):
             assigned = assign_stories(store, self.story_params, self._clock())
         times.count("stories_items", assigned.assigned)
         with times.measure("publish"):
-            published = publish_from_store(self.config, store)
+            published = publish_changes(self.config, store, full=full)
         times.count("files_written", len(published.written))
         times.count("files_unchanged", len(published.unchanged))
         return published
@@ -153,9 +154,9 @@ class Service:
         )
 
     def publish(self) -> PublishResult:
-        """Rewrite the published feeds from what the store holds."""
+        """Rewrite every published feed from what the store holds."""
         with self.open_store() as store:
-            return self._assign_and_publish(store)
+            return self._assign_and_publish(store, full=True)
 
     def stories(self, limit: int) -> list[StoryView]:
         """The newest stories with their members."""
@@ -181,28 +182,3 @@ def _find_article(store: Store, ref: str) -> Article:
     if article is None:
         raise NotFoundError(f"no article {ref!r}; name one as SOURCE:ID (see 'feedsvc stories')")
     return article
-
-
-def publish_from_store(config: Config, store: Store) -> PublishResult:
-    """Build every feed from the newest stored stories and articles and write the output."""
-    size = config.settings.feed_size
-    sources = {s.name: s for s in config.sources}
-
-    def entries(articles: Iterable[Article]) -> list[FeedEntry]:
-        return [entry_from_article(a, sources[a.source]) for a in articles if a.source in sources]
-
-    def story_entries(tag: str | None = None) -> list[FeedEntry]:
-        views = store.recent_stories(size, tag=tag)
-        return [entry_from_story(v, sources) for v in views if v.representative.source in sources]
-
-    tags = sorted({tag for s in config.sources for tag in s.tags})
-    specs = plan_feeds(
-        story_entries(),
-        {name: entries(store.recent_articles(size, source=name)) for name in sources},
-        {tag: story_entries(tag) for tag in tags},
-        list(config.sources),
-        config.settings,
-    )
-    result = write_output(specs, config.settings)
-    log.info("published written=%d unchanged=%d", len(result.written), len(result.unchanged))
-    return result

@@ -313,6 +313,20 @@ class FeedEntry:
     related: tuple[RelatedLink, ...] = ()
 
 
+FeedKind = Literal["all", "source", "tag"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedListing:
+    """A published feed as the index and OPML list it; ``key`` is its source name or tag."""
+
+    path: str
+    title: str
+    description: str
+    kind: FeedKind
+    key: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
     """One feed to publish (in every format) under ``output/<path>.<ext>``."""
@@ -320,8 +334,14 @@ class FeedSpec:
     path: str
     title: str
     description: str
-    kind: Literal["all", "source", "tag"]
+    kind: FeedKind
     entries: tuple[FeedEntry, ...]
+    key: str = ""
+
+    @property
+    def listing(self) -> FeedListing:
+        """The feed without its entries."""
+        return FeedListing(self.path, self.title, self.description, self.kind, self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +351,20 @@ class PublishResult:
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishMarks:
+    """What changed since the last publish: sources and stories marked, up to mark ``upto``."""
+
+    upto: int = 0
+    sources: frozenset[str] = frozenset()
+    stories: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changed."""
+        return not (self.sources or self.stories)
 
 
 # --------------------------------------------------------------------------- run

@@ -24,6 +24,8 @@ T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {
     "alembic_version",
     "article_tags",
+    "publish_marks",
+    "publish_state",
     "articles",
     "sources",
     "stories",

@@ -381,8 +381,8 @@ def test_index_html_autodiscovery(
             assert f"{spec.path}.{ext}" in page.anchors
     assert "feeds.opml" in page.anchors
     text = "".join(page.text)
-    assert "All stories (4 entries)" in text
-    assert "Harbour Gazette (1 entry)" in text
+    assert "All stories: RSS · Atom · JSON Feed" in text
+    assert "Harbour Gazette: RSS · Atom · JSON Feed" in text
 
 
 # --------------------------------------------------------------------------- determinism

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from feedsvc.publish.index import GROUPS, PAGE_TITLE, feed_title
 from feedsvc.publish.text import index_url, public_url
-from feedsvc.types import FeedSpec, Settings
+from feedsvc.types import FeedListing, Settings
 
 OPML_DOCS = "http://opml.org/spec2.opml"
 
 
-def _outline(parent: ET.Element, spec: FeedSpec, settings: Settings) -> None:
+def _outline(parent: ET.Element, spec: FeedListing, settings: Settings) -> None:
     title = feed_title(spec)
     ET.SubElement(
         parent,
@@ -31,7 +31,7 @@ def _outline(parent: ET.Element, spec: FeedSpec, settings: Settings) -> None:
     )
 
 
-def render_opml(specs: Sequence[FeedSpec], settings: Settings) -> bytes:
+def render_opml(specs: Sequence[FeedListing], settings: Settings) -> bytes:
     """The feeds.opml document for ``specs`` as UTF-8 bytes."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")

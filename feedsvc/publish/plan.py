@@ -20,6 +20,7 @@ from feedsvc.publish.text import is_http, utc
 from feedsvc.types import (
     Article,
     FeedEntry,
+    FeedListing,
     FeedSpec,
     RelatedLink,
     Settings,
@@ -111,46 +112,33 @@ def newest_first(entries: Iterable[FeedEntry], size: int) -> tuple[FeedEntry, ..
     return tuple(unique.values())[: max(size, 0)]
 
 
-def _all_spec(entries: Sequence[FeedEntry], size: int) -> FeedSpec:
-    return FeedSpec(
-        path=ALL_PATH,
-        title="All stories",
-        description="Every story feedsvc collected, newest first",
-        kind="all",
-        entries=newest_first(entries, size),
-    )
-
-
-def _source_spec(name: str, title: str, entries: Sequence[FeedEntry], size: int) -> FeedSpec:
-    return FeedSpec(
-        path=f"sources/{path_segment(name)}",
-        title=title,
-        description=f"Articles from {title}",
-        kind="source",
-        entries=newest_first(entries, size),
-    )
-
-
-def _source_specs(
-    by_source: Mapping[str, Sequence[FeedEntry]], sources: Sequence[SourceConfig], size: int
-) -> list[FeedSpec]:
-    titles = {s.name: s.title for s in sources}
-    extra = sorted(name for name in by_source if name not in titles)
-    names = [*titles, *extra]
-    return [_source_spec(n, titles.get(n, n), by_source.get(n, ()), size) for n in names]
-
-
-def _tag_specs(by_tag: Mapping[str, Sequence[FeedEntry]], size: int) -> list[FeedSpec]:
+def feed_listings(sources: Mapping[str, str], tags: Iterable[str]) -> list[FeedListing]:
+    """Every feed published: "all", one per source (name → title, in order), one per tag."""
     return [
-        FeedSpec(
-            path=f"tags/{path_segment(tag)}",
-            title=f"Tag: {tag}",
-            description=f"Articles tagged {tag}",
-            kind="tag",
-            entries=newest_first(by_tag[tag], size),
-        )
-        for tag in sorted(by_tag)
+        FeedListing(ALL_PATH, "All stories", "Every story feedsvc collected, newest first", "all"),
+        *(
+            FeedListing(
+                f"sources/{path_segment(name)}", title, f"Articles from {title}", "source", name
+            )
+            for name, title in sources.items()
+        ),
+        *(
+            FeedListing(f"tags/{path_segment(t)}", f"Tag: {t}", f"Articles tagged {t}", "tag", t)
+            for t in sorted(set(tags))
+        ),
     ]
+
+
+def feed_spec(listing: FeedListing, entries: Iterable[FeedEntry], size: int) -> FeedSpec:
+    """The feed ``listing`` holding at most ``size`` of ``entries``, newest first."""
+    return FeedSpec(
+        listing.path,
+        listing.title,
+        listing.description,
+        listing.kind,
+        newest_first(entries, size),
+        listing.key,
+    )
 
 
 def plan_feeds(
@@ -160,10 +148,20 @@ def plan_feeds(
     sources: Sequence[SourceConfig],
     settings: Settings,
 ) -> list[FeedSpec]:
-    """The feeds to publish: "all", one per source (config order), one per tag (sorted)."""
-    size = settings.feed_size
+    """The feeds to publish: "all", one per source (config order), one per tag (sorted).
+
+    Entries of a source that is not configured get a feed of their own after
+    the configured ones, titled by the source name.
+    """
+    titles = {s.name: s.title for s in sources}
+    titles.update({name: name for name in sorted(by_source) if name not in titles})
+
+    def entries_of(listing: FeedListing) -> Sequence[FeedEntry]:
+        if listing.kind == "all":
+            return all_entries
+        return (by_source if listing.kind == "source" else by_tag).get(listing.key, ())
+
     return [
-        _all_spec(all_entries, size),
-        *_source_specs(by_source, sources, size),
-        *_tag_specs(by_tag, size),
+        feed_spec(listing, entries_of(listing), settings.feed_size)
+        for listing in feed_listings(titles, by_tag)
     ]

@@ -5,6 +5,9 @@ owns; none commits or translates exceptions (the ``Store`` does). A batch costs
 a fixed handful of statements whatever its size: one SELECT per chunk of keys
 to find what is stored, then one executemany per kind of write.
 
+New and changed articles mark their source (and changed ones their stories)
+for the next publish, in the same transaction (see ``publishing``).
+
 The store keeps an article's tags as a set: they come back sorted and without
 duplicates, and an article whose tags differ only in order is unchanged.
 """
@@ -21,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from feedsvc.store import publishing
 from feedsvc.store.schema import article_tags, articles, sources
 from feedsvc.types import Article, UpsertResult
 
@@ -54,6 +58,10 @@ def upsert(
     _update(connection, changed, seen_at)
     _touch(connection, unchanged, seen_at)
     _replace_tags(connection, new, changed)
+    if new or changed:
+        publishing.mark(connection, "source", [source])
+    if changed:
+        publishing.mark_stories_of(connection, source, [a.id for a in changed])
     return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged))
 
 

@@ -11,7 +11,7 @@ thread per process; reads may come from any thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -23,11 +23,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
+from feedsvc.store import publishing as publish_sql
 from feedsvc.store import sources as source_sql
 from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
-from feedsvc.types import Article, FetchIntent, SourceConfig, SourceState, UpsertResult
+from feedsvc.types import (
+    Article,
+    FetchIntent,
+    PublishMarks,
+    SourceConfig,
+    SourceState,
+    UpsertResult,
+)
 
 log = logging.getLogger("feedsvc.store")
 
@@ -153,6 +161,28 @@ class Store(StoryQueries):
             reading(self.engine) as connection,
         ):
             return article_sql.get(connection, source, article_id)
+
+    def publish_marks(self) -> PublishMarks:
+        """What changed since the last publish (sources and stories marked)."""
+        with _translated("reading publish marks"), reading(self.engine) as connection:
+            return publish_sql.pending(connection)
+
+    def publish_state(self, key: str) -> str | None:
+        """A value the last publish stored under ``key``."""
+        with _translated("reading publish state"), reading(self.engine) as connection:
+            return publish_sql.state(connection, key)
+
+    def published(self, upto: int, state: Mapping[str, str]) -> None:
+        """Record a finished publish: drop the marks up to ``upto``, store ``state``."""
+        with _translated("recording a publish"), writing(self.engine) as connection:
+            publish_sql.clear(connection, upto)
+            for key, value in state.items():
+                publish_sql.set_state(connection, key, value)
+
+    def tags_of_stories(self, story_ids: Iterable[str]) -> set[str]:
+        """The tags carried by any member of these stories."""
+        with _translated("reading story tags"), reading(self.engine) as connection:
+            return publish_sql.tags_of_stories(connection, sorted(story_ids))
 
     def tags(self) -> list[str]:
         """Every tag that at least one article of a configured source carries, sorted."""

@@ -189,3 +189,25 @@ story_aliases = sa.Table(
     sa.Column("story_id", sa.String(), nullable=False),
     sa.Column("merged_at", UTCDateTime(), nullable=False),
 )
+
+# --------------------------------------------------------------------------- publishing (r0004)
+
+# What changed since the last publish: one row per changed source or story,
+# written in the transaction that changed it, deleted by the publish that
+# rendered it (up to the highest seq it read), so a killed publish loses nothing.
+publish_marks = sa.Table(
+    "publish_marks",
+    metadata,
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key", sa.Text(), nullable=False),
+    sa.CheckConstraint("kind IN ('source', 'story')", name="kind"),
+)
+
+# Facts about the last publish, by key (e.g. the fingerprint of the config it used).
+publish_state = sa.Table(
+    "publish_state",
+    metadata,
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)

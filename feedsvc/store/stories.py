@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from feedsvc.store import publishing
 from feedsvc.store.articles import with_tags
 from feedsvc.store.schema import (
     article_tags,
@@ -81,12 +82,13 @@ def save(
     merges: Mapping[str, str],
     now: datetime,
 ) -> None:
-    """Record new assignments, merges and the new shape of every touched story."""
+    """Record new assignments, merges and the new shape of every touched story (marked)."""
     _assign(connection, assignments, now)
     for alias, into in merges.items():
         _merge(connection, alias, into, now)
     for update in updates:
         _upsert_story(connection, update, now)
+    publishing.mark(connection, "story", [*(u.id for u in updates), *merges.values()])
 
 
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:

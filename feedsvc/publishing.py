@@ -1,0 +1,111 @@
+"""The publish stage of a cycle: render what changed since the last publish.
+
+Orchestration between the store and the publisher, as ``assign`` is for
+stories. The store keeps marks of the sources whose articles changed and the
+stories whose shape changed, written in the same transactions as the changes.
+A publish reads them, renders only the feeds they touch (a changed source: its
+feed; a changed story: the all-stories feed and the feed of every tag its
+members carry), each feed read from the store and rendered one at a time, then
+drops the marks it rendered. A killed publish drops nothing, so the next one
+renders it again.
+
+A publish is **full** (every feed, and stale files pruned) when asked for,
+when the output's fingerprint differs from the one the last publish stored
+(the settings and sources that shape the output, and the feedsvc version), or
+when ``index.html`` is missing. When nothing is marked and nothing else asks
+for it, nothing is rendered at all. This module runs no SQL and renders no
+bytes itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Sequence
+
+from feedsvc import __version__
+from feedsvc.publish import entry_from_article, entry_from_story, write_output
+from feedsvc.publish.plan import feed_listings, feed_spec
+from feedsvc.publish.text import INDEX_FILE
+from feedsvc.store import Store
+from feedsvc.types import Config, FeedEntry, FeedListing, FeedSpec, PublishMarks, PublishResult
+
+log = logging.getLogger("feedsvc.publishing")
+
+FINGERPRINT_KEY = "output_fingerprint"
+# Bump when the rendering of unchanged data changes without a version change.
+OUTPUT_FORMAT = 2
+
+
+def output_fingerprint(config: Config) -> str:
+    """A hash of everything besides the stored data that shapes the published files."""
+    settings = config.settings
+    shape = {
+        "feedsvc": __version__,
+        "format": OUTPUT_FORMAT,
+        "output_dir": str(settings.output_dir),
+        "base_url": settings.base_url,
+        "feed_size": settings.feed_size,
+        "websub_hub": settings.websub_hub,
+        "sources": [[s.name, s.title, s.kind, s.location, list(s.tags)] for s in config.sources],
+    }
+    encoded = json.dumps(shape, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def publish_changes(config: Config, store: Store, *, full: bool = False) -> PublishResult:
+    """Render the feeds changed since the last publish (every feed when ``full``)."""
+    marks = store.publish_marks()
+    fingerprint = output_fingerprint(config)
+    if not full and store.publish_state(FINGERPRINT_KEY) != fingerprint:
+        log.info("publishing everything: the configuration or feedsvc changed")
+        full = True
+    if not full and not (config.settings.output_dir / INDEX_FILE).is_file():
+        log.info("publishing everything: %s is missing", INDEX_FILE)
+        full = True
+    if not full and marks.empty:
+        log.info("published nothing: nothing changed")
+        return PublishResult()
+    listings = feed_listings({s.name: s.title for s in config.sources}, _tags(config))
+    chosen = listings if full else touched_feeds(listings, marks, store)
+    specs = _specs(config, store, chosen)
+    result = write_output(specs, config.settings, listings=listings, prune=full)
+    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint})
+    return result
+
+
+def touched_feeds(
+    listings: Sequence[FeedListing], marks: PublishMarks, store: Store
+) -> list[FeedListing]:
+    """The feeds that the marked sources and stories appear in."""
+    tags = store.tags_of_stories(marks.stories) if marks.stories else set()
+
+    def touched(listing: FeedListing) -> bool:
+        if listing.kind == "all":
+            return bool(marks.stories)
+        return listing.key in (marks.sources if listing.kind == "source" else tags)
+
+    return [listing for listing in listings if touched(listing)]
+
+
+def _tags(config: Config) -> list[str]:
+    return sorted({tag for s in config.sources for tag in s.tags})
+
+
+def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[FeedSpec]:
+    """Each feed with its newest entries, read from the store when it is rendered."""
+    size = config.settings.feed_size
+    sources = {s.name: s for s in config.sources}
+    for listing in listings:
+        entries: list[FeedEntry]
+        if listing.kind == "source":
+            articles = store.recent_articles(size, source=listing.key)
+            entries = [entry_from_article(a, sources[a.source]) for a in articles]
+        else:
+            tag = listing.key if listing.kind == "tag" else None
+            views = store.recent_stories(size, tag=tag)
+            entries = [
+                entry_from_story(v, sources) for v in views if v.representative.source in sources
+            ]
+        yield feed_spec(listing, entries, size)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 
 from feedsvc import __version__
 from feedsvc.publish import entry_from_article, entry_from_story, write_output
-from feedsvc.publish.plan import feed_listings, feed_spec
+from feedsvc.publish.plan import RELATED_LIMIT, feed_listings, feed_spec
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.store import Store
 from feedsvc.types import Config, FeedEntry, FeedListing, FeedSpec, PublishMarks, PublishResult
@@ -104,7 +104,7 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
             entries = [entry_from_article(a, sources[a.source]) for a in articles]
         else:
             tag = listing.key if listing.kind == "tag" else None
-            views = store.recent_stories(size, tag=tag)
+            views = store.recent_stories(size, tag=tag, others=RELATED_LIMIT)
             entries = [
                 entry_from_story(v, sources) for v in views if v.representative.source in sources
             ]

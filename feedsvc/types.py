@@ -311,6 +311,7 @@ class FeedEntry:
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     related: tuple[RelatedLink, ...] = ()
+    more_outlets: int = 0
 
 
 FeedKind = Literal["all", "source", "tag"]
@@ -426,13 +427,17 @@ class StoryUpdate:
 
 @dataclass(frozen=True, slots=True)
 class StoryView:
-    """One stored story as publishing sees it: the representative and the others."""
+    """One stored story as publishing sees it: the representative and (some of) the others.
+
+    ``others`` holds every other member, oldest first, or, when the store was
+    asked for a bounded view, the first report of each other outlet, up to the
+    bound; ``members`` and ``outlets`` count the whole story and ``updated``
+    is the latest date of any member (the story last changed then).
+    """
 
     id: str
     representative: Article
     others: tuple[Article, ...]
-
-    @property
-    def updated(self) -> datetime:
-        """When the story last changed: the latest date of any member."""
-        return max((a.updated or a.published) for a in (self.representative, *self.others))
+    members: int
+    outlets: int
+    updated: datetime

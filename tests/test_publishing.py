@@ -10,9 +10,19 @@ import feedparser
 import pytest
 
 from feedsvc.errors import PublishError
+from feedsvc.publish import entry_from_story
+from feedsvc.publish.text import entry_content
 from feedsvc.publishing import publish_changes
 from feedsvc.service import Service
-from feedsvc.types import FetchIntent, PublishResult
+from feedsvc.store import Store
+from feedsvc.types import (
+    Article,
+    FetchIntent,
+    PublishResult,
+    SourceConfig,
+    StoryAssignment,
+    StoryUpdate,
+)
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -163,3 +173,45 @@ def test_batches_and_story_rounds_leave_marks_in_their_own_transaction(
     with service.open_store() as store:
         publish_changes(service.config, store)
         assert store.publish_marks().empty
+
+
+def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(tmp_path: Path) -> None:
+    outlets = [f"o{n:02d}" for n in range(14)]
+    configs = [
+        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
+    ]
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+        store.sync_sources(configs, NOW)
+        keys = []
+        for n, outlet in enumerate(outlets):
+            # two reports from each outlet; o05 reported first of all
+            for k in range(2):
+                hours = 0 if outlet == "o05" and k == 0 else 1 + n + 20 * k
+                report = story_article(outlet, f"{outlet}-{k}", NOW + timedelta(hours=hours))
+                intent = FetchIntent(outlet, NOW, "ok", NOW)
+                store.save_batch(outlet, [report], intent)
+                keys.append((outlet, report.id))
+        members = [StoryAssignment(s, i, "story-x", "same-event", 0.5) for s, i in keys]
+        store.save_stories(members, [StoryUpdate("story-x", "o05", "o05-0", len(keys))], {}, NOW)
+        (bounded,) = store.recent_stories(5, others=3)
+        (whole,) = store.recent_stories(5)
+
+    assert (bounded.members, bounded.outlets) == (28, 14) == (whole.members, whole.outlets)
+    assert bounded.updated == whole.updated == NOW + timedelta(hours=1 + 13 + 20)
+    assert bounded.representative.id == whole.representative.id == "o05-0"
+    assert [a.id for a in bounded.others] == ["o00-0", "o01-0", "o02-0"]  # first per outlet
+    assert len(whole.others) == 27
+
+    sources = {c.name: c for c in configs}
+    entry = entry_from_story(whole, sources, related_limit=4)
+    assert [link.outlet for link in entry.related] == ["O00", "O01", "O02", "O03"]
+    assert entry.more_outlets == 14 - 1 - 4
+    assert "and 9 more outlets" in entry_content(entry)
+
+
+def story_article(source: str, article_id: str, published: datetime) -> Article:
+    return Article(
+        source=source, id=article_id, url=f"http://{source}.test/{article_id}",
+        title=f"Report {article_id}", summary="", content_html="<p>x</p>", text="x",
+        published=published, updated=None, date_estimated=False, content_hash=article_id,
+    )  # fmt: skip

@@ -43,6 +43,8 @@ def _extension(entry: FeedEntry) -> dict[str, Any]:
     extension: dict[str, Any] = {"source": source}
     if entry.related:
         extension["also_reported_by"] = [_related(link) for link in entry.related]
+    if entry.more_outlets:
+        extension["more_outlets"] = entry.more_outlets
     return extension
 
 

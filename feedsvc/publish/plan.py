@@ -34,6 +34,8 @@ _SAFE_SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _UNSAFE_RUN = re.compile(r"[^a-z0-9._-]+")
 
 ALL_PATH = "all"
+# Other outlets linked from a story's entry; the rest are counted, not listed.
+RELATED_LIMIT = 10
 
 
 def entry_guid(source: str, article_id: str) -> str:
@@ -72,16 +74,28 @@ def story_guid(story_id: str) -> str:
     return entry_guid("story", story_id)
 
 
-def entry_from_story(story: StoryView, sources: Mapping[str, SourceConfig]) -> FeedEntry:
-    """One entry for a whole story: the representative's text, the others as related links."""
+def entry_from_story(
+    story: StoryView, sources: Mapping[str, SourceConfig], related_limit: int = RELATED_LIMIT
+) -> FeedEntry:
+    """One entry for a whole story: the representative's text, other outlets as related links.
+
+    Each other outlet is linked once, by its first report, up to
+    ``related_limit`` of them; the entry counts the outlets left out.
+    """
     rep = story.representative
     base = entry_from_article(rep, sources[rep.source])
+    firsts: dict[str, Article] = {}
+    for article in story.others:
+        if article.source in sources and article.source != rep.source:
+            firsts.setdefault(article.source, article)
     related = tuple(
         RelatedLink(outlet=_outlet(a, sources), title=a.title, url=a.url)
-        for a in story.others
-        if a.source in sources
+        for a in list(firsts.values())[:related_limit]
     )
-    return replace(base, guid=story_guid(story.id), updated=story.updated, related=related)
+    more = max(0, story.outlets - 1 - len(related))
+    return replace(
+        base, guid=story_guid(story.id), updated=story.updated, related=related, more_outlets=more
+    )
 
 
 def _outlet(article: Article, sources: Mapping[str, SourceConfig]) -> str:

@@ -60,10 +60,12 @@ class StoryQueries:
         with self._translate("saving stories"), writing(self.engine) as connection:
             story_sql.save(connection, assignments, updates, merges, now)
 
-    def recent_stories(self, limit: int, *, tag: str | None = None) -> list[StoryView]:
-        """The newest stories with their members, newest first."""
+    def recent_stories(
+        self, limit: int, *, tag: str | None = None, others: int | None = None
+    ) -> list[StoryView]:
+        """The newest stories with their members (or first reports of ``others`` outlets)."""
         with self._translate("reading stories"), reading(self.engine) as connection:
-            return story_sql.recent(connection, limit, tag=tag)
+            return story_sql.recent(connection, limit, tag=tag, others=others)
 
     def story_members(self, story_id: str) -> list[Article]:
         """The articles of one story, oldest first."""

@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
@@ -54,6 +51,7 @@ from feedsvc.types import (
     SourceResult,
     SourceState,
 )
+from feedsvc.workers import worker_pool
 
 log = logging.getLogger("feedsvc.pipeline")
 
@@ -130,11 +128,6 @@ def body_hash(fetched: Fetched) -> str:
     return digest.hexdigest()
 
 
-def default_workers() -> int:
-    """How many extraction processes to use: one per core."""
-    return max(1, os.cpu_count() or 1)
-
-
 @dataclass(frozen=True, slots=True)
 class _Decision:
     """What to record for one source, and the articles to save with it (None: no batch)."""
@@ -167,7 +160,7 @@ class Cycle:
         store: Store,
         now: datetime,
         *,
-        workers: int,
+        cpu: Executor,
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
@@ -176,7 +169,7 @@ class Cycle:
         self._config = config
         self._store = store
         self._now = now
-        self._workers = workers
+        self._cpu = cpu
         self._progress = progress
         self._stop = stop
         self._rng = rng or random.Random()
@@ -192,10 +185,10 @@ class Cycle:
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
         settings = self._config.settings
-        with _pool(self._workers) as cpu, ThreadPoolExecutor(1, "feedsvc-writer") as writer:
+        with ThreadPoolExecutor(1, "feedsvc-writer") as writer:
             async with Fetcher(settings.fetch, user_agent(settings.contact)) as fetcher:
                 outcomes = fetcher.fetch_each(requests)
-                work = asyncio.create_task(self._all(outcomes, by_name, states, cpu, writer))
+                work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
                 results = await self._until_stopped(work)
         return tuple(sorted(results, key=lambda r: r.source))
 
@@ -361,19 +354,6 @@ async def _wait_for(event: threading.Event) -> None:
         await asyncio.sleep(STOP_POLL_SECONDS)
 
 
-def _pool(workers: int) -> Executor:
-    """Worker processes for CPU-bound extraction (a thread when only one is asked for)."""
-    if workers <= 1:
-        return ThreadPoolExecutor(1, "feedsvc-extract")
-    context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
-
-
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C (SIGINT to the whole process group) to the parent, which stops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_cycle(
     config: Config,
     store: Store,
@@ -381,6 +361,7 @@ def run_cycle(
     *,
     force: bool = False,
     workers: int | None = None,
+    pool: Executor | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     rng: random.Random | None = None,
@@ -388,22 +369,35 @@ def run_cycle(
 ) -> RunResult:
     """Run one ingest cycle over the due sources (all enabled ones with ``force``).
 
-    When ``stop`` is set meanwhile, the cycle ends early with the sources finished so far.
+    Extraction runs in ``pool``, or in a pool of ``workers`` processes made for
+    the cycle. When ``stop`` is set meanwhile, the cycle ends early with the
+    sources finished so far.
     """
     store.sync_sources(config.sources, now)
     sources = select_sources(config, store, now, force=force)
     if stop is not None and stop.is_set():
         sources = []
-    cycle = Cycle(
-        config,
-        store,
-        now,
-        workers=workers or default_workers(),
-        progress=progress,
-        stop=stop,
-        rng=rng,
-        times=times,
-    )
-    results = asyncio.run(cycle.run(sources)) if sources else ()
+    if not sources:
+        results: tuple[SourceResult, ...] = ()
+    elif pool is None:
+        with worker_pool(workers) as own:
+            results = _run(config, store, now, own, progress, stop, rng, times, sources)
+    else:
+        results = _run(config, store, now, pool, progress, stop, rng, times, sources)
     finished = datetime.now(now.tzinfo)
     return RunResult(started=now, finished=max(finished, now), sources=results)
+
+
+def _run(
+    config: Config,
+    store: Store,
+    now: datetime,
+    cpu: Executor,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    rng: random.Random | None,
+    times: StageTimes | None,
+    sources: Sequence[SourceConfig],
+) -> tuple[SourceResult, ...]:
+    cycle = Cycle(config, store, now, cpu=cpu, progress=progress, stop=stop, rng=rng, times=times)
+    return asyncio.run(cycle.run(sources))

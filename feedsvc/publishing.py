@@ -22,20 +22,34 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from functools import partial
 
 from feedsvc import __version__
 from feedsvc.publish import entry_from_article, entry_from_story, write_output
+from feedsvc.publish.output import Rendered, SpecRenderer, render_in_turn, render_spec
 from feedsvc.publish.plan import RELATED_LIMIT, feed_listings, feed_spec
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.store import Store
-from feedsvc.types import Config, FeedEntry, FeedListing, FeedSpec, PublishMarks, PublishResult
+from feedsvc.types import (
+    Config,
+    FeedEntry,
+    FeedListing,
+    FeedSpec,
+    PublishMarks,
+    PublishResult,
+    Settings,
+)
+from feedsvc.workers import bounded_map
 
 log = logging.getLogger("feedsvc.publishing")
 
 FINGERPRINT_KEY = "output_fingerprint"
 # Bump when the rendering of unchanged data changes without a version change.
 OUTPUT_FORMAT = 2
+# Feeds read ahead of the one being rendered (bounds memory, keeps workers busy).
+RENDER_WINDOW = 8
 
 
 def output_fingerprint(config: Config) -> str:
@@ -54,8 +68,13 @@ def output_fingerprint(config: Config) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
-def publish_changes(config: Config, store: Store, *, full: bool = False) -> PublishResult:
-    """Render the feeds changed since the last publish (every feed when ``full``)."""
+def publish_changes(
+    config: Config, store: Store, *, full: bool = False, pool: Executor | None = None
+) -> PublishResult:
+    """Render the feeds changed since the last publish (every feed when ``full``).
+
+    With a ``pool``, feeds are rendered in its workers while the next ones are read.
+    """
     marks = store.publish_marks()
     fingerprint = output_fingerprint(config)
     if not full and store.publish_state(FINGERPRINT_KEY) != fingerprint:
@@ -70,7 +89,8 @@ def publish_changes(config: Config, store: Store, *, full: bool = False) -> Publ
     listings = feed_listings({s.name: s.title for s in config.sources}, _tags(config))
     chosen = listings if full else touched_feeds(listings, marks, store)
     specs = _specs(config, store, chosen)
-    result = write_output(specs, config.settings, listings=listings, prune=full)
+    render = render_in_turn if pool is None else _pool_renderer(pool)
+    result = write_output(specs, config.settings, listings=listings, prune=full, render=render)
     store.published(marks.upto, {FINGERPRINT_KEY: fingerprint})
     return result
 
@@ -87,6 +107,15 @@ def touched_feeds(
         return listing.key in (marks.sources if listing.kind == "source" else tags)
 
     return [listing for listing in listings if touched(listing)]
+
+
+def _pool_renderer(pool: Executor) -> SpecRenderer:
+    """Render specs in ``pool``, a few in flight per worker, in order."""
+
+    def render(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
+        return bounded_map(pool, partial(render_spec, settings=settings), specs, RENDER_WINDOW)
+
+    return render
 
 
 def _tags(config: Config) -> list[str]:

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from feedsvc.types import (
     SourceState,
     StoryView,
 )
+from feedsvc.workers import worker_pool
 
 log = logging.getLogger("feedsvc.service")
 
@@ -77,17 +79,17 @@ class Service:
         """One cron cycle under the run lock: fetch what is due, store it, publish."""
         times = StageTimes()
         with times.measure("total"):
-            with run_lock(self.lock_path), self.open_store() as store:
+            with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
                 result = run_cycle(
                     self.config,
                     store,
                     self._clock(),
                     force=force,
-                    workers=workers,
+                    pool=pool,
                     progress=progress,
                     times=times,
                 )
-                published = self._assign_and_publish(store, times)
+                published = self._assign_and_publish(store, pool, times)
             self.notify_hub(published)
         finished = max(self._clock(), result.started)
         return replace(result, published=published, finished=finished, timings=times.snapshot())
@@ -106,29 +108,26 @@ class Service:
         A cycle stopped by ``stop`` publishes nothing; the next start will.
         """
         times = StageTimes()
-        with run_lock(self.lock_path), self.open_store() as store:
+        with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
             now = self._clock()
-            result = run_cycle(
-                self.config, store, now, workers=workers, stop=stop, rng=rng, times=times
-            )
+            result = run_cycle(self.config, store, now, pool=pool, stop=stop, rng=rng, times=times)
             arrived = any(s.new or s.updated for s in result.sources)
             if stop.is_set() or not (arrived or publish):
                 return replace(result, timings=times.snapshot())
-            published = self._assign_and_publish(store, times)
+            published = self._assign_and_publish(store, pool, times)
         self.notify_hub(published)
         finished = max(self._clock(), result.started)
         return replace(result, published=published, finished=finished, timings=times.snapshot())
 
     def _assign_and_publish(
-        self, store: Store, times: StageTimes | None = None, *, full: bool = False
+        self, store: Store, pool: Executor, times: StageTimes, *, full: bool = False
     ) -> PublishResult:
         """Group new articles into stories, then publish what changed (everything if ``full``)."""
-        times = times or StageTimes()
         with times.measure("stories"):
             assigned = assign_stories(store, self.story_params, self._clock())
         times.count("stories_items", assigned.assigned)
         with times.measure("publish"):
-            published = publish_changes(self.config, store, full=full)
+            published = publish_changes(self.config, store, full=full, pool=pool)
         times.count("files_written", len(published.written))
         times.count("files_unchanged", len(published.unchanged))
         return published
@@ -155,8 +154,8 @@ class Service:
 
     def publish(self) -> PublishResult:
         """Rewrite every published feed from what the store holds."""
-        with self.open_store() as store:
-            return self._assign_and_publish(store, full=True)
+        with self.open_store() as store, worker_pool() as pool:
+            return self._assign_and_publish(store, pool, StageTimes(), full=True)
 
     def stories(self, limit: int) -> list[StoryView]:
         """The newest stories with their members."""

@@ -31,6 +31,9 @@ from feedsvc.types import FeedListing, FeedSpec, PublishResult, Settings
 log = logging.getLogger("feedsvc.publish")
 
 Renderer = Callable[[FeedSpec, Settings], bytes]
+Rendered = list[tuple[str, bytes]]
+SpecRenderer = Callable[[Iterable[FeedSpec], Settings], Iterable[Rendered]]
+"""Renders specs to their files, in order: in turn, or in worker processes."""
 
 
 RENDERERS: tuple[tuple[str, Renderer], ...] = (
@@ -53,10 +56,15 @@ def _check_paths(listings: Sequence[FeedListing]) -> None:
         seen.add(listing.path)
 
 
-def render_spec(spec: FeedSpec, settings: Settings) -> Iterator[tuple[str, bytes]]:
+def render_spec(spec: FeedSpec, settings: Settings) -> list[tuple[str, bytes]]:
     """Each file of one feed (every format): its path relative to the output dir, its bytes."""
-    for ext, render in RENDERERS:
-        yield f"{spec.path}{ext}", render(spec, settings)
+    return [(f"{spec.path}{ext}", render(spec, settings)) for ext, render in RENDERERS]
+
+
+def render_in_turn(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
+    """Render each spec in this process, one after the other (the default ``SpecRenderer``)."""
+    for spec in specs:
+        yield render_spec(spec, settings)
 
 
 def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, bytes]:
@@ -89,11 +97,13 @@ def write_output(
     *,
     listings: Sequence[FeedListing] | None = None,
     prune: bool = True,
+    render: SpecRenderer = render_in_turn,
 ) -> PublishResult:
     """Render and write feeds, index.html and feeds.opml; prune stale feed files.
 
     ``specs`` are rendered one at a time (they may come from a generator, so
-    memory holds one feed, not the output); ``listings`` name every published
+    memory holds a few feeds, not the output; ``render`` may render them in
+    worker processes); ``listings`` name every published
     feed for the index, the OPML file and pruning (by default: the specs').
     Nothing becomes visible unless every file rendered; then all changed files
     are replaced together. ``prune=False`` keeps stale files (an incremental
@@ -108,14 +118,12 @@ def write_output(
     written: list[str] = []
     unchanged: list[str] = []
     with staged_writes() as batch:
-        for spec in specs:
-            if spec.path not in listed:
-                raise PublishError(f"feed {spec.path!r} is not among the listed feeds")
-            for relative, data in render_spec(spec, settings):
+        for files in render(_listed(specs, listed), settings):
+            for relative, data in files:
                 (written if batch.stage(root / relative, data) else unchanged).append(relative)
         pages = ((INDEX_FILE, render_index), (OPML_FILE, render_opml))
-        for relative, render in pages:
-            data = render(listings, settings)
+        for relative, render_page in pages:
+            data = render_page(listings, settings)
             (written if batch.stage(root / relative, data) else unchanged).append(relative)
     removed = remove_stale(root, listings) if prune else []
     log.info(
@@ -127,6 +135,13 @@ def write_output(
         len(removed),
     )
     return PublishResult(written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed))
+
+
+def _listed(specs: Iterable[FeedSpec], listed: set[str]) -> Iterator[FeedSpec]:
+    for spec in specs:
+        if spec.path not in listed:
+            raise PublishError(f"feed {spec.path!r} is not among the listed feeds")
+        yield spec
 
 
 def changed_feed_urls(paths: Iterable[str], settings: Settings) -> list[str]:

@@ -15,10 +15,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from feedsvc.store import Store
 from feedsvc.stories import Decision, Explanation, StoryEngine, StoryItem, StoryParams, StoryState
 from feedsvc.types import Article, StoryAssignment, StoryUpdate
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.assign")
 

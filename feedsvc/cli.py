@@ -25,15 +25,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
-from feedsvc.config import load_config
 from feedsvc.errors import ConfigError, LockedError, NotFoundError, PublishError, StoreError
-from feedsvc.progress import TerminalProgress, log_progress, summary
-from feedsvc.service import Service
-from feedsvc.stories import Explanation, StoryParams, cluster_jsonl
-from feedsvc.timing import format_timings
-from feedsvc.types import SourceState, StoryView
+
+if TYPE_CHECKING:
+    from feedsvc.service import Service
+    from feedsvc.stories import Explanation
+    from feedsvc.types import SourceState, StoryView
 
 EXIT_OK = 0
 EXIT_SOURCES_FAILED = 1
@@ -47,9 +47,19 @@ log = logging.getLogger("feedsvc.cli")
 Command = Callable[[argparse.Namespace], int]
 
 
+def service_for(path: Path) -> Service:
+    """The service for the config file at ``path`` (the stack loads here, not at start-up)."""
+    from feedsvc.service import Service
+
+    return Service.from_path(path)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch every due source once, store new articles, publish the feeds, and exit."""
-    service = Service.from_path(args.config)
+    from feedsvc.progress import TerminalProgress, log_progress, summary
+    from feedsvc.timing import format_timings
+
+    service = service_for(args.config)
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else log_progress
     result = service.run_once(force=args.all, workers=args.workers, progress=progress)
     output = service.config.settings.output_dir
@@ -64,6 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration file and report what it defines."""
+    from feedsvc.config import load_config
+
     config = load_config(args.config)
     enabled = sum(1 for s in config.sources if s.enabled)
     print(f"{args.config}: ok: {len(config.sources)} sources ({enabled} enabled)")
@@ -72,14 +84,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Rewrite the published feeds from the database without fetching."""
-    result = Service.from_path(args.config).publish()
+    result = service_for(args.config).publish()
     print(f"feedsvc: {len(result.written)} files written, {len(result.unchanged)} unchanged")
     return EXIT_OK
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
     """List each source with its last fetch, status, error and article count."""
-    states = Service.from_path(args.config).sources()
+    states = service_for(args.config).sources()
     if args.json:
         print(json.dumps([_state_json(s) for s in states], indent=2))
     else:
@@ -92,7 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from feedsvc.metrics import Metrics, store_metrics  # loaded only for this command
     from feedsvc.serve import cache_seconds_for, create_app, serve_forever
 
-    service = Service.from_path(args.config)
+    service = service_for(args.config)
     with service.open_store() as store:
         app = create_app(
             service.config.settings.output_dir,
@@ -123,7 +135,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 def cmd_stories(args: argparse.Namespace) -> int:
     """List recent stories, each with its representative and the other outlets."""
-    service = Service.from_path(args.config)
+    service = service_for(args.config)
     views = service.stories(args.limit)
     titles = {s.name: s.title for s in service.config.sources}
     print(format_stories(views, titles) if views else "no stories yet")
@@ -132,13 +144,15 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_stories_explain(args: argparse.Namespace) -> int:
     """Say why two articles (given as SOURCE:ID) are, or are not, in one story."""
-    explanation = Service.from_path(args.config).explain(args.a, args.b)
+    explanation = service_for(args.config).explain(args.a, args.b)
     print(format_explanation(explanation))
     return EXIT_OK
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Group JSON-lines items (id, title, text, outlet, published) into stories on stdout."""
+    from feedsvc.stories import StoryParams, cluster_jsonl
+
     params = StoryParams()
     if str(args.input) == "-":
         count = cluster_jsonl(sys.stdin, sys.stdout, params)

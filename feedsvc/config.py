@@ -45,6 +45,8 @@ __all__ = ["format_duration", "load_config", "parse_config", "parse_duration", "
 
 _log = logging.getLogger("feedsvc.config")
 
+# libyaml's loader when PyYAML was built with it (ten times faster; same nodes and marks).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -327,7 +329,7 @@ def _unknown_key(name: str, allowed: Collection[str]) -> str:
 
 def _compose(text: str, reader: _Reader) -> Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -27,13 +27,10 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from feedsvc.errors import ExtractError
-from feedsvc.extract import extract
-from feedsvc.fetch import Fetcher, user_agent
-from feedsvc.normalise import normalise
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
-from feedsvc.store import Store
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
@@ -52,6 +49,9 @@ from feedsvc.types import (
     SourceState,
 )
 from feedsvc.workers import worker_pool
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.pipeline")
 
@@ -73,6 +73,9 @@ class Processed:
 
 def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Processed:
     """Extract and normalise every document of one fetch (pure; runs in a worker)."""
+    from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
+    from feedsvc.normalise import normalise
+
     articles: list[Article] = []
     warnings: list[str] = []
     failures: list[str] = []
@@ -180,6 +183,8 @@ class Cycle:
 
     async def run(self, sources: Sequence[SourceConfig]) -> tuple[SourceResult, ...]:
         """Fetch, process and store every source; return one result per source finished."""
+        from feedsvc.fetch import Fetcher, user_agent  # httpx loads only when something is due
+
         states = {s.name: s for s in self._store.source_states()}
         by_name = {s.name: s for s in sources}
         requests = [fetch_request(s, states.get(s.name)) for s in sources]

@@ -19,19 +19,21 @@ bytes itself.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from functools import partial
+from typing import TYPE_CHECKING
 
-from feedsvc import __version__
-from feedsvc.publish import entry_from_article, entry_from_story, write_output
-from feedsvc.publish.output import Rendered, SpecRenderer, render_in_turn, render_spec
-from feedsvc.publish.plan import RELATED_LIMIT, feed_listings, feed_spec
+from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
+from feedsvc.publish.plan import (
+    RELATED_LIMIT,
+    entry_from_article,
+    entry_from_story,
+    feed_listings,
+    feed_spec,
+)
 from feedsvc.publish.text import INDEX_FILE
-from feedsvc.store import Store
 from feedsvc.types import (
     Config,
     FeedEntry,
@@ -43,29 +45,14 @@ from feedsvc.types import (
 )
 from feedsvc.workers import bounded_map
 
+if TYPE_CHECKING:
+    from feedsvc.publish.output import Rendered, SpecRenderer
+    from feedsvc.store import Store
+
 log = logging.getLogger("feedsvc.publishing")
 
-FINGERPRINT_KEY = "output_fingerprint"
-# Bump when the rendering of unchanged data changes without a version change.
-OUTPUT_FORMAT = 2
 # Feeds read ahead of the one being rendered (bounds memory, keeps workers busy).
 RENDER_WINDOW = 8
-
-
-def output_fingerprint(config: Config) -> str:
-    """A hash of everything besides the stored data that shapes the published files."""
-    settings = config.settings
-    shape = {
-        "feedsvc": __version__,
-        "format": OUTPUT_FORMAT,
-        "output_dir": str(settings.output_dir),
-        "base_url": settings.base_url,
-        "feed_size": settings.feed_size,
-        "websub_hub": settings.websub_hub,
-        "sources": [[s.name, s.title, s.kind, s.location, list(s.tags)] for s in config.sources],
-    }
-    encoded = json.dumps(shape, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def publish_changes(
@@ -86,6 +73,9 @@ def publish_changes(
     if not full and marks.empty:
         log.info("published nothing: nothing changed")
         return PublishResult()
+    # The rendering modules (feedgen, lxml) load only when something is rendered.
+    from feedsvc.publish.output import render_in_turn, write_output
+
     listings = feed_listings({s.name: s.title for s in config.sources}, _tags(config))
     chosen = listings if full else touched_feeds(listings, marks, store)
     specs = _specs(config, store, chosen)
@@ -111,6 +101,8 @@ def touched_feeds(
 
 def _pool_renderer(pool: Executor) -> SpecRenderer:
     """Render specs in ``pool``, a few in flight per worker, in order."""
+
+    from feedsvc.publish.output import render_spec
 
     def render(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
         return bounded_map(pool, partial(render_spec, settings=settings), specs, RENDER_WINDOW)

@@ -16,16 +16,17 @@ from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc.assign import assign_stories, explain_pair, split_key
 from feedsvc.config import load_config
 from feedsvc.errors import NotFoundError
-from feedsvc.fetch import notify_hub, user_agent
+from feedsvc.fingerprint import output_fingerprint
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
-from feedsvc.publish.output import changed_feed_urls
+from feedsvc.publish.text import INDEX_FILE
 from feedsvc.publishing import publish_changes
-from feedsvc.store import Store
+from feedsvc.store.idle import is_idle
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
@@ -37,6 +38,9 @@ from feedsvc.types import (
     StoryView,
 )
 from feedsvc.workers import worker_pool
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.service")
 
@@ -67,6 +71,8 @@ class Service:
 
     def open_store(self) -> Store:
         """Open (and migrate) the configured database."""
+        from feedsvc.store import Store  # SQLAlchemy loads only when the database is opened
+
         return Store.open(self.config.settings.database_url)
 
     def run_once(
@@ -76,23 +82,53 @@ class Service:
         workers: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> RunResult:
-        """One cron cycle under the run lock: fetch what is due, store it, publish."""
+        """One cron cycle under the run lock: fetch what is due, store it, publish.
+
+        Unless ``force``d, a cheap look at the database first: when nothing is
+        due and nothing waits to be published, the run ends there, without
+        loading the rest of feedsvc (see ``store.idle``).
+        """
         times = StageTimes()
         with times.measure("total"):
-            with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
-                result = run_cycle(
-                    self.config,
-                    store,
-                    self._clock(),
-                    force=force,
-                    pool=pool,
-                    progress=progress,
-                    times=times,
-                )
-                published = self._assign_and_publish(store, pool, times)
-            self.notify_hub(published)
+            with run_lock(self.lock_path):
+                if not force and self.idle():
+                    log.info("nothing due and nothing to publish")
+                    result, published = RunResult(self._clock(), self._clock(), ()), None
+                else:
+                    result, published = self._cycle(force, workers, progress, times)
+            if published is not None:
+                self.notify_hub(published)
         finished = max(self._clock(), result.started)
+        published = published or PublishResult()
         return replace(result, published=published, finished=finished, timings=times.snapshot())
+
+    def _cycle(
+        self,
+        force: bool,
+        workers: int | None,
+        progress: ProgressCallback | None,
+        times: StageTimes,
+    ) -> tuple[RunResult, PublishResult]:
+        """Fetch, store, group and publish, with the store and the worker pool open."""
+        with self.open_store() as store, worker_pool(workers) as pool:
+            result = run_cycle(
+                self.config,
+                store,
+                self._clock(),
+                force=force,
+                pool=pool,
+                progress=progress,
+                times=times,
+            )
+            return result, self._assign_and_publish(store, pool, times)
+
+    def idle(self) -> bool:
+        """Whether a run now would find nothing due and nothing to publish (sure answers only)."""
+        settings = self.config.settings
+        if not (settings.output_dir / INDEX_FILE).is_file():
+            return False
+        fingerprint = output_fingerprint(self.config)
+        return is_idle(settings.database_url, self.config.sources, self._clock(), fingerprint)
 
     def daemon_cycle(
         self,
@@ -135,8 +171,13 @@ class Service:
     def notify_hub(self, published: PublishResult) -> None:
         """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""
         hub, settings = self.config.settings.websub_hub, self.config.settings
+        if hub is None or not published.written:
+            return
+        from feedsvc.fetch import notify_hub, user_agent
+        from feedsvc.publish.output import changed_feed_urls
+
         topics = changed_feed_urls(published.written, settings)
-        if hub is None or not topics:
+        if not topics:
             return
         for error in notify_hub(hub, topics, user_agent(settings.contact)):
             log.warning("hub notification failed hub=%s error=%s", hub, error)

@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
+from feedsvc.store.idle import HEAD_REVISION
 from feedsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from feedsvc.store.schema import metadata
 from feedsvc.types import SourceConfig
@@ -126,3 +127,23 @@ def test_a_database_from_a_newer_feedsvc_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="newer feedsvc"):
         Store.open(url_of(path))
     assert revision_of(path) == "r9999"
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    # Store.open and the idle check recognise an up-to-date database by this constant alone.
+    assert head_revision() == HEAD_REVISION
+
+
+def test_an_older_database_is_still_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    engine = make_engine(url_of(path))
+    try:
+        upgrade(engine)
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0003")
+    finally:
+        engine.dispose()
+    assert "publish_marks" not in table_names(path)
+    Store.open(url_of(path)).close()
+    assert table_names(path) == TABLES
+    assert revision_of(path) == HEAD_REVISION

@@ -17,7 +17,6 @@ from datetime import datetime
 from types import TracebackType
 
 import sqlalchemy as sa
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,14 +41,15 @@ log = logging.getLogger("feedsvc.store")
 
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
-    """Turn a SQLAlchemy or Alembic failure into a StoreError that says what failed."""
+    """Turn a SQLAlchemy failure into a StoreError that says what failed.
+
+    (Alembic's failures are translated where Alembic is used, in ``migrate``.)
+    """
     try:
         yield
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         raise StoreError(f"{action} failed: {type(cause).__name__}: {cause}") from exc
-    except CommandError as exc:
-        raise StoreError(f"{action} failed: {exc}") from exc
 
 
 class Store(StoryQueries):

@@ -64,7 +64,7 @@ def publish_changes(
     """
     marks = store.publish_marks()
     fingerprint = output_fingerprint(config)
-    if not full and store.publish_state(FINGERPRINT_KEY) != fingerprint:
+    if not full and store.service_state(FINGERPRINT_KEY) != fingerprint:
         log.info("publishing everything: the configuration or feedsvc changed")
         full = True
     if not full and not (config.settings.output_dir / INDEX_FILE).is_file():

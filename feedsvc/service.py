@@ -28,6 +28,7 @@ from feedsvc.publish.text import INDEX_FILE
 from feedsvc.publishing import publish_changes
 from feedsvc.store.idle import is_idle
 from feedsvc.stories import Explanation, StoryParams
+from feedsvc.story_snapshot import SNAPSHOT_FILE
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
@@ -160,7 +161,13 @@ class Service:
     ) -> PublishResult:
         """Group new articles into stories, then publish what changed (everything if ``full``)."""
         with times.measure("stories"):
-            assigned = assign_stories(store, self.story_params, self._clock())
+            assigned = assign_stories(
+                store,
+                self.story_params,
+                self._clock(),
+                sources=[s.name for s in self.config.sources],
+                snapshot=self.config.settings.data_dir / SNAPSHOT_FILE,
+            )
         times.count("stories_items", assigned.assigned)
         with times.measure("publish"):
             published = publish_changes(self.config, store, full=full, pool=pool)

@@ -403,6 +403,19 @@ class RunResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleText:
+    """What grouping needs of a stored article: its key, link, title, text, date and hash."""
+
+    source: str
+    id: str
+    url: str | None
+    title: str
+    text: str
+    published: datetime
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoryAssignment:
     """The story engine's decision for one article, to be recorded in the store."""
 

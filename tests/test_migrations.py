@@ -26,7 +26,7 @@ TABLES = {
     "alembic_version",
     "article_tags",
     "publish_marks",
-    "publish_state",
+    "service_state",
     "articles",
     "sources",
     "stories",

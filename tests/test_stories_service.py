@@ -142,7 +142,7 @@ def test_rerun_assigns_nothing_twice(tmp_path: Path, repo_dir: Path) -> None:
     service.publish()
     with service.open_store() as store:
         after = {v.id: len(v.others) for v in store.recent_stories(100)}
-        assert store.unassigned_articles() == []
+        assert store.unassigned_texts() == []
     assert after == before
 
 

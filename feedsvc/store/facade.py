@@ -24,6 +24,7 @@ from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
 from feedsvc.store import publishing as publish_sql
 from feedsvc.store import sources as source_sql
+from feedsvc.store import state as state_sql
 from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
@@ -167,17 +168,16 @@ class Store(StoryQueries):
         with _translated("reading publish marks"), reading(self.engine) as connection:
             return publish_sql.pending(connection)
 
-    def publish_state(self, key: str) -> str | None:
-        """A value the last publish stored under ``key``."""
-        with _translated("reading publish state"), reading(self.engine) as connection:
-            return publish_sql.state(connection, key)
+    def service_state(self, key: str) -> str | None:
+        """A value the service stored under ``key`` (e.g. by the last publish)."""
+        with _translated("reading service state"), reading(self.engine) as connection:
+            return state_sql.get(connection, key)
 
     def published(self, upto: int, state: Mapping[str, str]) -> None:
         """Record a finished publish: drop the marks up to ``upto``, store ``state``."""
         with _translated("recording a publish"), writing(self.engine) as connection:
             publish_sql.clear(connection, upto)
-            for key, value in state.items():
-                publish_sql.set_state(connection, key, value)
+            state_sql.put(connection, state)
 
     def tags_of_stories(self, story_ids: Iterable[str]) -> set[str]:
         """The tags carried by any member of these stories."""

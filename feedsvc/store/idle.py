@@ -79,7 +79,7 @@ def _idle(
     if due is not None or connection.execute("SELECT 1 FROM publish_marks LIMIT 1").fetchone():
         return False
     stored = connection.execute(
-        "SELECT value FROM publish_state WHERE key = 'output_fingerprint'"
+        "SELECT value FROM service_state WHERE key = 'output_fingerprint'"
     ).fetchone()
     return bool(stored == (fingerprint,))
 

@@ -1,4 +1,4 @@
-"""SQL for incremental publishing: marks of what changed, and the state of the last publish.
+"""SQL for incremental publishing: marks of what changed since the last publish.
 
 A mark names a source whose articles changed or a story whose shape changed;
 marks are written in the same transaction as the change, so a change and its
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from feedsvc.store.schema import article_tags, publish_marks, publish_state, story_members
+from feedsvc.store.schema import article_tags, publish_marks, story_members
 from feedsvc.types import PublishMarks
 
 CHUNK = 500
@@ -56,18 +56,6 @@ def pending(connection: Connection) -> PublishMarks:
 def clear(connection: Connection, upto: int) -> None:
     """Delete the marks up to ``upto`` (a publish rendered what they named)."""
     connection.execute(sa.delete(publish_marks).where(publish_marks.c.seq <= upto))
-
-
-def state(connection: Connection, key: str) -> str | None:
-    """The value stored under ``key`` by the last publish, if any."""
-    stmt = sa.select(publish_state.c.value).where(publish_state.c.key == key)
-    return connection.execute(stmt).scalar_one_or_none()
-
-
-def set_state(connection: Connection, key: str, value: str) -> None:
-    """Store ``value`` under ``key``."""
-    connection.execute(sa.delete(publish_state).where(publish_state.c.key == key))
-    connection.execute(sa.insert(publish_state).values(key=key, value=value))
 
 
 def tags_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:

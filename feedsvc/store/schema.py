@@ -204,9 +204,10 @@ publish_marks = sa.Table(
     sa.CheckConstraint("kind IN ('source', 'story')", name="kind"),
 )
 
-# Facts about the last publish, by key (e.g. the fingerprint of the config it used).
-publish_state = sa.Table(
-    "publish_state",
+# The service's own facts by key (the last publish's output fingerprint, the story
+# snapshot's token), each written in the transaction whose result it describes.
+service_state = sa.Table(
+    "service_state",
     metadata,
     sa.Column("key", sa.String(), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),

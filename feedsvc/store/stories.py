@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from feedsvc.store import publishing
+from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
 from feedsvc.store.schema import (
     article_tags,
@@ -27,7 +27,7 @@ from feedsvc.store.schema import (
     story_aliases,
     story_members,
 )
-from feedsvc.types import Article, StoryAssignment, StoryUpdate, StoryView
+from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Key = tuple[str, str]
 
@@ -53,22 +53,31 @@ def aliases(connection: Connection) -> dict[str, str]:
     return {row.alias: row.story_id for row in connection.execute(stmt)}
 
 
-def articles_since(connection: Connection, since: datetime) -> list[Article]:
+def texts_since(connection: Connection, since: datetime) -> list[ArticleText]:
     """Articles of configured sources published at or after ``since``, oldest first."""
-    stmt = _configured_articles().where(articles.c.published >= since)
-    return with_tags(connection, list(connection.execute(stmt)))
+    stmt = _configured_texts().where(articles.c.published >= since)
+    return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
-def unassigned(connection: Connection) -> list[Article]:
+def unassigned_texts(connection: Connection) -> list[ArticleText]:
     """Articles of configured sources that belong to no story yet, oldest first."""
     member = sa.exists().where(_member_of_article)
-    stmt = _configured_articles().where(~member)
-    return with_tags(connection, list(connection.execute(stmt)))
+    stmt = _configured_texts().where(~member)
+    return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
-def _configured_articles() -> sa.Select[Any]:
+def _configured_texts() -> sa.Select[Any]:
+    """The grouping columns (in ``ArticleText`` order) of configured sources' articles, by date."""
     return (
-        sa.select(articles)
+        sa.select(
+            articles.c.source,
+            articles.c.id,
+            articles.c.url,
+            articles.c.title,
+            articles.c.text,
+            articles.c.published,
+            articles.c.content_hash,
+        )
         .join(sources, sources.c.name == articles.c.source)
         .where(sources.c.removed_at.is_(None))
         .order_by(articles.c.published, articles.c.source, articles.c.id)
@@ -81,14 +90,20 @@ def save(
     updates: Sequence[StoryUpdate],
     merges: Mapping[str, str],
     now: datetime,
+    facts: Mapping[str, str] | None = None,
 ) -> None:
-    """Record new assignments, merges and the new shape of every touched story (marked)."""
+    """Record new assignments, merges and the new shape of every touched story (marked).
+
+    ``facts`` go to the service state in the same transaction (the engine
+    snapshot's token).
+    """
     _assign(connection, assignments, now)
     for alias, into in merges.items():
         _merge(connection, alias, into, now)
     for update in updates:
         _upsert_story(connection, update, now)
     publishing.mark(connection, "story", [*(u.id for u in updates), *merges.values()])
+    state.put(connection, facts or {})
 
 
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:

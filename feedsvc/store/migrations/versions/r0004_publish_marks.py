@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create publish_marks and publish_state."""
+    """Create publish_marks and service_state."""
     op.create_table(
         "publish_marks",
         sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
@@ -29,14 +29,14 @@ def upgrade() -> None:
         sa.CheckConstraint("kind IN ('source', 'story')", name="ck_publish_marks_kind"),
     )
     op.create_table(
-        "publish_state",
+        "service_state",
         sa.Column("key", sa.String(), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name="pk_publish_state"),
+        sa.PrimaryKeyConstraint("key", name="pk_service_state"),
     )
 
 
 def downgrade() -> None:
     """Drop the publishing tables."""
-    op.drop_table("publish_state")
+    op.drop_table("service_state")
     op.drop_table("publish_marks")

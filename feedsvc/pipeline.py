@@ -2,7 +2,8 @@
 
 Orchestration only. Fetching is concurrent (asyncio, in ``fetch``); extraction
 and normalisation are CPU-bound and run in a pool of worker processes; all
-writes go through one writer thread, one transaction per source. A source that
+writes go through one writer thread (``writer.GroupWriter``), which saves the
+sources waiting for it together, one transaction per group. A source that
 fails becomes a ``SourceResult`` with an error and a record in the store; it
 never stops the other sources. Publishing is not done here (see ``service``).
 
@@ -23,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
@@ -49,6 +50,7 @@ from feedsvc.types import (
     SourceState,
 )
 from feedsvc.workers import worker_pool
+from feedsvc.writer import GroupWriter
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
@@ -190,11 +192,11 @@ class Cycle:
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
         settings = self._config.settings
-        with ThreadPoolExecutor(1, "feedsvc-writer") as writer:
-            async with Fetcher(settings.fetch, user_agent(settings.contact)) as fetcher:
-                outcomes = fetcher.fetch_each(requests)
-                work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
-                results = await self._until_stopped(work)
+        fetcher = Fetcher(settings.fetch, user_agent(settings.contact))
+        async with GroupWriter(self._write_group, self._write) as writer, fetcher:
+            outcomes = fetcher.fetch_each(requests)
+            work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
+            results = await self._until_stopped(work)
         return tuple(sorted(results, key=lambda r: r.source))
 
     async def _all(
@@ -203,7 +205,7 @@ class Cycle:
         by_name: dict[str, SourceConfig],
         states: dict[str, SourceState],
         cpu: Executor,
-        writer: Executor,
+        writer: GroupWriter[_Decision, SourceResult],
     ) -> list[SourceResult]:
         with self._times.measure("fetch"):
             async for outcome in outcomes:
@@ -226,28 +228,39 @@ class Cycle:
         await asyncio.gather(work, *self._tasks, return_exceptions=True)
         return [t.result() for t in self._tasks if not t.cancelled() and t.exception() is None]
 
-    async def _handle(self, job: _Job, cpu: Executor, writer: Executor) -> SourceResult:
+    async def _handle(
+        self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
+    ) -> SourceResult:
         loop = asyncio.get_running_loop()
         name = job.source.name
         try:
             decision = await self._dispatch(job, loop, cpu)
-            result = await loop.run_in_executor(writer, self._write, decision)
+            result = await writer.save(decision)
         except Exception as exc:  # a bug: say so loudly, keep the other sources going
             log.exception("internal error source=%s", name)
             error = f"internal error: {exc!r}"
             decision = _Decision(
                 SourceResult(name, "error", error=error), self._failure(job, error)
             )
-            result = await loop.run_in_executor(writer, self._write, decision)
+            result = await writer.save(decision)
         if result.status == "error":
             log.warning("source=%s failed error=%r", name, result.error)
         self._report(result)
         return result
 
     def _write(self, decision: _Decision) -> SourceResult:
-        """Record the decision: one transaction (runs in the writer thread)."""
+        """Record one decision in its own transaction (runs in the writer thread)."""
         with self._times.measure("store"):
             return self._save(decision)
+
+    def _write_group(self, decisions: Sequence[_Decision]) -> list[SourceResult]:
+        """Record several decisions in one transaction (runs in the writer thread)."""
+        with self._times.measure("store"):
+            saved = self._store.save_fetches([(d.intent, d.articles) for d in decisions])
+        return [
+            d.result if s is None else replace(d.result, new=s.new, updated=s.updated)
+            for d, s in zip(decisions, saved, strict=True)
+        ]
 
     def _save(self, decision: _Decision) -> SourceResult:
         if decision.articles is None:

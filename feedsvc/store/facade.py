@@ -135,14 +135,32 @@ class Store(StoryQueries):
         with _translated(f"saving batch source={source}"), writing(self.engine) as connection:
             result = article_sql.upsert(connection, source, articles, intent.fetched_at)
             source_sql.record_fetch(connection, intent)
-        log.info(
-            "batch saved source=%s new=%d updated=%d unchanged=%d",
-            source,
-            result.new,
-            result.updated,
-            result.unchanged,
-        )
+        _log_batch(source, result)
         return result
+
+    def save_fetches(
+        self, fetches: Sequence[tuple[FetchIntent, Sequence[Article] | None]]
+    ) -> list[UpsertResult | None]:
+        """Record several fetches (with their articles, if any) in one transaction."""
+        for intent, batch in fetches:
+            if batch is not None:
+                _check_batch(intent.source, batch, intent)
+        names = ",".join(sorted({intent.source for intent, _ in fetches}))
+        results: list[UpsertResult | None] = []
+        with _translated(f"saving fetches sources={names}"), writing(self.engine) as connection:
+            for intent, batch in fetches:
+                if batch is None:
+                    source_sql.record_fetch(connection, intent)
+                    results.append(None)
+                    continue
+                results.append(
+                    article_sql.upsert(connection, intent.source, batch, intent.fetched_at)
+                )
+                source_sql.record_fetch(connection, intent)
+        for (intent, batch), result in zip(fetches, results, strict=True):
+            if batch is not None and result is not None:
+                _log_batch(intent.source, result)
+        return results
 
     def recent_articles(
         self, limit: int, *, source: str | None = None, tag: str | None = None
@@ -204,6 +222,16 @@ def _engine_for(url: str, shown: str) -> Engine:
         raise StoreError(f"no database driver for url={shown}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot create the database directory for url={shown}: {exc}") from exc
+
+
+def _log_batch(source: str, result: UpsertResult) -> None:
+    log.info(
+        "batch saved source=%s new=%d updated=%d unchanged=%d",
+        source,
+        result.new,
+        result.updated,
+        result.unchanged,
+    )
 
 
 def _check_batch(source: str, articles: Sequence[Article], intent: FetchIntent) -> None:

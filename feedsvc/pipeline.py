@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
@@ -295,7 +296,15 @@ class Cycle:
         cpu: Executor,
     ) -> _Decision:
         name = job.source.name
-        processed = await loop.run_in_executor(cpu, process_fetched, outcome, job.source, self._now)
+        try:
+            processed = await loop.run_in_executor(
+                cpu, process_fetched, outcome, job.source, self._now
+            )
+        except BrokenProcessPool:  # a worker died: once more, on new workers
+            log.warning("source=%s worker died; processing it again", name)
+            processed = await loop.run_in_executor(
+                cpu, process_fetched, outcome, job.source, self._now
+            )
         self._times.add("extract", processed.extract_seconds)
         self._times.add("normalise", processed.normalise_seconds)
         self._times.count("articles", len(processed.articles))

@@ -6,18 +6,24 @@ pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
 of the parent is ever forked), one process per core by default, or a single
 thread when one worker is asked for. Processes start at the first task, so a
 run with nothing to do starts none. Workers ignore SIGINT: Ctrl-C reaches the
-whole process group, and the parent decides how to stop.
+whole process group, and the parent decides how to stop. A worker that dies
+does not end the run: the pool starts new workers (``RenewingPool``).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+log = logging.getLogger("feedsvc.workers")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,8 +39,47 @@ def worker_pool(workers: int | None = None) -> Executor:
     count = workers or default_workers()
     if count <= 1:
         return ThreadPoolExecutor(1, "feedsvc-worker")
-    context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(count, mp_context=context, initializer=_ignore_interrupts)
+    return RenewingPool(count)
+
+
+class RenewingPool(Executor):
+    """A process pool that starts afresh when one of its workers dies.
+
+    A dead worker (killed, out of memory, a crash in a C extension) breaks a
+    ``ProcessPoolExecutor`` for good: every task in flight fails with
+    ``BrokenProcessPool`` and every later submit too. Here the next submit
+    replaces the broken pool, so callers that retry their task once carry on;
+    a task that kills its worker again fails alone.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+        self.renewals = 0
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(
+            self._workers, mp_context=context, initializer=_ignore_interrupts
+        )
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Schedule ``fn(*args, **kwargs)``, on a new pool if the current one is broken."""
+        with self._lock:
+            try:
+                return self._pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                log.warning("a worker process died; starting new workers")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                self.renewals += 1
+                return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the current pool down."""
+        with self._lock:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def _ignore_interrupts() -> None:
@@ -49,16 +94,24 @@ def bounded_map(
 
     ``items`` is consumed only as results are taken, so a generator of large
     items (feeds read from the database) never has more than ``window`` of
-    them in memory. An exception in ``fn`` is raised when its result is taken.
+    them in memory. An exception in ``fn`` is raised when its result is taken;
+    a task lost to a dying worker is run once more.
     """
-    pending: deque[Future[R]] = deque()
+    pending: deque[tuple[T, Future[R]]] = deque()
     try:
         for item in items:
-            pending.append(pool.submit(fn, item))
+            pending.append((item, pool.submit(fn, item)))
             if len(pending) >= window:
-                yield pending.popleft().result()
+                yield _result(pool, fn, *pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(pool, fn, *pending.popleft())
     finally:
-        for future in pending:
+        for _, future in pending:
             future.cancel()
+
+
+def _result(pool: Executor, fn: Callable[[T], R], item: T, future: Future[R]) -> R:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return pool.submit(fn, item).result()

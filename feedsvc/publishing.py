@@ -35,6 +35,7 @@ from feedsvc.publish.plan import (
 )
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.types import (
+    Article,
     Config,
     FeedEntry,
     FeedListing,
@@ -53,6 +54,8 @@ log = logging.getLogger("feedsvc.publishing")
 
 # Feeds read ahead of the one being rendered (bounds memory, keeps workers busy).
 RENDER_WINDOW = 8
+# Source feeds read from the store in one query (bounds memory, saves round trips).
+SOURCES_PER_QUERY = 25
 
 
 def publish_changes(
@@ -115,13 +118,23 @@ def _tags(config: Config) -> list[str]:
 
 
 def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[FeedSpec]:
-    """Each feed with its newest entries, read from the store when it is rendered."""
+    """Each feed with its newest entries, read from the store shortly before it is rendered.
+
+    Source feeds are read ``SOURCES_PER_QUERY`` at a time, in one query each.
+    """
     size = config.settings.feed_size
     sources = {s.name: s for s in config.sources}
+    names = [listing.key for listing in listings if listing.kind == "source"]
+    read: dict[str, list[Article]] = {}
+    position = 0
     for listing in listings:
         entries: list[FeedEntry]
         if listing.kind == "source":
-            articles = store.recent_articles(size, source=listing.key)
+            if listing.key not in read:
+                ahead = names[position : position + SOURCES_PER_QUERY]
+                read = store.recent_articles_by_source(ahead, size)
+            position += 1
+            articles = read.pop(listing.key, [])
             entries = [entry_from_article(a, sources[a.source]) for a in articles]
         else:
             tag = listing.key if listing.kind == "tag" else None

@@ -184,6 +184,36 @@ def recent(
     return with_tags(connection, list(connection.execute(stmt)))
 
 
+def recent_by_source(
+    connection: Connection, names: Sequence[str], limit: int
+) -> dict[str, list[Article]]:
+    """The newest ``limit`` articles of each of these configured sources, newest first."""
+    found: dict[str, list[Article]] = {name: [] for name in names}
+    for chunk in _chunks(list(names)):
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=articles.c.source,
+                order_by=(articles.c.published.desc(), articles.c.id),
+            )
+            .label("rank")
+        )
+        ranked = (
+            sa.select(articles, rank)
+            .join(sources, sources.c.name == articles.c.source)
+            .where(sources.c.removed_at.is_(None), articles.c.source.in_(chunk))
+            .subquery()
+        )
+        stmt = (
+            sa.select(*(ranked.c[column.name] for column in articles.columns))
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.source, ranked.c.published.desc(), ranked.c.id)
+        )
+        for article in with_tags(connection, list(connection.execute(stmt))):
+            found[article.source].append(article)
+    return found
+
+
 def _has_tag(tag: str) -> sa.Exists:
     return sa.exists().where(
         article_tags.c.source == articles.c.source,

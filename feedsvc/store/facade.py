@@ -173,6 +173,13 @@ class Store(StoryQueries):
         with _translated("reading recent articles"), reading(self.engine) as connection:
             return article_sql.recent(connection, limit, source=source, tag=tag)
 
+    def recent_articles_by_source(
+        self, names: Sequence[str], limit: int
+    ) -> dict[str, list[Article]]:
+        """The newest ``limit`` articles of each named configured source, newest first."""
+        with _translated("reading recent articles"), reading(self.engine) as connection:
+            return article_sql.recent_by_source(connection, names, limit)
+
     def article(self, source: str, article_id: str) -> Article | None:
         """One article by its key, or None."""
         with (

@@ -119,7 +119,8 @@ def select_sources(
     """The enabled sources to fetch in this cycle: the due ones, or all with ``force``."""
     enabled = [s for s in config.sources if s.enabled]
     if force:
-        gone = {state.name for state in store.source_states() if state.disabled_at is not None}
+        states = store.source_states(counts=False)
+        gone = {state.name for state in states if state.disabled_at is not None}
         return [s for s in enabled if s.name not in gone]
     due = {state.name for state in store.due_sources(now)}
     return [s for s in enabled if s.name in due]
@@ -188,7 +189,7 @@ class Cycle:
         """Fetch, process and store every source; return one result per source finished."""
         from feedsvc.fetch import Fetcher, user_agent  # httpx loads only when something is due
 
-        states = {s.name: s for s in self._store.source_states()}
+        states = {s.name: s for s in self._store.source_states(counts=False)}
         by_name = {s.name: s for s in sources}
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)

@@ -104,10 +104,13 @@ class Store(StoryQueries):
         with _translated("syncing sources"), writing(self.engine) as connection:
             source_sql.sync(connection, sources, now)
 
-    def source_states(self) -> list[SourceState]:
-        """Every configured (not removed) source with its fetch state, by name."""
+    def source_states(self, *, counts: bool = True) -> list[SourceState]:
+        """Every configured (not removed) source with its fetch state, by name.
+
+        Article counts cost a scan of the articles; ``counts=False`` leaves them 0.
+        """
         with _translated("reading sources"), reading(self.engine) as connection:
-            return source_sql.states(connection)
+            return source_sql.states(connection, counts=counts)
 
     def source_state(self, name: str) -> SourceState | None:
         """One configured source's state, or None if it is unknown or removed."""
@@ -115,7 +118,7 @@ class Store(StoryQueries):
             return source_sql.state(connection, name)
 
     def due_sources(self, now: datetime) -> list[SourceState]:
-        """Enabled configured sources due at ``now``, never-fetched ones first."""
+        """Enabled configured sources due at ``now``, never-fetched ones first (counts 0)."""
         with _translated("reading due sources"), reading(self.engine) as connection:
             return source_sql.due(connection, now)
 

@@ -97,12 +97,15 @@ def _update_known(connection: Connection, config: SourceConfig, row: Row[Any]) -
     return 1
 
 
-def _state_select() -> sa.Select[Any]:
-    count = (
+def _state_select(counts: bool = True) -> sa.Select[Any]:
+    """Live sources with their article count (counting costs a scan: 0 unless ``counts``)."""
+    count: sa.ColumnElement[int] = (
         sa.select(sa.func.count())
         .select_from(articles)
         .where(articles.c.source == sources.c.name)
         .scalar_subquery()
+        if counts
+        else sa.literal(0)
     )
     return sa.select(sources, count.label("article_count")).where(sources.c.removed_at.is_(None))
 
@@ -127,9 +130,9 @@ def _to_state(row: Row[Any]) -> SourceState:
     )
 
 
-def states(connection: Connection) -> list[SourceState]:
-    """Every configured (not removed) source, by name."""
-    rows = connection.execute(_state_select().order_by(sources.c.name))
+def states(connection: Connection, *, counts: bool = True) -> list[SourceState]:
+    """Every configured (not removed) source, by name (article counts only if ``counts``)."""
+    rows = connection.execute(_state_select(counts).order_by(sources.c.name))
     return [_to_state(row) for row in rows]
 
 
@@ -140,9 +143,12 @@ def state(connection: Connection, name: str) -> SourceState | None:
 
 
 def due(connection: Connection, now: datetime) -> list[SourceState]:
-    """Enabled, configured, not disabled sources whose time has come (never fetched first)."""
+    """Enabled, configured, not disabled sources whose time has come (never fetched first).
+
+    Their article counts are not read (0).
+    """
     stmt = (
-        _state_select()
+        _state_select(counts=False)
         .where(sources.c.enabled.is_(True))
         .where(sources.c.disabled_at.is_(None))
         .where(sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now))

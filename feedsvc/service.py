@@ -29,6 +29,7 @@ from feedsvc.publishing import publish_changes
 from feedsvc.store.idle import is_idle
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.story_snapshot import SNAPSHOT_FILE
+from feedsvc.tagging import retag_stored
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
@@ -159,7 +160,9 @@ class Service:
     def _assign_and_publish(
         self, store: Store, pool: Executor, times: StageTimes, *, full: bool = False
     ) -> PublishResult:
-        """Group new articles into stories, then publish what changed (everything if ``full``)."""
+        """Re-tag if the rules changed, group new articles into stories, publish what changed."""
+        with times.measure("tags"):
+            retag_stored(self.config, store)
         with times.measure("stories"):
             assigned = assign_stories(
                 store,

@@ -393,6 +393,7 @@ class FeedEntry:
     categories: tuple[str, ...] = ()
     related: tuple[RelatedLink, ...] = ()
     more_outlets: int = 0
+    labels: tuple[tuple[str, str], ...] = ()  # (category, title) of the categories that are tags
 
 
 FeedKind = Literal["all", "source", "tag"]

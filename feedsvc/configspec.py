@@ -33,7 +33,8 @@ T = TypeVar("T")
 Schema = dict[str, Any]
 
 _DURATION_SCHEMA = "^" + DURATION_PATTERN.replace("([0-9]+)", "[0-9]+") + "$"
-_SIZE_SCHEMA = "^[0-9]+(\\.[0-9]+)?\\s*(" + "|".join(u for u in SIZE_UNITS if u) + ")?$"
+_ANY_CASE = ["".join(f"[{c.lower()}{c.upper()}]" for c in unit) for unit in SIZE_UNITS if unit]
+_SIZE_SCHEMA = "^[0-9]+(\\.[0-9]+)?\\s*(" + "|".join(_ANY_CASE) + ")?$"
 
 
 class Value(Generic[T]):

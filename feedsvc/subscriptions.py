@@ -216,18 +216,23 @@ def _edit(text: str, node: Node | None, key: str, block: str, flow: str) -> Edit
     ):  # [a, b] or {a: b}: add before the closing bracket
         at = node.end_mark.index - 1
         return at, at, (", " if node.value else "") + flow
-    if collection and node.value:  # a block collection: add after its last item
-        at = node.end_mark.index
-        line_start = text.rfind("\n", 0, at) + 1
-        if text[line_start:at].strip():  # it ends mid-line, at the end of the file
-            return at, at, "\n" + _block(block, node.start_mark.column)
-        while line_start > 1 and text[line_start - 2] == "\n":  # before trailing blank lines
-            line_start -= 1
-        return line_start, line_start, _block(block, node.start_mark.column)
+    if collection and node.value:  # a block collection: add after the line of its last value
+        line_end = text.find("\n", _last_value(node).end_mark.index)
+        if line_end < 0:  # the file ends on that line
+            return len(text), len(text), "\n" + _block(block, node.start_mark.column)
+        return line_end + 1, line_end + 1, _block(block, node.start_mark.column)
     # an empty value ("sources:"): the items go on the lines after the key
     line_end = text.find("\n", node.start_mark.index)
     at = len(text) if line_end < 0 else line_end
     return node.start_mark.index, at, "\n" + _block(block, 2).rstrip("\n")
+
+
+def _last_value(node: Node) -> Node:
+    """The innermost last value of a collection (what its last line ends with)."""
+    while isinstance(node, (SequenceNode, MappingNode)) and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    return node
 
 
 def _flow(value: object) -> str:

@@ -290,3 +290,13 @@ def test_korea_japan_tags_both_nara_reports(tmp_path: Path, shared_dir: Path) ->
         (origin,) = [o for o in report.tag_origins if o.tag == "korea-japan"]
         assert origin.kind == "rule"
     assert "north-korea" in {t for r in reports for t in r.tags}  # one names North Korea
+
+
+def test_the_documented_tags_example_loads(repo_dir: Path, tmp_path: Path) -> None:
+    text = (repo_dir / "docs" / "config.md").read_text(encoding="utf-8")
+    example = next(b for b in text.split("```yaml\n")[1:] if b.startswith("tags:"))
+    config = parse_config(example.split("```", 1)[0], tmp_path / "sources.yaml")
+    assert config.sources[0].tags == ("coast", "north-korea")
+    compiled = tagger_for(config.tags)
+    fares = article("Ferry timetable", "Fares rise in May.")
+    assert "ferry-fares" in {o.tag for o in compiled.origins(fares, None)}

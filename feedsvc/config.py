@@ -4,8 +4,8 @@ The key declarations below (``configspec.Key``/``Section``) are the one
 definition of the file's shape: the loader reads and checks values with them,
 and ``config_schema`` turns the same declarations into the JSON Schema that
 ``feedsvc config-schema`` prints for editors. Reading YAML nodes (line numbers,
-types, value formats) is ``yamlnodes``; the ``tags`` vocabulary and its rules
-are ``config_tags``. Every problem found is collected, and they are raised
+types, value formats) is ``yamlnodes``; the ``sources`` list is
+``config_sources``; the ``tags`` vocabulary and its rules are ``config_tags``. Every problem found is collected, and they are raised
 together as one :class:`~feedsvc.errors.ConfigError` whose lines read
 ``file:line: key: message``.
 
@@ -16,27 +16,32 @@ touch anything the config names, apart from checking that the path of a
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node
 
+from feedsvc.config_sources import (
+    HTTP_URL,
+    KINDS,
+    NAME_PATTERN,
+    PATH,
+    SOURCE,
+    SOURCE_KEYS,
+    http_url_problem,
+    read_sources,
+)
 from feedsvc.config_tags import (
-    TAG_PATTERN,
     implicit_vocabulary,
     read_vocabulary,
     resolve_source_tags,
     vocabulary_schema,
 )
 from feedsvc.configspec import (
-    Boolean,
     Choice,
     Duration,
     Integer,
@@ -47,7 +52,6 @@ from feedsvc.configspec import (
     Section,
     Size,
     Slug,
-    Text,
 )
 from feedsvc.errors import ConfigError, ConfigProblem
 from feedsvc.types import (
@@ -59,7 +63,6 @@ from feedsvc.types import (
     RepresentativeRule,
     Settings,
     SourceConfig,
-    SourceKind,
     StoriesConfig,
     Vocabulary,
 )
@@ -74,6 +77,12 @@ from feedsvc.yamlnodes import (
 )
 
 __all__ = [
+    "DEFAULT_CONTACT",
+    "FETCH_KEYS",
+    "KINDS",
+    "ROOT_KEYS",
+    "SETTINGS_KEYS",
+    "SOURCE_KEYS",
     "config_schema",
     "format_duration",
     "load_config",
@@ -89,23 +98,16 @@ REPRESENTATIVE_RULES: dict[str, RepresentativeRule] = {
     "most-complete": "most-complete",
     "source-priority": "source-priority",
 }
-KINDS: dict[str, SourceKind] = {"feed": "feed", "page": "page", "file": "file"}
 FEED_SETS: tuple[FeedSet, ...] = ("all", "sources", "tags")
 FEED_FORMATS: tuple[FeedFormat, ...] = ("rss", "atom", "json")
 
 DEFAULT_BASE_URL = "http://localhost:8080/"
-DEFAULT_INTERVAL = timedelta(minutes=30)
 DEFAULT_ADOPT_AFTER = timedelta(days=1)  # the same as Settings.redirect_adopt_after
 DEFAULT_CONTACT = "https://example.invalid/feedsvc"  # the same as Settings.contact
 
-NAME_PATTERN = "[a-z0-9][a-z0-9_-]{0,63}"
-_NAME_RE = re.compile(NAME_PATTERN)
-_TAG_RE = re.compile(TAG_PATTERN)
 _EMAIL_RE = re.compile(r"[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+")
 _SQLITE_RE = re.compile(r"(sqlite(?:\+\w+)?):///(.*)", re.DOTALL)
 _DB_SCHEME_RE = re.compile(r"(sqlite|postgresql)(\+\w+)?://")
-_HTTP_URL = {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$"}
-_PATH = {"type": "string", "minLength": 1}
 SECONDS = (timedelta(seconds=1), timedelta(hours=1))
 
 # --------------------------------------------------------------------------- the declarations
@@ -188,10 +190,10 @@ CATEGORIES: Key[str] = Key(
 
 SETTINGS = Section(
     (
-        Key("data_dir", Raw(_PATH), "Where the database and run state are kept", "data"),
+        Key("data_dir", Raw(PATH), "Where the database and run state are kept", "data"),
         Key("database_url", Raw({"type": "string"}), "SQLAlchemy URL (sqlite or postgresql)"),
-        Key("output_dir", Raw(_PATH), "Where published files are written", "output"),
-        Key("base_url", Raw(_HTTP_URL), "Public URL of output_dir", DEFAULT_BASE_URL),
+        Key("output_dir", Raw(PATH), "Where published files are written", "output"),
+        Key("base_url", Raw(HTTP_URL), "Public URL of output_dir", DEFAULT_BASE_URL),
         Key("feed_size", Integer(1, 1000), "Entries per published feed, at most", 50),
         Key("contact", Raw({"type": "string"}), "URL or e-mail for the User-Agent"),
         Key("fetch", FETCH, "How documents are fetched"),
@@ -201,7 +203,7 @@ SETTINGS = Section(
             "How long a permanent redirect must hold before its target is adopted",
             "1d",
         ),
-        Key("websub_hub", Raw(_HTTP_URL), "A WebSub hub to advertise and ping"),
+        Key("websub_hub", Raw(HTTP_URL), "A WebSub hub to advertise and ping"),
         Key("stories", STORIES, "How articles are grouped into stories"),
         Key("feeds", FEEDS, "Which feeds are published"),
         CATEGORIES,
@@ -210,30 +212,6 @@ SETTINGS = Section(
     nullable=True,
 )
 SETTINGS_KEYS = SETTINGS.names
-
-SOURCE = Section(
-    (
-        Key("name", Slug(NAME_PATTERN, "a name of 1-64"), "Unique id of the source", required=True),
-        Key("title", Text(nonempty=True, what="a title"), "Outlet name shown in feeds"),
-        Key("kind", Choice(tuple(KINDS)), "feed, page or file", required=True),
-        Key("url", Raw(_HTTP_URL | {"pattern": "^([Hh][Tt][Tt][Pp][Ss]?|file)://"}), "Its URL"),
-        Key("path", Raw(_PATH), "A local file or folder"),
-        Key(
-            "tags",
-            ListOf(Text(nonempty=True, what="a tag"), "a list of tags"),
-            "Tags given to every article of the source (slugs, or names from the vocabulary)",
-        ),
-        Key(
-            "interval",
-            Duration(timedelta(minutes=1), timedelta(days=7)),
-            "How often the source is fetched",
-            "30m",
-        ),
-        Key("enabled", Boolean(), "false keeps the source in the file but never fetches it", True),
-    ),
-    "One outlet to watch",
-)
-SOURCE_KEYS = SOURCE.names
 
 ROOT_KEYS = "settings sources tags"
 
@@ -302,7 +280,7 @@ def _config(r: NodeReader, root: Node | None, path: Path) -> Config:
     settings = _settings(r, settings_node)
     policy = _categories(r, settings_node)
     declared = "tags" in fields
-    sources = _sources(r, fields.get("sources"), declared)
+    sources = read_sources(r, fields.get("sources"), declared)
     vocabulary = _vocabulary(r, fields, sources, policy)
     sources = _with_tags(r, fields.get("sources"), sources, vocabulary)
     if not declared:
@@ -420,71 +398,6 @@ def _seconds(value: timedelta | None, default: float) -> float:
     return default if value is None else value.total_seconds()
 
 
-def _sources(r: NodeReader, node: Node | None, declared: bool) -> tuple[SourceConfig, ...]:
-    if node is None:
-        return ()
-    if not isinstance(node, SequenceNode):
-        r.expected(node, "sources", "a list of sources", " (write 'sources: []' for none)")
-        return ()
-    items = enumerate(node.value)
-    sources = [_source(r, item, f"sources[{index}]", declared) for index, item in items]
-    _check_unique(r, node)
-    return tuple(source for source in sources if source is not None)
-
-
-def _source(r: NodeReader, node: Node, key: str, declared: bool) -> SourceConfig | None:
-    if not isinstance(node, MappingNode):
-        r.expected(node, key, "a mapping with name, kind and url or path")
-        return None
-    f = SOURCE.fields(r, node, key)
-    k: dict[str, Key[Any]] = {field.name: field for field in SOURCE.keys}
-    name = k["name"].get(r, f, key, "")
-    kind = _kind(r, f.get("kind"), key + ".kind")
-    url, path = _location(r, node, f, key, kind)
-    return SourceConfig(
-        name=name,
-        title=k["title"].get(r, f, key, name),
-        kind=kind or "feed",
-        url=url,
-        path=path,
-        tags=_tags(r, f, key, declared),
-        interval=k["interval"].get(r, f, key, DEFAULT_INTERVAL),
-        enabled=k["enabled"].get(r, f, key, True),
-    )
-
-
-def _tags(r: NodeReader, f: dict[str, Node], key: str, declared: bool) -> tuple[str, ...]:
-    tags: tuple[str, ...] = SOURCE.keys[5].get(r, f, key, ())
-    if declared:
-        return tags  # resolved through the vocabulary, see config_tags.resolve_source_tags
-    node = f.get("tags")
-    items = node.value if isinstance(node, SequenceNode) else []
-    kept = []
-    for tag in tags:
-        if _TAG_RE.fullmatch(tag):
-            kept.append(tag)
-            continue
-        where = next((i for i in items if is_text(i) and i.value == tag), node)
-        index = items.index(where) if where in items else 0
-        message = "expected a tag of lower-case letters, digits, '-' or '_'"
-        r.problem(
-            where,
-            f"{key}.tags[{index}]",
-            f"{message}, starting with a letter or digit, got {tag!r}",
-        )
-    return tuple(kept)
-
-
-def _kind(r: NodeReader, node: Node | None, key: str) -> SourceKind | None:
-    raw = r.text(node, key, "")
-    kind = KINDS.get(raw)
-    if kind is None and node is not None and is_text(node):
-        close = difflib.get_close_matches(raw, list(KINDS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        r.problem(node, key, f"expected one of: {', '.join(KINDS)}, got {raw!r}{hint}")
-    return kind
-
-
 def _database_url(r: NodeReader, node: Node | None, data_dir: Path) -> str:
     default = f"sqlite:///{(data_dir / 'feedsvc.sqlite3').as_posix()}"
     url = r.text(node, "settings.database_url", default)
@@ -507,23 +420,9 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     return f"{dialect}:///{(base / database).as_posix()}{sep}{query}"
 
 
-def _http_url_problem(url: str) -> str | None:
-    """Why ``url`` is not an http(s) URL with a host, or None when it is one."""
-    if not url or any(char.isspace() or not char.isprintable() for char in url):
-        return f"expected an http(s) URL without spaces, got {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return f"expected an http(s) URL with a host, got {url!r}"
-    try:
-        parts.port  # noqa: B018 - reading the port validates it
-    except ValueError:
-        return f"expected an http(s) URL with a valid port, got {url!r}"
-    return None
-
-
 def _base_url(r: NodeReader, node: Node | None) -> str:
     url = r.text(node, "settings.base_url", DEFAULT_BASE_URL)
-    problem = _http_url_problem(url)
+    problem = http_url_problem(url)
     parts = urlsplit(url)
     if problem is None and (parts.query or parts.fragment):
         problem = f"expected a URL without a query or fragment, got {url!r}"
@@ -537,7 +436,7 @@ def _websub_hub(r: NodeReader, node: Node | None) -> str | None:
     url = r.text(node, "settings.websub_hub", "")
     if node is None or not is_text(node):
         return None
-    problem = _http_url_problem(url)
+    problem = http_url_problem(url)
     if problem is not None:
         r.problem(node, "settings.websub_hub", problem)
         return None
@@ -546,76 +445,8 @@ def _websub_hub(r: NodeReader, node: Node | None) -> str | None:
 
 def _contact(r: NodeReader, node: Node | None) -> str:
     contact = r.text(node, "settings.contact", DEFAULT_CONTACT)
-    if _EMAIL_RE.fullmatch(contact) or _http_url_problem(contact) is None:
+    if _EMAIL_RE.fullmatch(contact) or http_url_problem(contact) is None:
         return contact
     message = "expected an http(s) URL or an e-mail address for the User-Agent"
     r.problem(node, "settings.contact", f"{message}, got {contact!r}")
     return DEFAULT_CONTACT
-
-
-def _check_unique(r: NodeReader, node: SequenceNode) -> None:
-    first: dict[str, tuple[int, int]] = {}
-    for index, item in enumerate(node.value):
-        pairs = item.value if isinstance(item, MappingNode) else []
-        for name in (value for key, value in pairs if key.value == "name" and is_text(value)):
-            seen, line = first.setdefault(name.value, (index, name.start_mark.line + 1))
-            if seen != index:
-                message = f"duplicate source name {name.value!r} (first used at line {line})"
-                r.problem(name, f"sources[{index}].name", message)
-
-
-def _title(r: NodeReader, node: Node | None, key: str, name: str) -> str:
-    title = r.text(node, key, name)
-    if node is not None and is_text(node) and not title.strip():
-        r.problem(node, key, "expected a title, got an empty string")
-    return title
-
-
-def _location(
-    r: NodeReader, node: MappingNode, f: dict[str, Node], key: str, kind: SourceKind | None
-) -> tuple[str | None, Path | None]:
-    url_node, path_node = f.get("url"), f.get("path")
-    if (url_node is None) == (path_node is None):
-        r.problem(node, key, "expected exactly one of 'url' and 'path'")
-        return None, None
-    where = key + (".url" if url_node is not None else ".path")
-    value_node = url_node or path_node
-    assert value_node is not None
-    raw = r.text(value_node, where, "")
-    if url_node is not None and not raw.lower().startswith("file:"):
-        return _remote_url(r, url_node, where, raw, kind), None
-    path = _file_url(r, value_node, where, raw) if url_node else _local_path(r, value_node, where)
-    if path is not None and kind == "file" and not path.exists():
-        r.problem(value_node, where, f"no such file or folder: {path}")
-    return None, path
-
-
-def _local_path(r: NodeReader, node: Node, key: str) -> Path | None:
-    if not is_text(node):
-        return None
-    if not node.value.strip():
-        r.problem(node, key, "expected a path, got an empty string")
-        return None
-    return r.resolve(node.value)
-
-
-def _file_url(r: NodeReader, node: Node, key: str, url: str) -> Path | None:
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost") or not parts.path:
-        r.problem(node, key, f"expected a file:// URL of a local path, got {url!r}")
-        return None
-    return r.resolve(url2pathname(parts.path))
-
-
-def _remote_url(
-    r: NodeReader, node: Node, key: str, url: str, kind: SourceKind | None
-) -> str | None:
-    if not is_text(node):
-        return None
-    if kind == "file":
-        r.problem(node, key, f"a file source reads a local 'path' or file:// URL, got {url!r}")
-        return None
-    problem = _http_url_problem(url)
-    if problem is not None:
-        r.problem(node, key, problem)
-    return url if problem is None else None

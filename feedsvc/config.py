@@ -5,9 +5,9 @@ definition of the file's shape: the loader reads and checks values with them,
 and ``config_schema`` turns the same declarations into the JSON Schema that
 ``feedsvc config-schema`` prints for editors. Reading YAML nodes (line numbers,
 types, value formats) is ``yamlnodes``; the ``sources`` list is
-``config_sources``; the ``tags`` vocabulary and its rules are ``config_tags``. Every problem found is collected, and they are raised
-together as one :class:`~feedsvc.errors.ConfigError` whose lines read
-``file:line: key: message``.
+``config_sources``; the ``tags`` vocabulary and its rules are ``config_tags``.
+Every problem found is collected, and they are raised together as one :class:`~feedsvc.errors.ConfigError`
+whose lines read ``file:line: key: message``.
 
 It does not fetch URLs, open the database, create directories or otherwise
 touch anything the config names, apart from checking that the path of a

@@ -6,8 +6,8 @@ and ``config_schema`` turns the same declarations into the JSON Schema that
 ``feedsvc config-schema`` prints for editors. Reading YAML nodes (line numbers,
 types, value formats) is ``yamlnodes``; the ``sources`` list is
 ``config_sources``; the ``tags`` vocabulary and its rules are ``config_tags``.
-Every problem found is collected, and they are raised together as one :class:`~feedsvc.errors.ConfigError`
-whose lines read ``file:line: key: message``.
+Every problem found is collected, and they are raised together as one
+:class:`~feedsvc.errors.ConfigError` whose lines read ``file:line: key: message``.
 
 It does not fetch URLs, open the database, create directories or otherwise
 touch anything the config names, apart from checking that the path of a

@@ -73,12 +73,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the configuration file and report what it defines."""
+    """Validate the configuration file and report what it defines (--rules: try the tag rules)."""
     from feedsvc.config import load_config
 
     config = load_config(args.config)
     enabled = sum(1 for s in config.sources if s.enabled)
-    print(f"{args.config}: ok: {len(config.sources)} sources ({enabled} enabled)")
+    rules = sum(1 for tag in config.tags.tags if tag.match is not None)
+    print(
+        f"{args.config}: ok: {len(config.sources)} sources ({enabled} enabled),"
+        f" {len(config.tags.tags)} tags ({rules} with rules)"
+    )
+    if args.rules:
+        from feedsvc.cli_tags import format_rule_counts
+
+        print(format_rule_counts(*service_for(args.config).rule_counts()))
     return EXIT_OK
 
 
@@ -143,9 +151,16 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_stories_explain(args: argparse.Namespace) -> int:
-    """Say why two articles (given as SOURCE:ID) are, or are not, in one story."""
-    explanation = service_for(args.config).explain(args.a, args.b)
-    print(format_explanation(explanation))
+    """Say why two articles (given as SOURCE:ID) are, or are not, in one story, and their tags."""
+    from feedsvc.cli_tags import tag_lines
+
+    service = service_for(args.config)
+    explanation = service.explain(args.a, args.b)
+    tags = [
+        *tag_lines(service.explain_tags(args.a), "A"),
+        *tag_lines(service.explain_tags(args.b), "B"),
+    ]
+    print("\n".join([format_explanation(explanation), *tags]))
     return EXIT_OK
 
 
@@ -285,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timings", action="store_true", help="print the seconds each stage took (timings: ...)"
     )
-    _add(commands, "check", cmd_check)
+    check = _add(commands, "check", cmd_check)
+    check.add_argument(
+        "--rules", action="store_true", help="count the stored articles each tag rule would match"
+    )
     _add(commands, "publish", cmd_publish)
     sources = _add(commands, "sources", cmd_sources)
     sources.add_argument("--json", action="store_true", help="machine-readable output")
@@ -297,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("a", metavar="SOURCE:ID")
     explain.add_argument("b", metavar="SOURCE:ID")
     explain.set_defaults(handler=cmd_stories_explain)
+    _add_tag_commands(commands)
     cluster = _add(commands, "cluster", cmd_cluster)
     cluster.add_argument("--input", type=Path, required=True, help="items as JSON lines, or -")
     serve = _add(commands, "serve", cmd_serve)
@@ -309,6 +328,24 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--host", default="127.0.0.1", help="with --serve: address (127.0.0.1)")
     daemon.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
     return parser
+
+
+def _add_tag_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from feedsvc import cli_tags as t
+
+    tags = _add(commands, "tags", t.cmd_tags)
+    tags.add_argument("--json", action="store_true", help="machine-readable output")
+    explain = tags.add_subparsers(dest="tags_command", metavar="explain").add_parser(
+        "explain", help=t.cmd_tags_explain.__doc__, description=t.cmd_tags_explain.__doc__
+    )
+    explain.add_argument("ref", metavar="SOURCE:ID")
+    explain.set_defaults(handler=t.cmd_tags_explain)
+    _add(commands, "config-schema", t.cmd_config_schema)
+    opml_in = _add(commands, "import-opml", t.cmd_import_opml)
+    opml_in.add_argument("file", type=Path, metavar="FILE", help="an OPML subscription list")
+    opml_in.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    opml_out = _add(commands, "export-opml", t.cmd_export_opml)
+    opml_out.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
 
 
 def _add(

@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ from feedsvc.types import (
     SourceConfig,
     SourceResult,
     SourceState,
+    Vocabulary,
 )
 from feedsvc.workers import worker_pool
 from feedsvc.writer import GroupWriter
@@ -74,10 +76,15 @@ class Processed:
     normalise_seconds: float = 0.0
 
 
-def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Processed:
-    """Extract and normalise every document of one fetch (pure; runs in a worker)."""
+def process_fetched(
+    fetched: Fetched, source: SourceConfig, now: datetime, vocabulary: Vocabulary | None = None
+) -> Processed:
+    """Extract, normalise and tag every document of one fetch (pure; runs in a worker)."""
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import normalise
+    from feedsvc.tags import tag_article
+
+    vocabulary = vocabulary or Vocabulary()
 
     articles: list[Article] = []
     warnings: list[str] = []
@@ -94,7 +101,10 @@ def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Pr
             spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
         started = time.perf_counter()
-        articles.extend(normalise(raw, source, now) for raw in extracted.entries)
+        articles.extend(
+            tag_article(normalise(raw, source, now), source, vocabulary)
+            for raw in extracted.entries
+        )
         spent[1] += time.perf_counter() - started
     if failures and len(failures) == len(fetched.documents):
         return Processed((), tuple(warnings), "; ".join(failures), *spent)
@@ -297,15 +307,12 @@ class Cycle:
         cpu: Executor,
     ) -> _Decision:
         name = job.source.name
+        process = partial(process_fetched, outcome, job.source, self._now, self._config.tags)
         try:
-            processed = await loop.run_in_executor(
-                cpu, process_fetched, outcome, job.source, self._now
-            )
+            processed = await loop.run_in_executor(cpu, process)
         except BrokenProcessPool:  # a worker died: once more, on new workers
             log.warning("source=%s worker died; processing it again", name)
-            processed = await loop.run_in_executor(
-                cpu, process_fetched, outcome, job.source, self._now
-            )
+            processed = await loop.run_in_executor(cpu, process)
         self._times.add("extract", processed.extract_seconds)
         self._times.add("normalise", processed.normalise_seconds)
         self._times.count("articles", len(processed.articles))

@@ -34,6 +34,7 @@ from feedsvc.publish.plan import (
     feed_spec,
 )
 from feedsvc.publish.text import INDEX_FILE
+from feedsvc.tags import tagger_for
 from feedsvc.types import (
     Article,
     Config,
@@ -79,7 +80,9 @@ def publish_changes(
     # The rendering modules (feedgen, lxml) load only when something is rendered.
     from feedsvc.publish.output import render_in_turn, write_output
 
-    listings = feed_listings({s.name: s.title for s in config.sources}, _tags(config))
+    listings = feed_listings(
+        {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
+    )
     chosen = listings if full else touched_feeds(listings, marks, store)
     specs = _specs(config, store, chosen)
     render = render_in_turn if pool is None else _pool_renderer(pool)
@@ -113,17 +116,15 @@ def _pool_renderer(pool: Executor) -> SpecRenderer:
     return render
 
 
-def _tags(config: Config) -> list[str]:
-    return sorted({tag for s in config.sources for tag in s.tags})
-
-
 def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[FeedSpec]:
     """Each feed with its newest entries, read from the store shortly before it is rendered.
 
     Source feeds are read ``SOURCES_PER_QUERY`` at a time, in one query each.
+    Story entries carry the story's tags (every tag of any member) as categories.
     """
-    size = config.settings.feed_size
+    size, max_age = config.settings.feed_size, config.settings.feeds.max_age
     sources = {s.name: s for s in config.sources}
+    tagger = tagger_for(config.tags)
     names = [listing.key for listing in listings if listing.kind == "source"]
     read: dict[str, list[Article]] = {}
     position = 0
@@ -135,11 +136,14 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
                 read = store.recent_articles_by_source(ahead, size)
             position += 1
             articles = read.pop(listing.key, [])
-            entries = [entry_from_article(a, sources[a.source]) for a in articles]
+            entries = [entry_from_article(a, sources[a.source], tagger) for a in articles]
         else:
             tag = listing.key if listing.kind == "tag" else None
             views = store.recent_stories(size, tag=tag, others=RELATED_LIMIT)
+            tags = store.story_tags(v.id for v in views)
             entries = [
-                entry_from_story(v, sources) for v in views if v.representative.source in sources
+                entry_from_story(v, sources, tags=tags.get(v.id, ()), tagger=tagger)
+                for v in views
+                if v.representative.source in sources
             ]
-        yield feed_spec(listing, entries, size)
+        yield feed_spec(listing, entries, size, max_age)

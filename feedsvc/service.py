@@ -29,6 +29,13 @@ from feedsvc.publishing import publish_changes
 from feedsvc.store.idle import is_idle
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.story_snapshot import SNAPSHOT_FILE
+from feedsvc.tagging import (
+    RuleCount,
+    TagExplanation,
+    explain_tags,
+    retag_stored,
+    rule_counts,
+)
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
@@ -37,11 +44,13 @@ from feedsvc.types import (
     RunResult,
     SourceState,
     StoryView,
+    TagConfig,
 )
 from feedsvc.workers import worker_pool
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
+    from feedsvc.subscriptions import ImportPlan
 
 log = logging.getLogger("feedsvc.service")
 
@@ -159,7 +168,9 @@ class Service:
     def _assign_and_publish(
         self, store: Store, pool: Executor, times: StageTimes, *, full: bool = False
     ) -> PublishResult:
-        """Group new articles into stories, then publish what changed (everything if ``full``)."""
+        """Re-tag if the rules changed, group new articles into stories, publish what changed."""
+        with times.measure("tags"):
+            retag_stored(self.config, store)
         with times.measure("stories"):
             assigned = assign_stories(
                 store,
@@ -215,6 +226,35 @@ class Service:
         with self.open_store() as store:
             a, b = (_find_article(store, ref) for ref in (a_ref, b_ref))
             return explain_pair(store, self.story_params, a, b)
+
+    def tags(self) -> tuple[list[TagConfig], dict[str, int]]:
+        """The vocabulary and how many stored articles carry each tag."""
+        with self.open_store() as store:
+            return list(self.config.tags.tags), store.tag_counts()
+
+    def explain_tags(self, ref: str) -> TagExplanation:
+        """Where each tag of the article ``ref`` (``source:id``) came from."""
+        with self.open_store() as store:
+            return explain_tags(self.config, store, _find_article(store, ref))
+
+    def rule_counts(self) -> tuple[list[RuleCount], int]:
+        """How many stored articles each tag rule would match now (a dry run)."""
+        with self.open_store() as store:
+            return rule_counts(self.config, store)
+
+    def import_opml(self, data: bytes, *, dry_run: bool = False) -> ImportPlan:
+        """Add the feeds of an OPML export to the config file (unless ``dry_run``); say what."""
+        from feedsvc.config import parse_config
+        from feedsvc.publish.atomic import write_if_changed
+        from feedsvc.subscriptions import insert_sources, plan_import, read_opml
+
+        path = self.config.path
+        plan = plan_import(self.config, read_opml(data))
+        text = insert_sources(path.read_text(encoding="utf-8-sig"), plan)
+        parse_config(text, path)  # the new file must be valid before it replaces the old one
+        if not dry_run and (plan.sources or plan.new_tags):
+            write_if_changed(path, text.encode("utf-8"))
+        return plan
 
     def sources(self) -> list[SourceState]:
         """The stored state of every configured source."""

@@ -18,6 +18,11 @@ from typing import Literal
 SourceKind = Literal["feed", "page", "file"]
 FetchStatus = Literal["ok", "not-modified", "error"]
 RepresentativeRule = Literal["earliest", "most-complete", "source-priority"]
+TagField = Literal["title", "text", "place", "outlet", "category", "language", "source"]
+TagOriginKind = Literal["source", "rule", "category"]
+CategoryPolicy = Literal["keep", "drop"]
+FeedSet = Literal["all", "sources", "tags"]
+FeedFormat = Literal["rss", "atom", "json"]
 
 # --------------------------------------------------------------------------- config
 
@@ -45,6 +50,15 @@ class StoriesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedsConfig:
+    """Which feeds are published, in which formats, and how far back they reach."""
+
+    sets: tuple[FeedSet, ...] = ("all", "sources", "tags")
+    formats: tuple[FeedFormat, ...] = ("rss", "atom", "json")
+    max_age: timedelta | None = None  # entries older than the feed's newest by more are left out
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Global settings of one feedsvc installation."""
 
@@ -58,6 +72,7 @@ class Settings:
     stories: StoriesConfig = field(default_factory=StoriesConfig)
     redirect_adopt_after: timedelta = timedelta(days=1)
     websub_hub: str | None = None
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +95,65 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase to look for, or with ``regex`` a regular expression; ``key`` locates it."""
+
+    text: str
+    regex: bool = False
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """``all``, ``any`` or ``none`` of some conditions."""
+
+    op: Literal["all", "any", "none"]
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """A condition looked for in one field of the article only."""
+
+    field: TagField
+    condition: Condition
+
+
+Condition = Term | Group | Scoped
+
+
+@dataclass(frozen=True, slots=True)
+class TagConfig:
+    """One tag of the vocabulary: its slug, title, other names and the rule that gives it."""
+
+    slug: str
+    title: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    match: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Every tag, and what becomes of feed categories that name no tag.
+
+    ``declared`` says whether sources.yaml has a ``tags`` mapping; without one,
+    the tags listed under sources make the vocabulary.
+    """
+
+    tags: tuple[TagConfig, ...] = ()
+    categories: CategoryPolicy = "keep"
+    declared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated sources.yaml."""
 
     path: Path
     settings: Settings
     sources: tuple[SourceConfig, ...]
+    tags: Vocabulary = field(default_factory=Vocabulary)
 
 
 # --------------------------------------------------------------------------- fetch
@@ -196,6 +264,18 @@ class Extracted:
 # --------------------------------------------------------------------------- normalise
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class TagOrigin:
+    """Where one tag of an article came from: the source's tags, a rule, or a feed category.
+
+    ``detail`` is the source's name, what the rule matched, or the category as written.
+    """
+
+    tag: str
+    kind: TagOriginKind
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """One clean article; ``(source, id)`` identifies it for good."""
@@ -216,6 +296,7 @@ class Article:
     categories: tuple[str, ...] = ()
     dateline: str | None = None
     tags: tuple[str, ...] = ()
+    tag_origins: tuple[TagOrigin, ...] = ()
 
 
 # --------------------------------------------------------------------------- store
@@ -312,6 +393,7 @@ class FeedEntry:
     categories: tuple[str, ...] = ()
     related: tuple[RelatedLink, ...] = ()
     more_outlets: int = 0
+    labels: tuple[tuple[str, str], ...] = ()  # (category, title) of the categories that are tags
 
 
 FeedKind = Literal["all", "source", "tag"]

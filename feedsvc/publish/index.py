@@ -31,29 +31,34 @@ def feed_title(spec: FeedListing) -> str:
     return xml_text(spec.title).strip() or spec.path
 
 
+def published_formats(settings: Settings) -> list[tuple[str, str, str]]:
+    """(extension, media type, label) of each format published, in order."""
+    return [f for f in FORMATS if f[0][1:] in settings.feeds.formats]
+
+
 def _autodiscovery(spec: FeedListing, settings: Settings) -> list[str]:
     title = feed_title(spec)
     return [
         f'<link rel="alternate" type="{mime}" title="{escape(f"{title} ({label})")}"'
         f' href="{escape(public_url(settings, spec.path + ext))}">'
-        for ext, mime, label in FORMATS
+        for ext, mime, label in published_formats(settings)
     ]
 
 
-def _item(spec: FeedListing) -> str:
+def _item(spec: FeedListing, settings: Settings) -> str:
     links = " · ".join(
         f'<a href="{escape(spec.path + ext)}" type="{mime}">{label}</a>'
-        for ext, mime, label in FORMATS
+        for ext, mime, label in published_formats(settings)
     )
     return f'<li><span class="feed-title">{escape(feed_title(spec))}</span>: {links}</li>'
 
 
-def _sections(specs: Sequence[FeedListing]) -> list[str]:
+def _sections(specs: Sequence[FeedListing], settings: Settings) -> list[str]:
     lines: list[str] = []
     for kind, heading in GROUPS:
-        members = [s for s in specs if s.kind == kind]
+        members = [_item(s, settings) for s in specs if s.kind == kind]
         if members:
-            lines += [f"<h2>{heading}</h2>", "<ul>", *(_item(s) for s in members), "</ul>"]
+            lines += [f"<h2>{heading}</h2>", "<ul>", *members, "</ul>"]
     return lines
 
 
@@ -72,7 +77,7 @@ def render_index(specs: Sequence[FeedListing], settings: Settings) -> bytes:
         "<body>",
         f"<h1>{PAGE_TITLE}</h1>",
         f'<p><a href="{OPML_FILE}" type="text/x-opml">All feeds as OPML</a></p>',
-        *_sections(specs),
+        *_sections(specs, settings),
         "</body>",
         "</html>",
     ]

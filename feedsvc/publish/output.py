@@ -5,8 +5,9 @@ staging each changed file, then index.html and feeds.opml from the listing of
 every published feed; only when everything rendered are the staged files made
 visible, together (``atomic.staged_writes``), so a rendering bug writes nothing
 and memory holds one feed at a time; then, on a full publish, it removes feed
-files under ``sources/`` and ``tags/`` that no listed feed produces any more
-(nothing else is ever removed). With a WebSub hub configured, JSON Feeds list it under ``hubs``;
+files under ``sources/`` and ``tags/`` (and ``all.*``) that no listed feed
+produces any more, in a format still published (nothing else is ever
+removed). With a WebSub hub configured, JSON Feeds list it under ``hubs``;
 ``changed_feed_urls`` names the public URLs of the feeds a publish rewrote, for
 the hub ping. It does not decide which feeds exist (see ``plan``), runs no SQL
 and fetches nothing (the ping itself is ``fetch.notify_hub``).
@@ -24,6 +25,7 @@ from feedsvc.publish.atomic import files_under, remove_file, staged_writes
 from feedsvc.publish.index import render_index
 from feedsvc.publish.jsonfeed import render_json
 from feedsvc.publish.opml import render_opml
+from feedsvc.publish.plan import ALL_PATH
 from feedsvc.publish.syndication import render_atom, render_rss
 from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
 from feedsvc.types import FeedListing, FeedSpec, PublishResult, Settings
@@ -56,9 +58,19 @@ def _check_paths(listings: Sequence[FeedListing]) -> None:
         seen.add(listing.path)
 
 
+def published_suffixes(settings: Settings) -> list[str]:
+    """The file suffixes of the formats published (``settings.feeds.formats``), in order."""
+    return [ext for ext, _ in RENDERERS if ext[1:] in settings.feeds.formats]
+
+
 def render_spec(spec: FeedSpec, settings: Settings) -> list[tuple[str, bytes]]:
-    """Each file of one feed (every format): its path relative to the output dir, its bytes."""
-    return [(f"{spec.path}{ext}", render(spec, settings)) for ext, render in RENDERERS]
+    """Each file of one feed (every format published): its path in the output dir, its bytes."""
+    formats = settings.feeds.formats
+    return [
+        (f"{spec.path}{ext}", render(spec, settings))
+        for ext, render in RENDERERS
+        if ext[1:] in formats
+    ]
 
 
 def render_in_turn(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
@@ -77,15 +89,20 @@ def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, byt
     return files
 
 
-def _stale_files(root: Path, listings: Sequence[FeedListing]) -> list[Path]:
-    live = {listing.path for listing in listings}
+def _stale_files(
+    root: Path, listings: Sequence[FeedListing], suffixes: Sequence[str]
+) -> list[Path]:
+    live = {f"{listing.path}{ext}" for listing in listings for ext in suffixes}
     candidates = [p for d in PRUNED_DIRS for p in files_under(root / d, FEED_SUFFIXES)]
-    return [p for p in candidates if p.relative_to(root).with_suffix("").as_posix() not in live]
+    candidates += [root / f"{ALL_PATH}{ext}" for ext in FEED_SUFFIXES]
+    return [p for p in candidates if p.is_file() and p.relative_to(root).as_posix() not in live]
 
 
-def remove_stale(root: Path, listings: Sequence[FeedListing]) -> list[str]:
-    """Remove feed files under sources/ and tags/ that no listed feed produces; return them."""
-    stale = _stale_files(root, listings)
+def remove_stale(
+    root: Path, listings: Sequence[FeedListing], suffixes: Sequence[str] = tuple(FEED_SUFFIXES)
+) -> list[str]:
+    """Remove feed files (under sources/ and tags/, and all.*) that no listed feed produces."""
+    stale = _stale_files(root, listings, suffixes)
     for path in stale:
         remove_file(path)
     return [p.relative_to(root).as_posix() for p in stale]
@@ -125,7 +142,7 @@ def write_output(
         for relative, render_page in pages:
             data = render_page(listings, settings)
             (written if batch.stage(root / relative, data) else unchanged).append(relative)
-    removed = remove_stale(root, listings) if prune else []
+    removed = remove_stale(root, listings, published_suffixes(settings)) if prune else []
     log.info(
         "published output_dir=%s feeds=%d written=%d unchanged=%d removed=%d",
         root,

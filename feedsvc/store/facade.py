@@ -28,6 +28,7 @@ from feedsvc.store import state as state_sql
 from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
+from feedsvc.store.tag_queries import TagQueries
 from feedsvc.types import (
     Article,
     FetchIntent,
@@ -53,7 +54,7 @@ def _translated(action: str) -> Iterator[None]:
         raise StoreError(f"{action} failed: {type(cause).__name__}: {cause}") from exc
 
 
-class Store(StoryQueries):
+class Store(StoryQueries, TagQueries):
     """Sources, their fetch state, their articles and stories, in one SQL database."""
 
     _translate = staticmethod(_translated)

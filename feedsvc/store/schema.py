@@ -139,6 +139,9 @@ article_tags = sa.Table(
     sa.Column("source", sa.String(), primary_key=True),
     sa.Column("article_id", sa.String(), primary_key=True),
     sa.Column("tag", sa.String(), primary_key=True),
+    # r0005: where the tag came from, as "source:<name>", "rule:<what matched>" or
+    # "category:<the feed's category>", one string per origin.
+    sa.Column("via", StrTuple(), nullable=False, server_default="[]"),
     sa.ForeignKeyConstraint(
         ["source", "article_id"],
         ["articles.source", "articles.id"],

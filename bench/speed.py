@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="rebuild cached corpora")
     parser.add_argument("--startup-runs", type=int, default=5, help="feedsvc --version runs")
     parser.add_argument("--step-timeout", type=float, default=3600.0, help="seconds per step")
+    parser.add_argument(
+        "--timeout-10x",
+        type=float,
+        default=600.0,
+        help="seconds per step on synthetic10 (default 600: keeps the default run under ~25 min)",
+    )
     args = parser.parse_args(argv)
     args.corpora = [c.strip() for c in args.corpus.split(",") if c.strip()]
     unknown = set(args.corpora) - set(corpora.NAMES)
@@ -97,7 +103,8 @@ def run_corpus(
         urls = [server.base_url + path for path in corpus.paths]
         urls_file = directory / "urls.txt"
         urls_file.write_text("\n".join(urls) + "\n", encoding="utf-8")
-        bench = Bench(server, directory, args.step_timeout)
+        timeout = args.timeout_10x if name == "synthetic10" else args.step_timeout
+        bench = Bench(server, directory, timeout)
         use_reader = reader is not None and (name != "synthetic10" or args.reader_10x)
         reader_runs, reader_counts = (
             reader.run(bench, urls_file) if use_reader and reader else (None, None)

@@ -6,7 +6,9 @@ re-parented to it rather than to init: it stays in the measured tree while it
 lives, and once reaped its CPU time lands in ``RUSAGE_CHILDREN``. The tree is
 every descendant of this process except the excluded ones (the feed server).
 RSS is sampled every ``SAMPLE_SECONDS`` from ``/proc`` and summed over the tree
-(pages shared between forked processes count once per process, as ``ps`` does).
+(pages shared between forked processes count once per process, as ``ps`` does);
+PSS, which splits shared pages between their processes, is sampled every
+``PSS_EVERY`` samples (it costs a page-table walk) and reported beside it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_SECONDS = 0.02
+PSS_EVERY = 5
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PR_SET_CHILD_SUBREAPER = 36
@@ -38,14 +41,23 @@ class Measurement:
     cpu_user: float
     cpu_sys: float
     peak_rss: int
+    peak_pss: int
     peak_processes: int
     returncode: int
     timed_out: bool = False
+    machine_busy: float = 0.0
 
     @property
     def cpu(self) -> float:
         """User plus system CPU seconds of the whole tree."""
         return self.cpu_user + self.cpu_sys
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used since boot (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields)
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def become_subreaper() -> bool:
@@ -70,6 +82,18 @@ def rss_bytes(pid: int) -> int:
     """Resident set size of one process (0 once it is gone)."""
     fields = _stat_fields(pid)
     return int(fields[21]) * PAGE_BYTES if fields else 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process (0 once it is gone or when unreadable)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -116,7 +140,9 @@ class PeakSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self.peak_rss = 0
+        self.peak_pss = 0
         self.peak_processes = 0
+        self._samples = 0
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()
@@ -136,6 +162,9 @@ class PeakSampler:
         pids = self.descendants()
         self.peak_rss = max(self.peak_rss, sum(rss_bytes(pid) for pid in pids))
         self.peak_processes = max(self.peak_processes, len(pids))
+        if self._samples % PSS_EVERY == 0:
+            self.peak_pss = max(self.peak_pss, sum(pss_bytes(pid) for pid in pids))
+        self._samples += 1
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -154,6 +183,7 @@ def run_measured(
 ) -> Measurement:
     """Run ``command`` to completion (stdout/stderr to ``log_prefix``.out/.err) and measure it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = machine_busy_seconds()
     with (
         log_prefix.with_suffix(".out").open("wb") as out,
         log_prefix.with_suffix(".err").open("wb") as err,
@@ -166,6 +196,7 @@ def run_measured(
         )  # fmt: skip
         returncode, timed_out = _wait(proc, timeout)
         wall = time.perf_counter() - start
+        busy = machine_busy_seconds() - busy
         _reap_descendants(sampler)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return Measurement(
@@ -173,9 +204,11 @@ def run_measured(
         cpu_user=after.ru_utime - before.ru_utime,
         cpu_sys=after.ru_stime - before.ru_stime,
         peak_rss=sampler.peak_rss,
+        peak_pss=sampler.peak_pss,
         peak_processes=sampler.peak_processes,
         returncode=returncode,
         timed_out=timed_out,
+        machine_busy=busy,
     )
 
 

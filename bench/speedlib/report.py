@@ -124,18 +124,21 @@ def _rss(run: StepRun | None) -> str:
 
 def _rates(corpus: Corpus, run: StepRun | None, step: str) -> tuple[str, str]:
     """Corpus feeds and entries per second (not for "nothing due", which fetches nothing)."""
-    if run is None or step == "due":
+    if run is None or step == "due" or run.measurement.timed_out:
         return "-", "-"
     wall = run.measurement.wall
     return f"{corpus.feeds / wall:.1f}", f"{corpus.entries / wall:.0f}"
 
 
 def _notes(result: CorpusResult) -> list[str]:
-    notes = [f"  tree CPU s (user+sys): {_per_step(result, lambda r: f'{r.measurement.cpu:.1f}')}"]
-    notes.append(
-        f"  peak processes: {_per_step(result, lambda r: str(r.measurement.peak_processes))}"
-    )
-    notes.append(f"  requests: {_per_step(result, lambda r: r.requests.describe())}")
+    per_step: dict[str, Callable[[StepRun], str]] = {
+        "tree CPU s (user+sys)": lambda r: f"{r.measurement.cpu:.1f}",
+        "peak PSS MB (shared pages split)": lambda r: f"{r.measurement.peak_pss / MB:.0f}",
+        "peak processes": lambda r: str(r.measurement.peak_processes),
+        "other processes' load, cores": lambda r: f"{other_load(r):.2f}",
+        "requests": lambda r: r.requests.describe(),
+    }
+    notes = [f"  {label}: {_per_step(result, show)}" for label, show in per_step.items()]
     notes.append("  " + _server_note(result))
     notes.append("  stored: " + _stored(result))
     notes.append("  feedsvc files: " + _files(result))
@@ -153,6 +156,12 @@ def _notes(result: CorpusResult) -> list[str]:
         f"  story stage: {rate:,.0f} items/s" if rate else "  story stage: unavailable (no timings)"
     )
     return notes
+
+
+def other_load(run: StepRun) -> float:
+    """Cores used on average by the rest of the machine during the step (noise indicator)."""
+    m = run.measurement
+    return max(0.0, m.machine_busy - m.cpu - run.server_cpu) / max(m.wall, 1e-9)
 
 
 def _per_step(result: CorpusResult, show: Callable[[StepRun], str]) -> str:
@@ -225,6 +234,7 @@ def _run_json(run: StepRun) -> dict[str, object]:
         **asdict(run.measurement),
         "requests": asdict(run.requests),
         "server_cpu": run.server_cpu,
+        "other_load_cores": other_load(run),
         "timings": run.timings,
         "files": files_summary(run.stdout),
     }

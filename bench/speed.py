@@ -68,19 +68,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def describe_checkout() -> str:
-    """The commit of this checkout, marked dirty when feedsvc/ has local changes."""
+    """The commit of feedsvc/ (the last one that changed it) and of the checkout."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "feedsvc"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+        code = _git("log", "-1", "--format=%h", "--", "feedsvc")
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "feedsvc")
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
-    return f"commit {sha}" + (" (feedsvc/ modified)" if dirty else "")
+    return f"feedsvc/ at {code}" + (" + local changes" if dirty else "") + f", HEAD {head}"
+
+
+def _git(*args: str) -> str:
+    command = ["git", "-C", str(REPO), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def run_corpus(
@@ -106,12 +106,20 @@ def run_corpus(
         timeout = args.timeout_10x if name == "synthetic10" else args.step_timeout
         bench = Bench(server, directory, timeout)
         use_reader = reader is not None and (name != "synthetic10" or args.reader_10x)
-        reader_runs, reader_counts = (
-            reader.run(bench, urls_file) if use_reader and reader else (None, None)
-        )
-        runs, counts = feedsvc.run(bench, urls)
+        plans = [reader.plan(bench, urls_file)] if use_reader and reader else []
+        plans.append(feedsvc.plan(bench, urls))
+        runs = bench.interleave(plans)
+        counts = {plan.tool: plan.counts() for plan in plans}
         startup = feedsvc.startup(bench, args.startup_runs)
-    return CorpusResult(corpus, args.server, runs, counts, startup, reader_runs, reader_counts)
+    return CorpusResult(
+        corpus,
+        args.server,
+        runs["feedsvc"],
+        counts["feedsvc"],
+        startup,
+        runs.get("reader"),
+        counts.get("reader"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

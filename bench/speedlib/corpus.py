@@ -28,7 +28,7 @@ from pathlib import Path
 from speedlib.feedxml import EntrySpec, FeedSpec, atom_document, rss_document
 from speedlib.synth import SyntheticFeeds
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SEED = "feedsvc-bench-speed"
 BIG_FEED_EVERY = 200  # one feed in 200 has 200 entries, the others 20
 SMALL_ENTRIES, BIG_ENTRIES = 20, 200

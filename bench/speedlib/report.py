@@ -145,11 +145,9 @@ def _notes(result: CorpusResult) -> list[str]:
     notes.append("  feedsvc per stage: " + _stages(result))
     due = result.step("feedsvc", "due")
     ratio = due.measurement.wall / result.startup if due and result.startup else None
+    versus = f"nothing due / start-up = {ratio:.1f}×" if ratio else "nothing due not measured"
     notes.append(
-        f"  feedsvc start-up (--version, median of runs): {result.startup:.2f} s; "
-        f"nothing due / start-up = {ratio:.1f}×"
-        if ratio
-        else "  feedsvc start-up: -"
+        f"  feedsvc start-up (--version, median of runs): {result.startup:.2f} s; {versus}"
     )
     rate = result.story_rate()
     notes.append(

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,15 +70,31 @@ class Bench:
         print(f" {m.wall:.1f} s, {m.peak_rss / 2**20:.0f} MB, {requests.describe()}{status}")
         return run
 
-    def steps(self, tool: str, commands: dict[str, list[str]]) -> list[StepRun]:
-        """Measure each command in order; stop after one that timed out."""
-        runs: list[StepRun] = []
-        for step, command in commands.items():
-            runs.append(self.measure(tool, step, command))
-            if runs[-1].measurement.timed_out:
-                print(f"  {tool:<8} later steps skipped: the {STEP_TITLES[step]} timed out")
-                break
+    def interleave(self, plans: list[Plan]) -> dict[str, list[StepRun]]:
+        """Each step for every tool in turn (tools side by side in time); a timeout ends a tool."""
+        runs: dict[str, list[StepRun]] = {plan.tool: [] for plan in plans}
+        stopped: set[str] = set()
+        for step in STEPS:
+            for plan in plans:
+                if plan.tool in stopped:
+                    continue
+                run = self.measure(plan.tool, step, plan.commands[step])
+                runs[plan.tool].append(run)
+                if run.measurement.timed_out:
+                    print(
+                        f"  {plan.tool:<8} later steps skipped: the {STEP_TITLES[step]} timed out"
+                    )
+                    stopped.add(plan.tool)
         return runs
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One tool's command per step on one corpus, and how to count what it stored."""
+
+    tool: str
+    commands: dict[str, list[str]]
+    counts: Callable[[], dict[str, int]]
 
 
 def parse_timings(stdout: str) -> Timings:
@@ -120,14 +137,18 @@ class Reader:
         pip = [str(self.python), "-m", "pip", "install", "--quiet", *READER_REQUIREMENTS]
         subprocess.run(pip, check=True)
 
-    def run(self, bench: Bench, urls: Path) -> tuple[list[StepRun], dict[str, int]]:
-        """The three steps on a fresh database, then the stored counts."""
+    def plan(self, bench: Bench, urls: Path) -> Plan:
+        """The three steps on a fresh database."""
         db = bench.directory / "reader.sqlite"
         for stale in bench.directory.glob("reader.sqlite*"):
             stale.unlink()
-        runs = bench.steps("reader", {step: self._command(step, db, urls) for step in STEPS})
+        commands = {step: self._command(step, db, urls) for step in STEPS}
+        return Plan("reader", commands, lambda: self._counts(db, urls))
+
+    def _counts(self, db: Path, urls: Path) -> dict[str, int]:
         out = subprocess.run(self._command("count", db, urls), capture_output=True, text=True)
-        return runs, json.loads(out.stdout) if out.returncode == 0 else {}
+        counts: dict[str, int] = json.loads(out.stdout) if out.returncode == 0 else {}
+        return counts
 
     def _command(self, step: str, db: Path, urls: Path) -> list[str]:
         return [str(self.python), str(DRIVER), step, str(db), str(urls)]
@@ -175,8 +196,8 @@ class Feedsvc:
         config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return config
 
-    def run(self, bench: Bench, urls: list[str]) -> tuple[list[StepRun], dict[str, int]]:
-        """The three steps on a fresh data and output dir, then the stored counts."""
+    def plan(self, bench: Bench, urls: list[str]) -> Plan:
+        """The three steps on a fresh data and output dir."""
         directory = bench.directory / "feedsvc"
         _clear(directory)
         config = self.write_config(directory, urls)
@@ -186,10 +207,8 @@ class Feedsvc:
             "again": ["--config", str(config), "run", "--all", *timings],
             "due": ["--config", str(config), "run", *timings],
         }
-        runs = bench.steps(
-            "feedsvc", {step: [*self.base, *args] for step, args in commands.items()}
-        )
-        return runs, self._counts(config)
+        full = {step: [*self.base, *args] for step, args in commands.items()}
+        return Plan("feedsvc", full, lambda: self._counts(config))
 
     def _counts(self, config: Path) -> dict[str, int]:
         out = self._output("--config", str(config), "sources", "--json")

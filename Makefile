@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 CONFIG ?= sources.yaml
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench bench-speed clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "feedsvc needs Python 3.11 or newer (set PYTHON=...)")'
@@ -40,6 +40,11 @@ test: lint typecheck pytest
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/stories_quality.py
 	$(BIN)/python bench/stories_speed.py
+
+# Whole-process speed benchmark against reader (docs/benchmarks.md); scratch in bench/.work/.
+# Options go in BENCH_ARGS, e.g. make bench-speed BENCH_ARGS="--corpus synthetic --scale 0.1"
+bench-speed: $(VENV)/.dev-installed
+	$(BIN)/python bench/speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data output/*.rss output/*.atom output/*.json output/*.html output/*.opml output/sources output/tags

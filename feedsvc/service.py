@@ -182,6 +182,7 @@ class Service:
         times.count("stories_items", assigned.assigned)
         with times.measure("publish"):
             published = publish_changes(self.config, store, full=full, pool=pool)
+        times.count("files_rendered", len(published.written) + len(published.unchanged))
         times.count("files_written", len(published.written))
         times.count("files_unchanged", len(published.unchanged))
         return published

@@ -22,7 +22,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from speedlib.feedxml import EntrySpec, FeedSpec, atom_document, rss_document
@@ -71,9 +71,11 @@ def build(name: str, work: Path, *, scale: float, shared: Path, regenerate: bool
             print(f"realistic corpus skipped: {source} is absent", file=sys.stderr)
             return None
         return _realistic(work, source, scale, regenerate)
+    # The 10x corpus is ten times the outlets over ten times the days: the same
+    # rate of news, so the story window holds as many items as in the 1x corpus.
     multiplier = 10 if name == "synthetic10" else 1
     feeds = max(1, round(1000 * multiplier * scale))
-    return _synthetic(name, work, feeds, regenerate)
+    return _synthetic(name, work, feeds, regenerate, days=4 * multiplier)
 
 
 def big_feed(index: int) -> bool:
@@ -81,9 +83,10 @@ def big_feed(index: int) -> bool:
     return index % BIG_FEED_EVERY == 100 + index // BIG_FEED_EVERY % 2  # RSS and Atom ones
 
 
-def _synthetic(name: str, work: Path, feeds: int, regenerate: bool) -> Corpus:
-    params: dict[str, object] = {"kind": "synthetic", "feeds": feeds, "seed": SEED}
-    maker = SyntheticFeeds(SEED) if _stale(work / name, params, regenerate) else None
+def _synthetic(name: str, work: Path, feeds: int, regenerate: bool, *, days: int) -> Corpus:
+    params: dict[str, object] = {"kind": "synthetic", "feeds": feeds, "seed": SEED, "days": days}
+    stale = _stale(work / name, params, regenerate)
+    maker = SyntheticFeeds(SEED, timedelta(days=days)) if stale else None
     if maker is None:
         return _load(name, work / name)
 

@@ -68,16 +68,19 @@ class Words:
 class SyntheticFeeds:
     """Makes feed ``index`` of a synthetic corpus as (FeedSpec, entries)."""
 
-    def __init__(self, seed: str) -> None:
+    def __init__(self, seed: str, spread: timedelta = SPREAD) -> None:
         self.seed = seed
         self.words = Words(seed)
+        self.spread = spread
 
     def feed(self, index: int, entry_count: int) -> tuple[FeedSpec, list[EntrySpec]]:
         """Feed ``index`` with ``entry_count`` entries, newest first."""
         rng = random.Random(f"{self.seed}:feed:{index}")
         host = f"outlet-{index:05d}.example"
         name = " ".join(w.capitalize() for w in self.words.draw(rng, 2))
-        times = sorted((START + SPREAD * rng.random() for _ in range(entry_count)), reverse=True)
+        times = sorted(
+            (START + self.spread * rng.random() for _ in range(entry_count)), reverse=True
+        )
         entries = [self._entry(rng, host, name, n, when) for n, when in enumerate(times)]
         spec = FeedSpec(
             id=f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}",

@@ -23,6 +23,7 @@ Rules chosen where the design was silent:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
@@ -248,14 +249,24 @@ def _strip_category_prefix(title: str, categories: Sequence[str]) -> str:
 
 def _after_prefix(title: str, category: str) -> str | None:
     """The title after a leading ``category`` prefix, or None when there is none."""
-    pattern = r"\s*".join(re.escape(word) for word in category.split())
-    glued = re.match(pattern, title)
+    first = category.split()[0]
+    if title[: len(first)].lower() != first.lower():
+        return None  # the common case, decided without a regular expression
+    glued_pattern, separated_pattern = _prefix_patterns(category)
+    glued = glued_pattern.match(title)
     if glued and _is_glued(title, glued.end()):
         return title[glued.end() :]
-    separated = re.match(pattern + _SEPARATOR.pattern, title, re.IGNORECASE)
+    separated = separated_pattern.match(title)
     if separated and any(ch.isalnum() for ch in title[separated.end() :]):
         return title[separated.end() :]
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def _prefix_patterns(category: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The category as a glued prefix (exact case) and as a prefix set off by a separator."""
+    pattern = r"\s*".join(re.escape(word) for word in category.split())
+    return re.compile(pattern), re.compile(pattern + _SEPARATOR.pattern, re.IGNORECASE)
 
 
 def _is_glued(title: str, end: int) -> bool:

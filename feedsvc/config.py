@@ -74,6 +74,7 @@ REPRESENTATIVE_RULES: dict[str, RepresentativeRule] = {
 }
 FETCH_KEYS = (
     "connect_timeout total_timeout max_redirects max_body_size concurrency per_host host_interval"
+    " allow_private_addresses"
 )
 SOURCE_KEYS = "name title kind url path tags interval enabled"
 KINDS: dict[str, SourceKind] = {"feed": "feed", "page": "page", "file": "file"}
@@ -525,6 +526,9 @@ def _fetch(r: _Reader, node: Node | None) -> FetchConfig:
         concurrency=r.integer(f.get("concurrency"), key + "concurrency", d.concurrency, (1, 256)),
         per_host=r.integer(f.get("per_host"), key + "per_host", d.per_host, (1, 64)),
         host_interval=_host_interval(r, f.get("host_interval"), key + "host_interval"),
+        allow_private_addresses=r.boolean(
+            f.get("allow_private_addresses"), key + "allow_private_addresses", False
+        ),
     )
 
 
@@ -641,6 +645,10 @@ def _location(
     raw = r.text(value_node, where, "")
     if url_node is not None and not raw.lower().startswith("file:"):
         return _remote_url(r, url_node, where, raw, kind), None
+    if url_node is not None and kind in ("feed", "page"):
+        message = f"a {kind} source fetches http(s) URLs only, got {raw!r}"
+        r.problem(value_node, where, f"{message} (name a local file with 'path' instead)")
+        return None, None
     path = _file_url(r, value_node, where, raw) if url_node else _local_path(r, value_node, where)
     if path is not None and kind == "file" and not path.exists():
         r.problem(value_node, where, f"no such file or folder: {path}")

@@ -152,17 +152,23 @@ class _Brotli:
         self._engine = module.Decompressor()
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        # brotli stops growing its output past the limit, within one internal block.
+        out = self._process(data)
+        while out:  # drain what this input holds, a piece at a time
+            yield from _sliced(out)
+            out = self._process(b"")
+
+    def _process(self, data: bytes) -> bytes:
         try:
-            out = self._engine.process(data, output_buffer_limit=PIECE)
-            if out:
-                yield out
-            while not self._engine.can_accept_more_data():
-                out = self._engine.process(b"", output_buffer_limit=PIECE)
-                if not out:
-                    return
-                yield out
+            out: bytes = self._engine.process(data, output_buffer_limit=PIECE)
         except self._module.error as exc:
             raise DecodingError(f"invalid br data: {exc}") from exc
+        return out
 
     def finish(self) -> Iterator[bytes]:
         return iter(())
+
+
+def _sliced(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), PIECE):
+        yield data[start : start + PIECE]

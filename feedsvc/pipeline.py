@@ -29,7 +29,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from feedsvc.errors import ExtractError
+from feedsvc.errors import ExtractError, StoreError
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
@@ -232,6 +232,8 @@ class Cycle:
         try:
             decision = await self._dispatch(job, loop, cpu)
             result = await loop.run_in_executor(writer, self._write, decision)
+        except StoreError as exc:  # locked past the busy timeout: the next run tries again
+            result = SourceResult(name, "error", error=f"not stored: {exc}")
         except Exception as exc:  # a bug: say so loudly, keep the other sources going
             log.exception("internal error source=%s", name)
             error = f"internal error: {exc!r}"

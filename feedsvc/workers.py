@@ -6,14 +6,21 @@ pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
 of the parent is ever forked), one process per core by default, or a single
 thread when one worker is asked for. Processes start at the first task, so a
 run with nothing to do starts none. Workers ignore SIGINT: Ctrl-C reaches the
-whole process group, and the parent decides how to stop.
+whole process group, and the parent decides how to stop. Workers exit by
+themselves when the parent dies, even by SIGKILL: otherwise they (and the
+forkserver, which they keep alive) would wait for work forever, about 45 MB
+each, a set per killed run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -34,12 +41,38 @@ def worker_pool(workers: int | None = None) -> Executor:
     if count <= 1:
         return ThreadPoolExecutor(1, "feedsvc-worker")
     context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(count, mp_context=context, initializer=_ignore_interrupts)
+    return ProcessPoolExecutor(
+        count, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    )
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C (SIGINT to the whole process group) to the parent, which stops."""
+def _start_worker(parent: int) -> None:
+    """Ignore Ctrl-C (the parent stops the run) and exit when ``parent`` is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="feedsvc-orphan", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Wait for ``parent`` to end (a pidfd where there is one, else polling), then exit."""
+    try:
+        handle = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
+        while _alive(parent):
+            time.sleep(1.0)
+    else:
+        with contextlib.suppress(OSError):
+            select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def bounded_map(

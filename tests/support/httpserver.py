@@ -253,6 +253,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # LoopbackServer.close joins its handler threads with a timeout
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away (tests kill them on purpose)."""
+
     def __init__(self, address: tuple[str, int], handler: Any, owner: LoopbackServer) -> None:
         self.owner = owner
         super().__init__(address, handler)

@@ -403,6 +403,8 @@ async def _refuse_odd_redirects(response: httpx.Response) -> None:
 def _describe_http_error(exc: httpx.HTTPError | httpx.InvalidURL, config: FetchConfig) -> str:
     """Say in words what an httpx exception means: the one translation boundary."""
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.NetworkError) and not str(exc):
+        detail = f"the connection was lost ({type(exc).__name__})"
     if isinstance(exc, httpx.TooManyRedirects):
         return f"too many redirects (more than {config.max_redirects})"
     if isinstance(exc, httpx.ConnectTimeout):

@@ -110,7 +110,11 @@ def feedparser_headers(document: Document) -> dict[str, str]:
 
 
 def _is_json(document: Document) -> bool:
-    return "json" in media_type(document) or document.body.lstrip().startswith(_JSON_START)
+    """JSON by its first byte; by the Content-Type only when the body does not start as XML."""
+    head = document.body.lstrip()[:3]
+    if head.startswith(_JSON_START):
+        return True
+    return "json" in media_type(document) and not head.lstrip(b"\xef\xbb\xbf").startswith(b"<")
 
 
 def _run_feedparser(document: Document) -> Any:

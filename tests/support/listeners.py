@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -59,3 +60,60 @@ class CountingListener:
                 self._count += 1
             with contextlib.suppress(OSError):
                 conn.close()
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that runs ``script(connection)`` for every client.
+
+    For answers no HTTP server library would send: garbage, endless headers,
+    a reset in the middle of a body.
+    """
+
+    def __init__(self, script: Callable[[socket.socket], None]) -> None:
+        self._script = script
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.port: int = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self._sock.close()
+        for thread in self._threads:
+            thread.join(2.0)
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the server closes: scripts that loop must stop then."""
+        return self._stop
+
+    def url(self, path: str = "/") -> str:
+        """An http URL of this server."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(30)
+            self._script(conn)

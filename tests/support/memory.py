@@ -1,7 +1,7 @@
 """Run a piece of Python in a fresh interpreter and read its peak resident memory.
 
 The code runs with this repository on ``sys.path``; it calls ``report(**facts)``
-once at the end, which prints the facts and the process's peak RSS (``ru_maxrss``)
+once at the end, which prints the facts and the process's peak RSS (``VmHWM``)
 as one JSON line. Measuring in a subprocess keeps the test runner's own memory
 (and other tests') out of the figure.
 """
@@ -19,10 +19,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 PRELUDE = """
-import json as _json, resource as _resource, sys as _sys
+import json as _json
 
 def report(**facts):
-    peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: the peak RSS of this process image. (ru_maxrss would also count the
+    # memory of the test runner that forked us, before exec.)
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("VmHWM:"))
+    peak = int(line.split()[1]) / 1024
     print(_json.dumps({**facts, "peak_rss_mb": round(peak, 1)}), flush=True)
 """
 

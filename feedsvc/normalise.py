@@ -63,6 +63,8 @@ GENERIC_GUIDS: frozenset[str] = frozenset({"null", "none", "undefined", "0", "-"
 FUTURE_TOLERANCE = timedelta(days=1)
 SUMMARY_LIMIT = 300
 TITLE_LIMIT = 100
+TITLE_MAX = 500
+"""Longer titles (a whole article pasted into one, a 100 kB hostile one) are shortened."""
 UNTITLED = "(untitled)"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -74,7 +76,9 @@ _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _TAG = re.compile(
     r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|</?[A-Za-z][^<>]*>", re.DOTALL | re.IGNORECASE
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\ufeff]")
+# Control characters, and in titles the bidirectional embeddings, overrides and
+# isolates that can make a title display as something else (U+202E "gpj.exe").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
 _SEPARATOR = re.compile(r"\s*(?:[|›»]|\s[-–—/~•·]|::)\s*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]?(?=\s|$)")
@@ -91,7 +95,7 @@ def normalise(raw: RawEntry, source: SourceConfig, now: datetime) -> Article:
     now = _require_utc(now)
     content_html = _content_html(raw)
     text = sanitised_to_text(content_html)
-    title = clean_title(raw.title or "", raw.categories) or fallback_title(text)
+    title = shorten(clean_title(raw.title or "", raw.categories), TITLE_MAX) or fallback_title(text)
     published, updated, estimated = _dates(raw, now)
     digest = content_hash(title, text)
     canonical = canonical_url(raw.link, raw.base_url)

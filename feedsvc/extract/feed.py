@@ -35,13 +35,14 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import feedparser
 
 from feedsvc.errors import ExtractError
 from feedsvc.extract._dates import from_struct_time
-from feedsvc.extract._decode import media_type
+from feedsvc.extract._decode import media_type, repair_utf8
 from feedsvc.extract._dtd import defuse
 from feedsvc.extract._jsonfeed import parse_json_feed
 from feedsvc.extract._markup import Part, harmonise
@@ -72,6 +73,10 @@ def parse_feed(document: Document) -> Extracted:
     if _is_json(document):
         return parse_json_feed(document)
     document, defused = defuse(document)
+    repaired = repair_utf8(document)
+    if repaired is not None:
+        document = replace(document, body=repaired)
+        defused += ("invalid UTF-8 bytes replaced",)
     result = _run_feedparser(document)
     notes = defused + _usability_warnings(result, _has_feed_root(document.body))
     feed: Mapping[str, Any] = _mapping(result.get("feed"))

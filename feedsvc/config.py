@@ -93,6 +93,8 @@ _SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
 _SQLITE_RE = re.compile(r"(sqlite(?:\+\w+)?):///(.*)", re.DOTALL)
 _DB_SCHEME_RE = re.compile(r"(sqlite|postgresql)(\+\w+)?://")
 _DURATION_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+_HOST_RE = re.compile(r"[^\s/\\?#@%:<>\[\]\"'`{}|^]+")
+MAX_URL_CHARS = 2000
 DEFAULT_CONTACT = "https://example.invalid/feedsvc"  # the same as Settings.contact
 
 _Bounded = TypeVar("_Bounded", timedelta, int)
@@ -462,14 +464,24 @@ def _resolve_sqlite(url: str, base: Path) -> str:
 
 def _http_url_problem(url: str) -> str | None:
     """Why ``url`` is not an http(s) URL with a host, or None when it is one."""
+    if len(url) > MAX_URL_CHARS:
+        return f"expected a URL of at most {MAX_URL_CHARS} characters, got {len(url)}"
     if not url or any(char.isspace() or not char.isprintable() for char in url):
         return f"expected an http(s) URL without spaces, got {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return f"expected an http(s) URL with a host, got {url!r}"
     try:
-        parts.port  # noqa: B018 - reading the port validates it
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:
+        return f"expected an http(s) URL, got {url!r} ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        return f"expected an http(s) URL with a host, got {url!r}"
+    if not _HOST_RE.fullmatch(hostname) and not hostname.startswith("[") and ":" not in hostname:
+        return f"expected an http(s) URL with a valid host name, got {url!r}"
+    try:
+        port = parts.port
     except ValueError:
+        port = 0
+    if port == 0:
         return f"expected an http(s) URL with a valid port, got {url!r}"
     return None
 
@@ -477,8 +489,8 @@ def _http_url_problem(url: str) -> str | None:
 def _base_url(r: _Reader, node: Node | None) -> str:
     url = r.text(node, "settings.base_url", DEFAULT_BASE_URL)
     problem = _http_url_problem(url)
-    parts = urlsplit(url)
-    if problem is None and (parts.query or parts.fragment):
+    parts = urlsplit(url) if problem is None else None
+    if parts is not None and (parts.query or parts.fragment):
         problem = f"expected a URL without a query or fragment, got {url!r}"
     if problem is not None:
         r.problem(node, "settings.base_url", problem)

@@ -78,6 +78,9 @@ _TAG = re.compile(
 )
 # Control characters, and in titles the bidirectional embeddings, overrides and
 # isolates that can make a title display as something else (U+202E "gpj.exe").
+# What is left of a malformed tag ('<a href="x<">'): a reader that shows titles as
+# HTML would open a tag there, so the "<" becomes a look-alike.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
 _SEPARATOR = re.compile(r"\s*(?:[|›»]|\s[-–—/~•·]|::)\s*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
@@ -218,7 +221,8 @@ def clean_title(title: str, categories: Sequence[str] = ()) -> str:
     """Return ``title`` as clean one-line text, without a category prefix glued to it.
 
     Entities are decoded (repeatedly, for double-escaped ones), tags (script and
-    style with their content) and control characters removed, whitespace
+    style with their content) and control characters removed, the "<" of what
+    is left of a malformed tag replaced by "‹" (so no reader finds a tag), whitespace
     collapsed. A leading category is removed when it is glued to the title
     ("NorthKoreaKorea-Japan..." with "North Korea": the prefix ends in a
     lower-case letter and an upper-case letter follows) or set off by a
@@ -226,7 +230,7 @@ def clean_title(title: str, categories: Sequence[str] = ()) -> str:
     May return an empty string.
     """
     text = _unescape_all(title)
-    text = _TAG.sub("", text)
+    text = _TAG_OPEN.sub("‹", _TAG.sub("", text))
     text = collapse_whitespace(_CONTROL.sub(" ", text))
     return _strip_category_prefix(text, categories)
 
@@ -269,10 +273,11 @@ def _is_glued(title: str, end: int) -> bool:
 
 def fallback_title(text: str) -> str:
     """Return a title made from the first sentence of ``text``, or "(untitled)"."""
-    paragraphs = split_paragraphs(text)
+    cleaned = (collapse_whitespace(_CONTROL.sub(" ", p)) for p in split_paragraphs(text))
+    paragraphs = [p for p in cleaned if p]
     if not paragraphs:
         return UNTITLED
-    first = collapse_whitespace(paragraphs[0])
+    first = _TAG_OPEN.sub("‹", paragraphs[0])
     end = _SENTENCE_END.search(first, 20)
     sentence = first[: end.end()] if end else first
     return shorten(sentence.removesuffix("."), TITLE_LIMIT)

@@ -99,6 +99,13 @@ def published_unsafe(output: Path) -> list[str]:
     return found
 
 
+def unsafe_in_feed(name: str, data: bytes) -> list[str]:
+    """Everything unsafe in one rendered feed file (``.rss``, ``.atom`` or ``.json``)."""
+    if name.endswith(".json"):
+        return _unsafe_in_json_feed(json.loads(data), name)
+    return _unsafe_in_xml_feed(data, name)
+
+
 def _unsafe_in_xml_feed(data: bytes, where: str) -> list[str]:
     root = lxml.etree.fromstring(data, lxml.etree.XMLParser(resolve_entities=False))
     found = []

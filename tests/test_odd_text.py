@@ -13,7 +13,7 @@ import pytest
 
 from feedsvc.errors import ExtractError
 from feedsvc.extract import extract
-from feedsvc.extract.page import MAX_PAGE_BYTES
+from feedsvc.extract.page import MAX_PAGE_BYTES, MAX_PAGE_CHARS
 from feedsvc.normalise import TITLE_MAX, normalise
 from feedsvc.service import Service
 from feedsvc.types import Article, Document, SourceConfig
@@ -251,8 +251,20 @@ def test_pages_without_an_article_are_a_clear_error(body: str) -> None:
 
 
 def test_a_huge_page_is_refused_before_extraction() -> None:
-    paragraphs = "<p>Paragraph about the quayside works and the ferry.</p>" * 90_000
+    paragraphs = "<p>Paragraph about the quayside works and the ferry.</p>" * 50_000
     huge = page(f"<article>{paragraphs}</article>")
-    assert len(huge.body) > MAX_PAGE_BYTES
-    with pytest.raises(ExtractError, match=f"more than {MAX_PAGE_BYTES}"):
+    assert len(huge.body) > MAX_PAGE_CHARS
+    with pytest.raises(ExtractError, match=f"more than {MAX_PAGE_CHARS}"):
         extract(huge, "page")
+    with pytest.raises(ExtractError, match=f"more than {MAX_PAGE_BYTES}"):
+        extract(page("x" * MAX_PAGE_BYTES), "page")
+
+
+def test_scripts_and_styles_do_not_count_towards_the_page_limit() -> None:
+    """Outcome: a bloated page (3 MB of inline script) with a real article is read."""
+    text = " ".join(f"Sentence {n} of the report on the quayside flood wall." for n in range(30))
+    bloat = "<script>var state = '" + "x" * 3_000_000 + "';</script><style>p{}</style>"
+    [entry] = extract(
+        page(f"{bloat}<article><h1>Flood wall</h1><p>{text}</p></article>"), "page"
+    ).entries
+    assert entry.content is not None and "Sentence 29" in entry.content

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
@@ -104,12 +105,15 @@ def test_a_publish_removes_what_a_killed_publish_left(
 # --------------------------------------------------------------------------- a locked database
 
 
-def hold_write_lock(database: Path, seconds: float, after: float = 0.0) -> threading.Thread:
-    """Hold SQLite's write lock from a second connection for ``seconds``."""
+def hold_write_lock(
+    database: Path, seconds: float, when: Callable[[], bool] | None = None
+) -> threading.Thread:
+    """Hold SQLite's write lock from a second connection for ``seconds`` (once ``when``)."""
     ready = threading.Event()
 
     def hold() -> None:
-        time.sleep(after)
+        while when is not None and not when():
+            time.sleep(0.02)
         db = sqlite3.connect(database, isolation_level=None, timeout=30)
         db.execute("BEGIN IMMEDIATE")
         ready.set()
@@ -119,9 +123,14 @@ def hold_write_lock(database: Path, seconds: float, after: float = 0.0) -> threa
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
-    if after == 0:
+    if when is None:
         ready.wait(10)
     return thread
+
+
+def stored_sources(database: Path) -> int:
+    with sqlite3.connect(database, timeout=30) as db:
+        return int(db.execute("SELECT COUNT(DISTINCT source) FROM articles").fetchone()[0])
 
 
 def three_sources(tmp_path: Path, server: LoopbackServer, slow: float = 0.0) -> Path:
@@ -152,9 +161,10 @@ def test_a_database_locked_too_long_fails_one_source_and_the_rest_go_on(
     tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:
     """Locked mid-run past SQLite's 10 s busy timeout: that source reports it, others are kept."""
-    config = three_sources(tmp_path, loopback_server, slow=2.0)
+    config = three_sources(tmp_path, loopback_server, slow=4.0)
     database = tmp_path / "data" / "feedsvc.sqlite3"
-    holder = hold_write_lock(database, seconds=16.0, after=1.0)
+    # Locked once the two fast sources are stored, while the slow one is still on its way.
+    holder = hold_write_lock(database, seconds=16.0, when=lambda: stored_sources(database) == 2)
     result = Service.from_path(config).run_once(force=True, workers=1)
     holder.join()
     by_name = {s.source: s for s in result.sources}

@@ -28,8 +28,8 @@ from feedsvc.normalise import normalise
 from feedsvc.publish.output import render_spec
 from feedsvc.publish.plan import entry_from_article, feed_spec
 from feedsvc.types import Document, FeedListing, Settings, SourceConfig
+from tests.support.strategies import SCHEMES, hostile_text, html_fragments
 from tests.support.unsafe import unsafe_in_feed
-from tests.test_properties import SCHEMES, hostile_text, html_fragments
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SOURCE = SourceConfig(name="fuzz", title="Fuzz", kind="feed", url="https://fuzz.example/feed")

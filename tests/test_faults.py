@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import feedparser
@@ -216,3 +217,55 @@ def test_unwritable_output_is_reported_keeps_the_old_feeds_and_recovers(
     sources.unlink()
     assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
     assert len(feedparser.parse((sources / "quay.rss").read_bytes()).entries) == 4
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs as the output directory: a real full disk (needs root and mount)."""
+    mount_point = tmp_path / "output"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last byte."""
+    filler = directory / "filler.bin"
+    with filler.open("wb", buffering=0) as handle:
+        for size in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while handle.write(bytes(size)):
+                    pass
+    return filler
+
+
+def test_a_full_disk_is_reported_keeps_the_old_feeds_and_recovers(
+    tmp_path: Path,
+    loopback_server: LoopbackServer,
+    small_disk: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loopback_server.route("/q.xml", body=QUAYSIDE)
+    config = write_config(tmp_path, [feed_source("quay", loopback_server.url("/q.xml"))])
+    assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
+    before = {p: p.read_bytes() for p in small_disk.rglob("*") if p.is_file()}
+    filler = fill(small_disk)
+    loopback_server.route("/q.xml", body=QUAYSIDE.replace(b"quayside-", b"later-"))
+    assert main(["-q", "--config", str(config), "run", "--all", "--workers", "1"]) == EXIT_IO
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in before} == before  # the old feeds, whole
+    assert [p.name for p in small_disk.rglob(".*")] == []  # no temporary file left
+    filler.unlink()
+    assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
+    entries = feedparser.parse((small_disk / "sources" / "quay.rss").read_bytes()).entries
+    assert len(entries) == 4

@@ -269,3 +269,27 @@ def test_a_full_disk_is_reported_keeps_the_old_feeds_and_recovers(
     assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
     entries = feedparser.parse((small_disk / "sources" / "quay.rss").read_bytes()).entries
     assert len(entries) == 4
+
+
+def test_a_read_only_output_is_reported_and_recovers(
+    tmp_path: Path,
+    loopback_server: LoopbackServer,
+    small_disk: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loopback_server.route("/q.xml", body=QUAYSIDE)
+    config = write_config(tmp_path, [feed_source("quay", loopback_server.url("/q.xml"))])
+    assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
+    before = {p: p.read_bytes() for p in small_disk.rglob("*") if p.is_file()}
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        loopback_server.route("/q.xml", body=QUAYSIDE.replace(b"quayside-", b"later-"))
+        code = main(["-q", "--config", str(config), "run", "--all", "--workers", "1"])
+        assert code == EXIT_IO
+        assert "Read-only file system" in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in before} == before
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert main(["-q", "--config", str(config), "run", "--workers", "1"]) == EXIT_OK
+    entries = feedparser.parse((small_disk / "sources" / "quay.rss").read_bytes()).entries
+    assert len(entries) == 4

@@ -11,7 +11,6 @@ Hidden names keep them out of what ``serve`` answers.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -28,10 +27,16 @@ def temp_prefix(target: Path) -> str:
 
 
 def remove_leftovers(directory: Path) -> list[Path]:
-    """Remove temporary files in ``directory`` left by processes that died; return them."""
+    """Remove temporary files in ``directory`` left by processes that died; return them.
+
+    Best effort: a directory or file that cannot be listed or removed is logged, never raised.
+    """
     try:
         entries = list(os.scandir(directory))
     except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        log.warning("cannot look for leftovers in %s: %s", directory, exc.strerror or exc)
         return []
     removed = []
     for entry in entries:
@@ -42,9 +47,14 @@ def remove_leftovers(directory: Path) -> list[Path]:
         if pid is not None and _alive(int(pid)):
             continue
         path = Path(entry.path)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             path.unlink()
-            removed.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot remove leftover %s: %s", path, exc.strerror or exc)
+            continue
+        removed.append(path)
     if removed:
         log.warning("removed %d temporary files left by killed runs in %s", len(removed), directory)
     return removed

@@ -42,6 +42,7 @@ from feedsvc.config_tags import (
     vocabulary_schema,
 )
 from feedsvc.configspec import (
+    Boolean,
     Choice,
     Duration,
     Integer,
@@ -124,6 +125,12 @@ FETCH = Section(
             "host_interval",
             Duration(timedelta(0), timedelta(minutes=1)),
             "Least time between request starts to one host (default 1s, 0s for loopback)",
+        ),
+        Key(
+            "allow_private_addresses",
+            Boolean(),
+            "Fetch from loopback, private, link-local and other non-public addresses",
+            False,
         ),
     ),
     "How documents are fetched",
@@ -385,6 +392,7 @@ def _fetch(r: NodeReader, node: Node | None) -> FetchConfig:
         concurrency=k["concurrency"].get(r, f, key, d.concurrency),
         per_host=k["per_host"].get(r, f, key, d.per_host),
         host_interval=_host_interval(interval, "host_interval" in f),
+        allow_private_addresses=k["allow_private_addresses"].get(r, f, key, False),
     )
 
 
@@ -423,8 +431,8 @@ def _resolve_sqlite(url: str, base: Path) -> str:
 def _base_url(r: NodeReader, node: Node | None) -> str:
     url = r.text(node, "settings.base_url", DEFAULT_BASE_URL)
     problem = http_url_problem(url)
-    parts = urlsplit(url)
-    if problem is None and (parts.query or parts.fragment):
+    parts = urlsplit(url) if problem is None else None
+    if parts is not None and (parts.query or parts.fragment):
         problem = f"expected a URL without a query or fragment, got {url!r}"
     if problem is not None:
         r.problem(node, "settings.base_url", problem)

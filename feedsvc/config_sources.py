@@ -56,6 +56,10 @@ SOURCE = Section(
 SOURCE_KEYS = SOURCE.names
 
 
+_HOST_RE = re.compile(r"[^\s/\\?#@%:<>\[\]\"'`{}|^]+")
+MAX_URL_CHARS = 2000
+
+
 def read_sources(r: NodeReader, node: Node | None, declared: bool) -> tuple[SourceConfig, ...]:
     """The ``sources`` list; ``declared``: whether the file has a tag vocabulary."""
     if node is None:
@@ -124,14 +128,24 @@ def _kind(r: NodeReader, node: Node | None, key: str) -> SourceKind | None:
 
 def http_url_problem(url: str) -> str | None:
     """Why ``url`` is not an http(s) URL with a host, or None when it is one."""
+    if len(url) > MAX_URL_CHARS:
+        return f"expected a URL of at most {MAX_URL_CHARS} characters, got {len(url)}"
     if not url or any(char.isspace() or not char.isprintable() for char in url):
         return f"expected an http(s) URL without spaces, got {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return f"expected an http(s) URL with a host, got {url!r}"
     try:
-        parts.port  # noqa: B018 - reading the port validates it
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:
+        return f"expected an http(s) URL, got {url!r} ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        return f"expected an http(s) URL with a host, got {url!r}"
+    if not _HOST_RE.fullmatch(hostname) and not hostname.startswith("[") and ":" not in hostname:
+        return f"expected an http(s) URL with a valid host name, got {url!r}"
+    try:
+        port = parts.port
     except ValueError:
+        port = 0
+    if port == 0:
         return f"expected an http(s) URL with a valid port, got {url!r}"
     return None
 
@@ -160,6 +174,10 @@ def _location(
     raw = r.text(value_node, where, "")
     if url_node is not None and not raw.lower().startswith("file:"):
         return _remote_url(r, url_node, where, raw, kind), None
+    if url_node is not None and kind in ("feed", "page"):
+        message = f"a {kind} source fetches http(s) URLs only, got {raw!r}"
+        r.problem(value_node, where, f"{message} (name a local file with 'path' instead)")
+        return None, None
     path = _file_url(r, value_node, where, raw) if url_node else _local_path(r, value_node, where)
     if path is not None and kind == "file" and not path.exists():
         r.problem(value_node, where, f"no such file or folder: {path}")

@@ -74,13 +74,22 @@ _CELL_TAGS = frozenset({"td", "th"})
 _PARAGRAPH = "\x00"  # marker for a paragraph break while collecting text
 _LINE = "\n"  # marker for a line break (<br>) while collecting text
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 _SAFE_TAG = re.compile(r'<(/?)([A-Za-z][A-Za-z0-9]*)(?:[^>"]|"[^"]*")*>')
 
 
 def sanitise_html(html_in: str, base_url: str | None = None) -> str:
     """Return ``html_in`` reduced to safe, allowlisted HTML with absolute URLs."""
-    return _cleaner(_relative_policy(base_url)).clean(_drop_controls(html_in)).strip()
+    return _cleaner_for(base_url).clean(_drop_controls(html_in)).strip()
+
+
+def _cleaner_for(base_url: str | None) -> nh3.Cleaner:
+    """The cleaner for ``base_url``; one nh3 cannot use as a base denies relative URLs."""
+    try:
+        return _cleaner(_relative_policy(base_url))
+    except ValueError:  # Python's URL parser took it, nh3's (WHATWG) does not: "http://08"
+        log.debug("unusable base url=%r", base_url)
+        return _cleaner("deny")
 
 
 @functools.lru_cache(maxsize=64)
@@ -175,7 +184,7 @@ def _lines_to_html(paragraph: str) -> str:
 
 
 def _drop_controls(text: str) -> str:
-    """Remove control characters other than tab, newline and carriage return."""
+    """Remove control characters other than tab, newline and carriage return, and BOMs."""
     return _CONTROLS.sub("", text)
 
 

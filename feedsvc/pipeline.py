@@ -32,7 +32,7 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from feedsvc.errors import ExtractError
+from feedsvc.errors import ExtractError, StoreError
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
@@ -248,6 +248,8 @@ class Cycle:
         try:
             decision = await self._dispatch(job, loop, cpu)
             result = await writer.save(decision)
+        except StoreError as exc:  # locked past the busy timeout: the next run tries again
+            result = SourceResult(name, "error", error=f"not stored: {exc}")
         except Exception as exc:  # a bug: say so loudly, keep the other sources going
             log.exception("internal error source=%s", name)
             error = f"internal error: {exc!r}"

@@ -192,13 +192,14 @@ class Service:
         hub, settings = self.config.settings.websub_hub, self.config.settings
         if hub is None or not published.written:
             return
-        from feedsvc.fetch import notify_hub, user_agent
+        from feedsvc.fetch import address_policy, notify_hub, user_agent
         from feedsvc.publish.output import changed_feed_urls
 
         topics = changed_feed_urls(published.written, settings)
         if not topics:
             return
-        for error in notify_hub(hub, topics, user_agent(settings.contact)):
+        policy = address_policy(settings.fetch)
+        for error in notify_hub(hub, topics, user_agent(settings.contact), policy=policy):
             log.warning("hub notification failed hub=%s error=%s", hub, error)
 
     @property

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc.stories import StoryEngine, StoryParams
+from feedsvc.tempfiles import remove_leftovers, temp_prefix
 
 log = logging.getLogger("feedsvc.story_snapshot")
 
@@ -110,7 +111,8 @@ def save_snapshot(
     header = {**_header(params, sources, token), "latest": latest}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_leftovers(path.parent)  # of a round that was killed while writing
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(header, handle, protocol=pickle.HIGHEST_PROTOCOL)

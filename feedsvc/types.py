@@ -38,6 +38,7 @@ class FetchConfig:
     concurrency: int = 8
     per_host: int = 2
     host_interval: float | None = None  # None: 1s, but 0 for loopback hosts
+    allow_private_addresses: bool = False  # see feedsvc.addresses
 
 
 @dataclass(frozen=True, slots=True)

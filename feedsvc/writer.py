@@ -4,8 +4,9 @@ Every source's outcome (its articles and fetch record) is written by one thread,
 so SQLite sees one writer. Tasks ``await writer.save(item)``; the thread takes
 whatever is waiting (up to ``max_group`` items) and saves it with one call to
 ``save_group`` (one transaction), which costs one commit instead of one per
-source. If a group fails, its items are saved one by one with ``save_one``, so
-one bad batch fails only its own source. It decides nothing about what to save.
+source; a lone item goes to ``save_one``. If a group fails, its items are
+saved one by one with ``save_one``, so one bad batch fails only its own source.
+It decides nothing about what to save.
 """
 
 from __future__ import annotations
@@ -78,15 +79,14 @@ class GroupWriter(Generic[T, R]):
 
     def _write(self, group: list[_Entry[T, R]]) -> None:
         items = [item for item, _, _ in group]
-        try:
-            results: list[R | BaseException] = list(self._save_group(items))
-        except Exception as exc:
-            if len(group) == 1:
-                results = [exc]
-            else:
-                log.warning(
-                    "group write failed, saving one by one items=%d error=%r", len(group), exc
-                )
+        results: list[R | BaseException]
+        if len(items) == 1:
+            results = [self._one(items[0])]
+        else:
+            try:
+                results = list(self._save_group(items))
+            except Exception as exc:
+                log.warning("group write failed, one by one now items=%d error=%r", len(items), exc)
                 results = [self._one(item) for item in items]
         for (_, future, loop), result in zip(group, results, strict=True):
             loop.call_soon_threadsafe(_settle, future, result)

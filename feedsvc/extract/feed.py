@@ -19,6 +19,10 @@ its quirks live:
   entry's content when the feed sets one, else the document URL.
 * ``text/plain`` content is labelled ``text/plain`` (see
   ``_markup.harmonise``) so the normaliser escapes it.
+* Before feedparser sees a document, its internal DTD subset is taken away
+  (``_dtd.defuse``): no entity is expanded by an XML parser, so no billion
+  laughs, quadratic blow-up or external entity. feedparser's XML reader never
+  loads external entities or DTDs either.
 
 JSON Feed, which feedparser 6.0 does not read, goes to ``_jsonfeed``. Nothing
 here normalises URLs, sanitises HTML beyond feedparser, or makes ids. Any
@@ -31,13 +35,15 @@ import io
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import feedparser
 
 from feedsvc.errors import ExtractError
 from feedsvc.extract._dates import from_struct_time
-from feedsvc.extract._decode import media_type
+from feedsvc.extract._decode import media_type, repair_utf8
+from feedsvc.extract._dtd import defuse
 from feedsvc.extract._jsonfeed import parse_json_feed
 from feedsvc.extract._markup import Part, harmonise
 from feedsvc.types import Document, Extracted, RawEntry
@@ -66,8 +72,13 @@ def parse_feed(document: Document) -> Extracted:
         raise ExtractError("not a usable feed: the document is empty")
     if _is_json(document):
         return parse_json_feed(document)
+    document, defused = defuse(document)
+    repaired = repair_utf8(document)
+    if repaired is not None:
+        document = replace(document, body=repaired)
+        defused += ("invalid UTF-8 bytes replaced",)
     result = _run_feedparser(document)
-    notes = _usability_warnings(result, _has_feed_root(document.body))
+    notes = defused + _usability_warnings(result, _has_feed_root(document.body))
     feed: Mapping[str, Any] = _mapping(result.get("feed"))
     is_atom = str(result.get("version") or "").startswith("atom")
     entries = tuple(
@@ -104,7 +115,11 @@ def feedparser_headers(document: Document) -> dict[str, str]:
 
 
 def _is_json(document: Document) -> bool:
-    return "json" in media_type(document) or document.body.lstrip().startswith(_JSON_START)
+    """JSON by its first byte; by the Content-Type only when the body does not start as XML."""
+    head = document.body.lstrip()[:3]
+    if head.startswith(_JSON_START):
+        return True
+    return "json" in media_type(document) and not head.lstrip(b"\xef\xbb\xbf").startswith(b"<")
 
 
 def _run_feedparser(document: Document) -> Any:

@@ -8,7 +8,9 @@ fsynced; if the block raises, the temporary files are removed and no target is
 touched. A reader sees the old file or the new one, never a half-written one.
 ``write_if_changed`` is the same for one file. A file whose bytes are already
 right is left alone. ``OSError`` becomes ``PublishError`` here, in
-one place (``_translated``). This module knows nothing about feeds.
+one place (``_translated``). Temporary files carry the writer's process id
+(``feedsvc.tempfiles``), so a later publish removes those a killed one left.
+This module knows nothing about feeds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from feedsvc.errors import PublishError
+from feedsvc.tempfiles import temp_prefix
 
 log = logging.getLogger("feedsvc.publish.atomic")
 
@@ -71,7 +74,7 @@ class StagedWrites:
             if _has_bytes(path, data):
                 return False
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
             temp = Path(name)
             self._staged.append((temp, path))
             with os.fdopen(fd, "wb") as handle:

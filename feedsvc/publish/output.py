@@ -28,6 +28,7 @@ from feedsvc.publish.opml import render_opml
 from feedsvc.publish.plan import ALL_PATH
 from feedsvc.publish.syndication import render_atom, render_rss
 from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
+from feedsvc.tempfiles import remove_leftovers
 from feedsvc.types import FeedListing, FeedSpec, PublishResult, Settings
 
 log = logging.getLogger("feedsvc.publish")
@@ -132,6 +133,8 @@ def write_output(
     _check_paths(listings)
     listed = {listing.path for listing in listings}
     root = settings.output_dir
+    for directory in (root, *(root / d for d in PRUNED_DIRS)):
+        remove_leftovers(directory)  # temporary files of a publish that was killed
     written: list[str] = []
     unchanged: list[str] = []
     with staged_writes() as batch:

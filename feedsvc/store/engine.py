@@ -29,6 +29,10 @@ BUSY_TIMEOUT_MS = 10_000
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, prepared for feedsvc's use of it."""
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":  # psycopg 3, not SQLAlchemy's psycopg2 default
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     return _sqlite_engine(parsed)

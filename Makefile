@@ -51,5 +51,9 @@ bench: $(VENV)/.dev-installed
 bench-speed: $(VENV)/.dev-installed
 	$(BIN)/python bench/speed.py $(BENCH_ARGS)
 
+# Scaling benchmark (docs/scaling.md): 1, 2, 4 workers on PostgreSQL vs one SQLite run, kill -9.
+bench-scaling: $(VENV)/.dev-installed postgres-server
+	$(BIN)/python bench/scaling.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) data output/*.rss output/*.atom output/*.json output/*.html output/*.opml output/sources output/tags

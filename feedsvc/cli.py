@@ -316,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("b", metavar="SOURCE:ID")
     explain.set_defaults(handler=cmd_stories_explain)
     _add_tag_commands(commands)
+    from feedsvc.cli_workers import add_worker_commands
+
+    add_worker_commands(commands)
     cluster = _add(commands, "cluster", cmd_cluster)
     cluster.add_argument("--input", type=Path, required=True, help="items as JSON lines, or -")
     serve = _add(commands, "serve", cmd_serve)

@@ -17,6 +17,7 @@ touch anything the config names, apart from checking that the path of a
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -109,6 +110,8 @@ DEFAULT_CONTACT = "https://example.invalid/feedsvc"  # the same as Settings.cont
 _EMAIL_RE = re.compile(r"[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+")
 _SQLITE_RE = re.compile(r"(sqlite(?:\+\w+)?):///(.*)", re.DOTALL)
 _DB_SCHEME_RE = re.compile(r"(sqlite|postgresql)(\+\w+)?://")
+# Overrides settings.database_url (e.g. one PostgreSQL URL for every host's workers).
+DATABASE_URL_ENV = "FEEDSVC_DATABASE_URL"
 SECONDS = (timedelta(seconds=1), timedelta(hours=1))
 
 # --------------------------------------------------------------------------- the declarations
@@ -408,7 +411,7 @@ def _seconds(value: timedelta | None, default: float) -> float:
 
 def _database_url(r: NodeReader, node: Node | None, data_dir: Path) -> str:
     default = f"sqlite:///{(data_dir / 'feedsvc.sqlite3').as_posix()}"
-    url = r.text(node, "settings.database_url", default)
+    url = os.environ.get(DATABASE_URL_ENV) or r.text(node, "settings.database_url", default)
     if not _DB_SCHEME_RE.match(url):
         scheme = url.partition("://")[0] if "://" in url else url[:20]
         message = "expected a sqlite:/// or postgresql:// database URL"

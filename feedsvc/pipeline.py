@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -195,11 +195,18 @@ class Cycle:
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
 
-    async def run(self, sources: Sequence[SourceConfig]) -> tuple[SourceResult, ...]:
-        """Fetch, process and store every source; return one result per source finished."""
+    async def run(
+        self, sources: Sequence[SourceConfig], states: Mapping[str, SourceState] | None = None
+    ) -> tuple[SourceResult, ...]:
+        """Fetch, process and store every source; return one result per source finished.
+
+        ``states`` are the sources' stored states when the caller has them (a
+        worker's claim); otherwise every source's state is read.
+        """
         from feedsvc.fetch import Fetcher, user_agent  # httpx loads only when something is due
 
-        states = {s.name: s for s in self._store.source_states(counts=False)}
+        if states is None:
+            states = {s.name: s for s in self._store.source_states(counts=False)}
         by_name = {s.name: s for s in sources}
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
@@ -215,7 +222,7 @@ class Cycle:
         self,
         outcomes: AsyncIterator[FetchOutcome],
         by_name: dict[str, SourceConfig],
-        states: dict[str, SourceState],
+        states: Mapping[str, SourceState],
         cpu: Executor,
         writer: GroupWriter[_Decision, SourceResult],
     ) -> list[SourceResult]:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,16 +45,21 @@ from feedsvc.types import (
     SourceState,
     StoryView,
     TagConfig,
+    WorkerState,
+    WorkLoad,
 )
 from feedsvc.workers import worker_pool
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
+    from feedsvc.store.roles import RoleLock
     from feedsvc.subscriptions import ImportPlan
+    from feedsvc.worker import WorkerOptions, WorkerResult
 
 log = logging.getLogger("feedsvc.service")
 
 Clock = Callable[[], datetime]
+STATUS_WINDOW = timedelta(minutes=5)  # throughput in `feedsvc status` is over this window
 
 
 def utc_now() -> datetime:
@@ -166,9 +171,35 @@ class Service:
         return replace(result, published=published, finished=finished, timings=times.snapshot())
 
     def _assign_and_publish(
-        self, store: Store, pool: Executor, times: StageTimes, *, full: bool = False
+        self,
+        store: Store,
+        pool: Executor,
+        times: StageTimes,
+        *,
+        full: bool = False,
+        role: RoleLock | None = None,
     ) -> PublishResult:
-        """Re-tag if the rules changed, group new articles into stories, publish what changed."""
+        """Re-tag, group new articles into stories and publish what changed, as the publisher.
+
+        Only the holder of the publisher role does this (``role``, when the caller
+        holds it; otherwise it is taken for the call). When another process holds
+        it (a ``feedsvc worker``), that process groups and publishes, and this
+        call does nothing.
+        """
+        own = role is None
+        role = role or store.publisher_role()
+        if not role.try_take():
+            log.info("another process is the publisher; not grouping or publishing here")
+            return PublishResult()
+        try:
+            return self._assign_and_publish_held(store, pool, times, full=full)
+        finally:
+            if own:
+                role.release()
+
+    def _assign_and_publish_held(
+        self, store: Store, pool: Executor, times: StageTimes, *, full: bool
+    ) -> PublishResult:
         with times.measure("tags"):
             retag_stored(self.config, store)
         with times.measure("stories"):
@@ -186,6 +217,24 @@ class Service:
         times.count("files_written", len(published.written))
         times.count("files_unchanged", len(published.unchanged))
         return published
+
+    def publish_pending(self, store: Store, pool: Executor, role: RoleLock) -> PublishResult:
+        """As the holder of ``role``: group what is new, publish what changed, ping the hub."""
+        published = self._assign_and_publish(store, pool, StageTimes(), role=role)
+        self.notify_hub(published)
+        return published
+
+    def worker(self, options: WorkerOptions, stop: threading.Event) -> WorkerResult:
+        """Run one ``feedsvc worker`` until ``stop`` (or, with ``options.once``, until done)."""
+        from feedsvc.worker import Worker
+
+        return Worker(self, options, stop, clock=self._clock).run()
+
+    def status(self, window: timedelta = STATUS_WINDOW) -> tuple[list[WorkerState], WorkLoad]:
+        """The workers (with what each holds) and the work waiting, at the service's now."""
+        now = self._clock()
+        with self.open_store() as store:
+            return store.worker_states(now), store.workload(now, window)
 
     def notify_hub(self, published: PublishResult) -> None:
         """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""

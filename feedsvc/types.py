@@ -537,3 +537,35 @@ class StoryView:
     members: int
     outlets: int
     updated: datetime
+
+
+# --------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerState:
+    """A ``feedsvc worker`` process as stored: who, since when, what it did and holds now."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    stopped_at: datetime | None
+    alive: bool
+    publisher: bool
+    fetches: int
+    articles: int
+    leases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLoad:
+    """The work waiting: sources due (leased or never fetched), the lag, recent throughput."""
+
+    due: int
+    leased: int
+    never_fetched: int
+    lag: timedelta
+    fetched_recently: int
+    window: timedelta

@@ -175,12 +175,12 @@ def test_batches_and_story_rounds_leave_marks_in_their_own_transaction(
         assert store.publish_marks().empty
 
 
-def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(tmp_path: Path) -> None:
+def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(store_url: str) -> None:
     outlets = [f"o{n:02d}" for n in range(14)]
     configs = [
         SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
     ]
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+    with Store.open(store_url) as store:
         store.sync_sources(configs, NOW)
         keys = []
         for n, outlet in enumerate(outlets):

@@ -84,7 +84,8 @@ class FeedHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and data:
             self.wfile.write(data)
-        line = f"{status} {len(data) if body else 0} {time.perf_counter() - start:.3f}\n"
+        took = time.perf_counter() - start
+        line = f"{status} {len(data) if body else 0} {took:.3f} {self.path.split('?')[0]}\n"
         with self.log_lock:
             self.log_file.write(line.encode())
             self.log_file.flush()

@@ -40,7 +40,7 @@ http {{
         text/plain txt;
     }}
     default_type application/octet-stream;
-    log_format bench '$status $body_bytes_sent $request_time';
+    log_format bench '$status $body_bytes_sent $request_time $uri';
     access_log {scratch}/access.log bench;
     client_body_temp_path {scratch}/tmp-body;
     proxy_temp_path {scratch}/tmp-proxy;
@@ -103,6 +103,18 @@ class Server:
     def log_offset(self) -> int:
         """Where the access log ends now."""
         return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def paths_since(self, offset: int) -> dict[str, int]:
+        """How many times each path was requested after ``offset`` (the log's fourth field)."""
+        time.sleep(0.05)
+        counts: dict[str, int] = {}
+        with self.access_log.open("rb") as log:
+            log.seek(offset)
+            for line in log.read().splitlines():
+                fields = line.split()
+                path = fields[3].decode() if len(fields) > 3 else "?"
+                counts[path] = counts.get(path, 0) + 1
+        return counts
 
     def requests_since(self, offset: int) -> RequestCounts:
         """Count the access-log lines written after ``offset``."""

@@ -29,6 +29,7 @@ from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
 from feedsvc.store.tag_queries import TagQueries
+from feedsvc.store.worker_queries import WorkerQueries
 from feedsvc.types import (
     Article,
     FetchIntent,
@@ -54,7 +55,7 @@ def _translated(action: str) -> Iterator[None]:
         raise StoreError(f"{action} failed: {type(cause).__name__}: {cause}") from exc
 
 
-class Store(StoryQueries, TagQueries):
+class Store(StoryQueries, TagQueries, WorkerQueries):
     """Sources, their fetch state, their articles and stories, in one SQL database."""
 
     _translate = staticmethod(_translated)

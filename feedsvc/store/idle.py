@@ -27,7 +27,7 @@ from feedsvc.types import SourceConfig
 log = logging.getLogger("feedsvc.store.idle")
 
 # The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
-HEAD_REVISION = "r0005"
+HEAD_REVISION = "r0006"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 

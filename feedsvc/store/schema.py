@@ -98,6 +98,10 @@ sources = sa.Table(
     sa.Column("disabled_at", UTCDateTime(), nullable=True),
     sa.Column("disabled_reason", sa.Text(), nullable=True),
     sa.Column("body_hash", sa.String(), nullable=True),
+    # r0006: the worker that has taken the source to fetch it, and until when (a
+    # lease that lapses if the worker dies); both NULL when no one holds it.
+    sa.Column("lease_owner", sa.String(), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="kind"),
     sa.CheckConstraint(
         "last_status IS NULL OR last_status IN ('ok', 'not-modified', 'error')",
@@ -214,4 +218,22 @@ service_state = sa.Table(
     metadata,
     sa.Column("key", sa.String(), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
+)
+
+# --------------------------------------------------------------------------- workers (r0006)
+
+# Every ``feedsvc worker`` process: who it is, when it last reported, what it has done.
+# A worker whose ``seen_at`` is old is gone (its leases lapse on their own).
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("host", sa.Text(), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("seen_at", UTCDateTime(), nullable=False),
+    sa.Column("stopped_at", UTCDateTime(), nullable=True),
+    sa.Column("publisher", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("fetches", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("articles", sa.Integer(), nullable=False, server_default="0"),
 )

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,12 +62,26 @@ def service_for(path: Path) -> Service:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch every due source once, store new articles, publish the feeds, and exit."""
-    from feedsvc.config import load_config
-    from feedsvc.progress import TerminalProgress, log_progress, summary
-    from feedsvc.quickrun import idle_run
+    from feedsvc.quickrun import IDLE_SUMMARY, quick_idle_run
     from feedsvc.timing import format_timings
 
-    config = load_config(args.config)
+    started = time.perf_counter()
+    ticket = None if args.all else quick_idle_run(args.config, utc_now)
+    if ticket is not None:  # decided from the config's ticket, without parsing the config
+        seconds = time.perf_counter() - started
+        if not args.quiet:
+            print(f"feedsvc: {IDLE_SUMMARY} ({seconds:.1f}s); feeds in {ticket.output_dir}/")
+        if args.timings:
+            print(format_timings({"total": seconds}))
+        return EXIT_OK
+
+    from feedsvc.config import read_config
+    from feedsvc.idle_ticket import ticket_for, write_ticket
+    from feedsvc.progress import TerminalProgress, log_progress, summary
+    from feedsvc.quickrun import idle_run
+
+    config, text = read_config(args.config)
+    write_ticket(args.config, text, ticket_for(config))  # the next idle run need not parse it
     result = None if args.all else idle_run(config, utc_now)
     if result is None:  # something may be due: load the whole stack
         from feedsvc.service import Service

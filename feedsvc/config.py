@@ -230,8 +230,14 @@ ROOT_KEYS = "settings sources tags"
 
 def load_config(path: Path) -> Config:
     """Read and validate the config file at ``path``; raise ConfigError listing every problem."""
+    return read_config(path)[0]
+
+
+def read_config(path: Path) -> tuple[Config, bytes]:
+    """The config file at ``path``, validated, and the very bytes it was read from."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problem = ConfigProblem(str(path), None, "", f"cannot read config file: not UTF-8 ({exc})")
         raise ConfigError([problem]) from exc
@@ -239,7 +245,7 @@ def load_config(path: Path) -> Config:
         reason = exc.strerror or str(exc)
         problem = ConfigProblem(str(path), None, "", f"cannot read config file: {reason}")
         raise ConfigError([problem]) from exc
-    return parse_config(text, path)
+    return parse_config(text, path), data
 
 
 def parse_config(text: str, path: Path) -> Config:

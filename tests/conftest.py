@@ -20,6 +20,18 @@ PG_ADMIN_ENV = "FEEDSVC_TEST_POSTGRES_URL"
 ENGINES = ("sqlite", "postgresql")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's own cache directory (feedsvc keeps idle tickets there), not the user's."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The read-only ../shared material; skipped where it is absent, required in CI."""

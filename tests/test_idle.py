@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc import quickrun
+from feedsvc.config import read_config
 from feedsvc.fingerprint import output_fingerprint
+from feedsvc.idle_ticket import read_ticket, source_rows, ticket_for, ticket_path, write_ticket
+from feedsvc.progress import summary
+from feedsvc.publish.text import INDEX_FILE
+from feedsvc.quickrun import IDLE_SUMMARY
 from feedsvc.service import Service
 from feedsvc.store.idle import is_idle, sqlite_path
-from feedsvc.types import FetchIntent
+from feedsvc.types import FetchIntent, PublishResult, RunResult
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -54,7 +60,7 @@ def test_idle_until_the_source_is_due(config: Path) -> None:
 def test_not_idle_when_in_doubt(config: Path, tmp_path: Path) -> None:
     service = at(config, NOW)
     settings = service.config.settings
-    sources = service.config.sources
+    sources = source_rows(service.config)
     fingerprint = output_fingerprint(service.config)
     assert is_idle(settings.database_url, sources, NOW, fingerprint)
 
@@ -96,3 +102,73 @@ def test_a_run_with_nothing_due_loads_no_database_or_parser_library(config: Path
     assert "loaded []" in done.stdout
     timings = next(line for line in done.stdout.splitlines() if line.startswith("timings:"))
     assert timings.split()[1:] and all(cell.startswith("total=") for cell in timings.split()[1:])
+
+
+# --------------------------------------------------------------------------- the config's ticket
+
+
+def cli_run(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``feedsvc run`` in a fresh interpreter; prints which heavy modules it loaded."""
+    script = (
+        "import sys; from feedsvc.cli import main; code = main(['--config', sys.argv[1], 'run',"
+        " *sys.argv[2:]]); heavy = [m for m in ('yaml', 'feedsvc.config', 'feedsvc.types',"
+        " 'sqlalchemy', 'feedparser') if m in sys.modules]; print('loaded', heavy); sys.exit(code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-c", script, str(config), *extra], env=env, capture_output=True, text=True
+    )
+
+
+def test_an_idle_run_after_a_full_one_does_not_even_parse_the_config(config: Path) -> None:
+    first = cli_run(config)  # no ticket yet: parses the config, keeps its ticket, finds it idle
+    assert first.returncode == 0, first.stderr
+    assert "nothing due" in first.stdout and "'feedsvc.config'" in first.stdout
+    second = cli_run(config)
+    assert second.returncode == 0, second.stderr
+    assert "loaded []" in second.stdout
+    assert f"feedsvc: {IDLE_SUMMARY} (" in second.stdout
+    assert f"feeds in {config.parent / 'output'}/" in second.stdout
+
+
+def test_a_changed_config_is_read_again(config: Path, loopback_server: LoopbackServer) -> None:
+    assert cli_run(config).returncode == 0  # keeps the ticket
+    loopback_server.route("/reef.xml", body=FEED.replace(b"k1", b"r1"))
+    sources = [
+        feed_source("kelp", loopback_server.url("/kelp.xml"), interval="1h"),
+        feed_source("reef", loopback_server.url("/reef.xml")),
+    ]
+    write_config(config.parent, sources)
+    done = cli_run(config)
+    assert done.returncode == 0, done.stderr
+    assert "1 sources fetched: 1 ok" in done.stdout  # the new source, found by parsing again
+
+
+def test_tickets_stand_only_for_the_bytes_and_environment_they_were_made_from(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded, text = read_config(config)
+    ticket = ticket_for(loaded)
+    write_ticket(config, text, ticket)
+    assert read_ticket(config) == ticket
+    monkeypatch.setenv("FEEDSVC_DATABASE_URL", f"sqlite:///{config.parent / 'other.db'}")
+    assert read_ticket(config) is None  # the environment changes what the file means
+    monkeypatch.delenv("FEEDSVC_DATABASE_URL")
+    config.write_bytes(text + b"\n# a comment\n")
+    assert read_ticket(config) is None  # any byte changed
+    config.write_bytes(text)
+    assert read_ticket(config) == ticket
+    where = ticket_path(config)
+    assert where is not None
+    where.write_text('{"key": "truncated')
+    assert read_ticket(config) is None  # unreadable: parse instead
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("HOME")
+    assert ticket_path(config) is None and read_ticket(config) is None  # nowhere to keep one
+    write_ticket(config, text, ticket)  # and keeping one is skipped quietly
+
+
+def test_the_quick_summary_says_what_an_idle_run_says() -> None:
+    idle = RunResult(NOW, NOW, (), PublishResult(), {})
+    assert summary(idle) == f"{IDLE_SUMMARY} (0.0s)"
+    assert quickrun.INDEX_FILE == INDEX_FILE

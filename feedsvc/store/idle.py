@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
-from feedsvc.types import SourceConfig
+# A configured source as stored: name, title, kind, location (URL or path), enabled.
+SourceRow = tuple[str, str, str, str, bool]
 
 log = logging.getLogger("feedsvc.store.idle")
 
@@ -43,7 +44,7 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def is_idle(
-    database_url: str, sources: Sequence[SourceConfig], now: datetime, fingerprint: str
+    database_url: str, sources: Collection[SourceRow], now: datetime, fingerprint: str
 ) -> bool:
     """True only when a run at ``now`` would fetch, group and publish nothing."""
     path = sqlite_path(database_url)
@@ -64,7 +65,7 @@ def is_idle(
 
 def _idle(
     connection: sqlite3.Connection,
-    sources: Sequence[SourceConfig],
+    sources: Collection[SourceRow],
     now: datetime,
     fingerprint: str,
 ) -> bool:
@@ -84,10 +85,10 @@ def _idle(
     return bool(stored == (fingerprint,))
 
 
-def _synced(connection: sqlite3.Connection, sources: Sequence[SourceConfig]) -> bool:
+def _synced(connection: sqlite3.Connection, sources: Collection[SourceRow]) -> bool:
     """Whether the live stored sources are exactly the configured ones, field for field."""
     rows = connection.execute(
         "SELECT name, title, kind, location, enabled FROM sources WHERE removed_at IS NULL"
     ).fetchall()
-    wanted = {(s.name, s.title, s.kind, s.location, int(s.enabled)) for s in sources}
+    wanted = {(name, title, kind, location, int(on)) for name, title, kind, location, on in sources}
     return len(rows) == len(sources) and set(rows) == wanted

@@ -1,4 +1,4 @@
-"""A bare TCP listener that counts the connections it accepts, and closes them."""
+"""Bare TCP servers for what no HTTP server library would do: count and drop, or misbehave."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 
-class CountingListener:
-    """Listens on ``host`` (an address on this machine), counting and dropping connections."""
+class _AcceptLoop:
+    """A listening socket whose connections a thread hands to ``_handle`` until closed."""
 
-    def __init__(self, host: str = "127.0.0.2") -> None:
+    def __init__(self, host: str) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.bind((host, 0))
@@ -20,12 +21,10 @@ class CountingListener:
         self._sock.settimeout(0.05)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
-        self._count = 0
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
-    def __enter__(self) -> CountingListener:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -38,12 +37,6 @@ class CountingListener:
         self._stop.set()
         self._thread.join(2.0)
         self._sock.close()
-
-    @property
-    def accepted(self) -> int:
-        """Connections accepted so far."""
-        with self._lock:
-            return self._count
 
     def url(self, path: str = "/") -> str:
         """An http URL of this listener."""
@@ -56,13 +49,34 @@ class CountingListener:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):
                 continue
-            with self._lock:
-                self._count += 1
-            with contextlib.suppress(OSError):
-                conn.close()
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
 
-class RawServer:
+class CountingListener(_AcceptLoop):
+    """Listens on ``host`` (an address on this machine), counting and dropping connections."""
+
+    def __init__(self, host: str = "127.0.0.2") -> None:
+        super().__init__(host)
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return self._count
+
+    def _handle(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._count += 1
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+class RawServer(_AcceptLoop):
     """A TCP server on 127.0.0.1 that runs ``script(connection)`` for every client.
 
     For answers no HTTP server library would send: garbage, endless headers,
@@ -70,17 +84,9 @@ class RawServer:
     """
 
     def __init__(self, script: Callable[[socket.socket], None]) -> None:
+        super().__init__("127.0.0.1")
         self._script = script
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.05)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> RawServer:
-        self._thread.start()
-        return self
 
     def __exit__(
         self,
@@ -88,9 +94,7 @@ class RawServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
-        self._sock.close()
+        super().__exit__(exc_type, exc, tb)
         for thread in self._threads:
             thread.join(2.0)
 
@@ -99,19 +103,10 @@ class RawServer:
         """Set when the server closes: scripts that loop must stop then."""
         return self._stop
 
-    def url(self, path: str = "/") -> str:
-        """An http URL of this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def _handle(self, conn: socket.socket) -> None:
+        thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn, contextlib.suppress(OSError):

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from feedsvc.config_types import TagConfig
     from feedsvc.service import Service
     from feedsvc.subscriptions import ImportPlan
     from feedsvc.tagging import RuleCount, TagExplanation
-    from feedsvc.types import TagConfig, TagOrigin
+    from feedsvc.types import TagOrigin
 
 EXIT_OK = 0
 EXIT_USAGE = 2

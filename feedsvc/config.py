@@ -42,6 +42,18 @@ from feedsvc.config_tags import (
     resolve_source_tags,
     vocabulary_schema,
 )
+from feedsvc.config_types import (
+    Config,
+    FeedFormat,
+    FeedsConfig,
+    FeedSet,
+    FetchConfig,
+    RepresentativeRule,
+    Settings,
+    SourceConfig,
+    StoriesConfig,
+    Vocabulary,
+)
 from feedsvc.configspec import (
     Boolean,
     Choice,
@@ -56,18 +68,6 @@ from feedsvc.configspec import (
     Slug,
 )
 from feedsvc.errors import ConfigError, ConfigProblem
-from feedsvc.types import (
-    Config,
-    FeedFormat,
-    FeedsConfig,
-    FeedSet,
-    FetchConfig,
-    RepresentativeRule,
-    Settings,
-    SourceConfig,
-    StoriesConfig,
-    Vocabulary,
-)
 from feedsvc.yamlnodes import (
     NodeReader,
     child,

@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from feedsvc.config_tags import TAG_PATTERN
+from feedsvc.config_types import SourceConfig, SourceKind
 from feedsvc.configspec import Boolean, Choice, Duration, Key, ListOf, Raw, Section, Slug, Text
-from feedsvc.types import SourceConfig, SourceKind
 from feedsvc.yamlnodes import NodeReader, is_text
 
 KINDS: dict[str, SourceKind] = {"feed": "feed", "page": "page", "file": "file"}

@@ -2,8 +2,8 @@
 
 Reads each tag (keyed by its slug: title, description, aliases, match) and its
 rule, a condition tree of terms, ``all``/``any``/``none`` groups and
-field-scoped conditions, into the records of :mod:`feedsvc.types`; checks
-regular expressions, fields, names given to two tags, and resolves the tags
+field-scoped conditions, into the records of :mod:`feedsvc.config_types`;
+checks regular expressions, fields, names given to two tags, and resolves the tags
 listed under sources through the vocabulary (an unknown one is an error when
 the file declares a vocabulary). Problems go to the ``NodeReader`` with
 file:line and key, like every other config problem. The JSON Schema of the
@@ -18,9 +18,7 @@ from typing import Any, cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from feedsvc.configspec import Key, ListOf, Raw, Schema, Section, Text
-from feedsvc.tags import REGEX_PREFIX, TAG_FIELDS, fold, name_key, term_pattern
-from feedsvc.types import (
+from feedsvc.config_types import (
     CategoryPolicy,
     Condition,
     Group,
@@ -31,6 +29,8 @@ from feedsvc.types import (
     Term,
     Vocabulary,
 )
+from feedsvc.configspec import Key, ListOf, Raw, Schema, Section, Text
+from feedsvc.tags import REGEX_PREFIX, TAG_FIELDS, fold, name_key, term_pattern
 from feedsvc.yamlnodes import NodeReader, child, describe, is_null, is_text, unknown_name
 
 TAG_PATTERN = "[a-z0-9][a-z0-9_-]*"

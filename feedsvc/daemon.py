@@ -40,12 +40,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.config import load_config
+from feedsvc.config_types import Config
 from feedsvc.errors import ConfigError, LockedError
 from feedsvc.metrics import Metrics, store_metrics
 from feedsvc.serve import Health, Server, cache_seconds_for, create_app
 from feedsvc.service import Service, utc_now
 from feedsvc.store import Store
-from feedsvc.types import Config, RunResult, SourceState
+from feedsvc.types import RunResult, SourceState
 
 log = logging.getLogger("feedsvc.daemon")
 

@@ -41,13 +41,13 @@ import httpx
 
 from feedsvc import __version__
 from feedsvc.addresses import AddressPolicy, scheme_refusal
+from feedsvc.config_types import FetchConfig
 from feedsvc.connect import AddressRefused, guarded_transport
 from feedsvc.decoding import BodyDecoder, DecodingError
 from feedsvc.errors import BodyTooLarge, FetchError
 from feedsvc.localfiles import fetch_files
 from feedsvc.types import (
     Document,
-    FetchConfig,
     Fetched,
     FetchFailed,
     FetchOutcome,

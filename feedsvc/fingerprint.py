@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict
 
 from feedsvc import __version__
-from feedsvc.types import Config
+from feedsvc.config_types import Config
 
 # Bump when the rendering of unchanged data changes without a version change.
 OUTPUT_FORMAT = 3

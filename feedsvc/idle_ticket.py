@@ -31,7 +31,7 @@ from feedsvc import __version__
 from feedsvc.store.idle import SourceRow
 
 if TYPE_CHECKING:
-    from feedsvc.types import Config
+    from feedsvc.config_types import Config
 
 # Environment variables that change what a config file means (config.py reads them).
 CONFIG_ENVIRONMENT = ("FEEDSVC_DATABASE_URL",)

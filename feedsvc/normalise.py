@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.htmltext import (
     collapse_whitespace,
     sanitise_html,
@@ -39,7 +40,7 @@ from feedsvc.htmltext import (
     split_paragraphs,
     text_to_html,
 )
-from feedsvc.types import Article, RawEntry, SourceConfig
+from feedsvc.types import Article, RawEntry
 
 log = logging.getLogger("feedsvc.normalise")
 

@@ -32,12 +32,12 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from feedsvc.config_types import Config, SourceConfig, Vocabulary
 from feedsvc.errors import ExtractError, StoreError
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
-    Config,
     Fetched,
     FetchFailed,
     FetchIntent,
@@ -47,10 +47,8 @@ from feedsvc.types import (
     NotModified,
     RedirectState,
     RunResult,
-    SourceConfig,
     SourceResult,
     SourceState,
-    Vocabulary,
 )
 from feedsvc.workers import worker_pool
 from feedsvc.writer import GroupWriter

@@ -25,6 +25,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import TYPE_CHECKING
 
+from feedsvc.config_types import Config, Settings
 from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
 from feedsvc.publish.plan import (
     RELATED_LIMIT,
@@ -35,16 +36,7 @@ from feedsvc.publish.plan import (
 )
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.tags import tagger_for
-from feedsvc.types import (
-    Article,
-    Config,
-    FeedEntry,
-    FeedListing,
-    FeedSpec,
-    PublishMarks,
-    PublishResult,
-    Settings,
-)
+from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, PublishMarks, PublishResult
 from feedsvc.workers import bounded_map
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from feedsvc.lock import run_lock
 from feedsvc.store.idle import is_idle
 
 if TYPE_CHECKING:
-    from feedsvc.types import Config, RunResult
+    from feedsvc.config_types import Config
+    from feedsvc.types import RunResult
 
 INDEX_FILE = "index.html"  # the front page every publish writes (publish.text.INDEX_FILE)
 # The summary of a run that found nothing due and published nothing (progress.summary's words).

@@ -58,9 +58,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.metrics import MetricsProvider
 from feedsvc.serve_guard import GuardedH11Protocol
-from feedsvc.types import SourceConfig
 
 __all__ = [
     "CONTENT_TYPES",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from feedsvc.assign import assign_stories, explain_pair, split_key
 from feedsvc.config import load_config
+from feedsvc.config_types import Config, TagConfig
 from feedsvc.errors import NotFoundError
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
@@ -37,12 +38,10 @@ from feedsvc.tagging import (
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
-    Config,
     PublishResult,
     RunResult,
     SourceState,
     StoryView,
-    TagConfig,
     WorkerState,
     WorkLoad,
 )

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from feedsvc.config_types import Config, SourceConfig
 from feedsvc.normalise import canonical_url
 from feedsvc.tags import tagger_for
-from feedsvc.types import Config, SourceConfig
 
 _UNSAFE = re.compile(r"[^a-z0-9]+")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

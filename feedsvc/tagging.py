@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from feedsvc.config_types import Config, SourceConfig
 from feedsvc.tags import Tagger, tagger_for
-from feedsvc.types import Article, Config, SourceConfig, TagOrigin
+from feedsvc.types import Article, TagOrigin
 
 if TYPE_CHECKING:
     from feedsvc.store import Store

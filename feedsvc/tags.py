@@ -24,18 +24,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from feedsvc.types import (
-    Article,
+from feedsvc.config_types import (
     Condition,
     Group,
     Scoped,
     SourceConfig,
     TagConfig,
     TagField,
-    TagOrigin,
     Term,
     Vocabulary,
 )
+from feedsvc.types import Article, TagOrigin
 
 REGEX_PREFIX = "re:"
 TAG_FIELDS: tuple[TagField, ...] = (

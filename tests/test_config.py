@@ -21,8 +21,8 @@ from feedsvc.config import (
     parse_duration,
     parse_size,
 )
+from feedsvc.config_types import Config, FetchConfig, Settings
 from feedsvc.errors import ConfigError
-from feedsvc.types import Config, FetchConfig, Settings
 
 FULL = """\
 settings:

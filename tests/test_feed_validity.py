@@ -26,10 +26,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedsvc.config_types import FeedsConfig, Settings
 from feedsvc.publish.output import render_files
 from feedsvc.publish.plan import entry_guid
 from feedsvc.service import Service
-from feedsvc.types import FeedEntry, FeedsConfig, FeedSpec, RelatedLink, Settings
+from feedsvc.types import FeedEntry, FeedSpec, RelatedLink
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 BASE = "http://localhost:8080/"

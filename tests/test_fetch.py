@@ -16,6 +16,7 @@ import pytest
 
 from feedsvc import __version__
 from feedsvc.addresses import AddressPolicy
+from feedsvc.config_types import FetchConfig
 from feedsvc.fetch import (
     ACCEPT,
     Fetcher,
@@ -24,14 +25,7 @@ from feedsvc.fetch import (
     notify_hub,
     user_agent,
 )
-from feedsvc.types import (
-    FetchConfig,
-    Fetched,
-    FetchFailed,
-    FetchOutcome,
-    FetchRequest,
-    NotModified,
-)
+from feedsvc.types import Fetched, FetchFailed, FetchOutcome, FetchRequest, NotModified
 from tests.support.httpserver import LoopbackServer, RequestInfo, Response, trickle, zeros
 
 T = TypeVar("T")

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import brotli
 import pytest
 
+from feedsvc.config_types import FetchConfig
 from feedsvc.decoding import PIECE, BodyDecoder, DecodingError
 from feedsvc.fetch import fetch_all_sync
-from feedsvc.types import FetchConfig, FetchFailed, FetchRequest
+from feedsvc.types import FetchFailed, FetchRequest
 from tests.support.httpserver import LoopbackServer, zeros
 from tests.support.memory import run_measured
 
@@ -116,7 +117,8 @@ def test_undecodable_bodies_fail_with_a_clear_error(
 FETCH_ONE = """
 import asyncio, sys
 from feedsvc.fetch import Fetcher
-from feedsvc.types import FetchConfig, FetchRequest
+from feedsvc.types import FetchRequest
+from feedsvc.config_types import FetchConfig
 
 async def main():
     config = FetchConfig(allow_private_addresses=True, total_timeout=60.0)

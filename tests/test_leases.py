@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.store import Store
-from feedsvc.types import FetchIntent, SourceConfig
+from feedsvc.types import FetchIntent
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -13,13 +13,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
 from feedsvc.store.idle import HEAD_REVISION
 from feedsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from feedsvc.store.schema import metadata
-from feedsvc.types import SourceConfig
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {

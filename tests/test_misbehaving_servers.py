@@ -16,9 +16,10 @@ import time
 
 import pytest
 
+from feedsvc.config_types import FetchConfig
 from feedsvc.extract import extract
 from feedsvc.fetch import Fetcher
-from feedsvc.types import FetchConfig, Fetched, FetchFailed, FetchOutcome, FetchRequest
+from feedsvc.types import Fetched, FetchFailed, FetchOutcome, FetchRequest
 from tests.support.httpserver import LoopbackServer, trickle
 from tests.support.listeners import RawServer
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.normalise import (
     article_id,
     canonical_url,
@@ -25,7 +26,7 @@ from feedsvc.normalise import (
     detect_dateline,
     normalise,
 )
-from feedsvc.types import Article, RawEntry, SourceConfig
+from feedsvc.types import Article, RawEntry
 
 GOLDEN = Path(__file__).parent / "fixtures" / "normalise" / "golden"
 CASES = sorted(p.name.removesuffix(".input.json") for p in GOLDEN.glob("*.input.json"))

@@ -11,12 +11,13 @@ import feedparser
 import lxml.etree
 import pytest
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import ExtractError
 from feedsvc.extract import extract
 from feedsvc.extract.page import MAX_PAGE_BYTES, MAX_PAGE_CHARS
 from feedsvc.normalise import TITLE_MAX, normalise
 from feedsvc.service import Service
-from feedsvc.types import Article, Document, SourceConfig
+from feedsvc.types import Article, Document
 from tests.support.configs import write_config
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

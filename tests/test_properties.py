@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import ExtractError
 from feedsvc.extract._dates import EARLIEST, LATEST, find_text_dates, from_struct_time, parse_iso
 from feedsvc.extract.text import parse_text
 from feedsvc.htmltext import html_to_text, sanitise_html, sanitised_to_text
 from feedsvc.normalise import TITLE_MAX, canonical_url, clean_title, is_tracking_param, normalise
-from feedsvc.types import Document, RawEntry, SourceConfig
+from feedsvc.types import Document, RawEntry
 from tests.support.strategies import hostile_text, html_fragments, raw_entries, urls
 from tests.support.unsafe import unsafe_in_html
 

@@ -17,6 +17,7 @@ from typing import Any
 import feedparser
 import pytest
 
+from feedsvc.config_types import Settings, SourceConfig
 from feedsvc.errors import PublishError
 from feedsvc.publish import (
     entry_from_article,
@@ -27,14 +28,7 @@ from feedsvc.publish import (
 )
 from feedsvc.publish.output import changed_feed_urls, render_files
 from feedsvc.publish.plan import path_segment
-from feedsvc.types import (
-    Article,
-    FeedEntry,
-    FeedSpec,
-    RelatedLink,
-    Settings,
-    SourceConfig,
-)
+from feedsvc.types import Article, FeedEntry, FeedSpec, RelatedLink
 
 BASE = "https://feeds.example.test/pub/"
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)

@@ -9,20 +9,14 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import PublishError
 from feedsvc.publish import entry_from_story
 from feedsvc.publish.text import entry_content
 from feedsvc.publishing import publish_changes
 from feedsvc.service import Service
 from feedsvc.store import Store
-from feedsvc.types import (
-    Article,
-    FetchIntent,
-    PublishResult,
-    SourceConfig,
-    StoryAssignment,
-    StoryUpdate,
-)
+from feedsvc.types import Article, FetchIntent, PublishResult, StoryAssignment, StoryUpdate
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from feedsvc.config import load_config
+from feedsvc.config_types import SourceConfig
 from feedsvc.serve import (
     Health,
     Server,
@@ -30,7 +31,6 @@ from feedsvc.serve import (
     request_parts,
 )
 from feedsvc.store import Store
-from feedsvc.types import SourceConfig
 from tests.support.configs import feed_source, write_config
 
 IDENTITY = {"Accept-Encoding": "identity"}

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.schema import articles as articles_table
-from feedsvc.types import Article, FetchIntent, RedirectState, SourceConfig
+from feedsvc.types import Article, FetchIntent, RedirectState
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)

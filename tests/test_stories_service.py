@@ -170,7 +170,7 @@ def test_merges_keep_one_id_and_record_the_alias(store_url: str) -> None:
 
 
 def seed_articles(store: Store) -> None:
-    from feedsvc.types import SourceConfig
+    from feedsvc.config_types import SourceConfig
 
     store.sync_sources([SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW)
     intent = FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW)

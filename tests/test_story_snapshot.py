@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from feedsvc.assign import AssignResult, assign_stories
+from feedsvc.config_types import SourceConfig
 from feedsvc.store import Store
 from feedsvc.stories import StoryParams
-from feedsvc.types import Article, FetchIntent, SourceConfig
+from feedsvc.types import Article, FetchIntent
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
 OUTLETS = ("north", "south", "east")

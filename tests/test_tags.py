@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import load_config, parse_config
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import ConfigError
 from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.tags import Tagger, fold, tagger_for
-from feedsvc.types import Article, SourceConfig, TagOrigin
+from feedsvc.types import Article, TagOrigin
 
 VOCABULARY = """\
 tags:

@@ -15,11 +15,12 @@ from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from feedsvc.config_types import SourceKind
 from feedsvc.extract._decode import media_type
 from feedsvc.extract.feed import parse_feed
 from feedsvc.extract.page import parse_page
 from feedsvc.extract.text import parse_text
-from feedsvc.types import Document, Extracted, SourceKind
+from feedsvc.types import Document, Extracted
 
 __all__ = ["extract", "parse_feed", "parse_page", "parse_text", "reader_for_file"]
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from feedsvc.config_types import Settings
 from feedsvc.publish.jsonfeed import JSON_FEED_TYPE
 from feedsvc.publish.syndication import ATOM_TYPE, RSS_TYPE
 from feedsvc.publish.text import OPML_FILE, escape, public_url, xml_text
-from feedsvc.types import FeedListing, Settings
+from feedsvc.types import FeedListing
 
 PAGE_TITLE = "feedsvc feeds"
 # (extension, media type, label) of every format, in the order they are listed.

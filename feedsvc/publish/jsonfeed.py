@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from feedsvc.config_types import Settings
 from feedsvc.publish.text import (
     entry_authors,
     entry_categories,
@@ -22,7 +23,7 @@ from feedsvc.publish.text import (
     rfc3339,
     xml_text,
 )
-from feedsvc.types import FeedEntry, FeedSpec, RelatedLink, Settings
+from feedsvc.types import FeedEntry, FeedSpec, RelatedLink
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 JSON_FEED_TYPE = "application/feed+json"

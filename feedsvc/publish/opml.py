@@ -14,9 +14,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from feedsvc.config_types import Settings
 from feedsvc.publish.index import GROUPS, PAGE_TITLE, feed_title, published_formats
 from feedsvc.publish.text import index_url, public_url
-from feedsvc.types import FeedListing, Settings
+from feedsvc.types import FeedListing
 
 
 def _outline(parent: ET.Element, spec: FeedListing, settings: Settings, ext: str) -> None:

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from feedsvc.config_types import Settings
 from feedsvc.errors import PublishError
 from feedsvc.publish.atomic import files_under, remove_file, staged_writes
 from feedsvc.publish.index import render_index
@@ -29,7 +30,7 @@ from feedsvc.publish.plan import ALL_PATH
 from feedsvc.publish.syndication import render_atom, render_rss
 from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
 from feedsvc.tempfiles import remove_leftovers
-from feedsvc.types import FeedListing, FeedSpec, PublishResult, Settings
+from feedsvc.types import FeedListing, FeedSpec, PublishResult
 
 log = logging.getLogger("feedsvc.publish")
 

@@ -18,19 +18,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from feedsvc.config_types import FeedSet, Settings, SourceConfig, TagConfig
 from feedsvc.publish.text import is_http, utc
-from feedsvc.types import (
-    Article,
-    FeedEntry,
-    FeedListing,
-    FeedSet,
-    FeedSpec,
-    RelatedLink,
-    Settings,
-    SourceConfig,
-    StoryView,
-    TagConfig,
-)
+from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, RelatedLink, StoryView
 
 if TYPE_CHECKING:
     from feedsvc.tags import Tagger

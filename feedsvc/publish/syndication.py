@@ -18,6 +18,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
+from feedsvc.config_types import Settings
 from feedsvc.publish.plan import path_segment
 from feedsvc.publish.text import (
     entry_authors,
@@ -33,7 +34,7 @@ from feedsvc.publish.text import (
     utc,
     xml_text,
 )
-from feedsvc.types import FeedEntry, FeedSpec, Settings
+from feedsvc.types import FeedEntry, FeedSpec
 
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from feedsvc.types import FeedEntry, RelatedLink, Settings
+from feedsvc.config_types import Settings
+from feedsvc.types import FeedEntry, RelatedLink
 
 # Timestamp of an empty feed: fixed, never the clock, and plausible (the W3C feed
 # validator warns about dates before 1990).

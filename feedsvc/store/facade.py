@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
 from feedsvc.store import publishing as publish_sql
@@ -30,14 +31,7 @@ from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
 from feedsvc.store.tag_queries import TagQueries
 from feedsvc.store.worker_queries import WorkerQueries
-from feedsvc.types import (
-    Article,
-    FetchIntent,
-    PublishMarks,
-    SourceConfig,
-    SourceState,
-    UpsertResult,
-)
+from feedsvc.types import Article, FetchIntent, PublishMarks, SourceState, UpsertResult
 
 log = logging.getLogger("feedsvc.store")
 

@@ -22,10 +22,11 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store.engine import serialise
 from feedsvc.store.schema import articles, sources
-from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceConfig, SourceState
+from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceState
 
 log = logging.getLogger("feedsvc.store.sources")
 

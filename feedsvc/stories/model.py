@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from feedsvc.types import RepresentativeRule as RepresentativeRule
+from feedsvc.config_types import RepresentativeRule as RepresentativeRule
 
 Layer = Literal["exact", "near-duplicate", "same-event", "new"]
 

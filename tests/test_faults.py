@@ -17,7 +17,7 @@ import feedparser
 import pytest
 
 from feedsvc.cli import EXIT_IO, EXIT_OK, main
-from feedsvc.serve import request_parts
+from feedsvc.serve_files import request_parts
 from feedsvc.service import Service
 from feedsvc.tempfiles import remove_leftovers, temp_prefix
 from tests.support.configs import feed_source, write_config

@@ -21,15 +21,8 @@ import pytest
 
 from feedsvc.config import load_config
 from feedsvc.config_types import SourceConfig
-from feedsvc.serve import (
-    Health,
-    Server,
-    accepts_gzip,
-    cache_seconds_for,
-    create_app,
-    etag_matches,
-    request_parts,
-)
+from feedsvc.serve import Health, Server, cache_seconds_for, create_app
+from feedsvc.serve_files import accepts_gzip, etag_matches, request_parts
 from feedsvc.store import Store
 from tests.support.configs import feed_source, write_config
 

@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlsplit
 from feedsvc.config_types import SourceKind
 from feedsvc.extract._decode import media_type
 from feedsvc.extract.feed import parse_feed
-from feedsvc.extract.page import parse_page
 from feedsvc.extract.text import parse_text
 from feedsvc.types import Document, Extracted
 
@@ -51,6 +50,17 @@ def extract(document: Document, kind: SourceKind) -> Extracted:
     if reader == "page":
         return parse_page(document)
     return parse_text(document)
+
+
+def parse_page(document: Document) -> Extracted:
+    """Read one article from an HTML page (``extract.page``, loaded on first use).
+
+    trafilatura and its helpers cost about 15 MB in every process that imports
+    them; processes that only ever read feeds never do.
+    """
+    from feedsvc.extract.page import parse_page as parse
+
+    return parse(document)
 
 
 def reader_for_file(document: Document) -> Reader:

@@ -54,6 +54,33 @@ class AssignResult:
     rebuilt: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StoryRound:
+    """A story round to run on a store of its own: picklable, for a worker process."""
+
+    database_url: str
+    params: StoryParams
+    now: datetime
+    sources: tuple[str, ...] = ()
+    snapshot: Path | None = None
+
+
+def run_round(story_round: StoryRound, store: Store | None = None) -> AssignResult:
+    """Run ``story_round`` (``assign_stories``) on ``store``, or on its own store when None."""
+    if store is None:
+        from feedsvc.store import Store
+
+        with Store.open(story_round.database_url) as own:
+            return run_round(story_round, own)
+    return assign_stories(
+        store,
+        story_round.params,
+        story_round.now,
+        sources=story_round.sources,
+        snapshot=story_round.snapshot,
+    )
+
+
 def item_key(source: str, article_id: str) -> str:
     """The engine's id for an article: ``source:id`` (source names hold no colon)."""
     return f"{source}:{article_id}"
@@ -153,12 +180,7 @@ def assign_stories(
     if snapshot is not None and done.latest is not None:
         latest = max(done.latest, seen or done.latest)
         save_snapshot(snapshot, engine, params, sources, token, latest)
-    result = replace(_count(done.decisions, merges), rebuilt=since is not None)
-    log.info(
-        "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
-        result.assigned, result.new_stories, result.joined, result.merges, result.rebuilt,
-    )  # fmt: skip
-    return result
+    return replace(_count(done.decisions, merges), rebuilt=since is not None)
 
 
 def _engine_for(

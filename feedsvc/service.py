@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.assign import assign_stories, explain_pair, split_key
+from feedsvc.assign import StoryRound, explain_pair, run_round, split_key
 from feedsvc.config import load_config
 from feedsvc.config_types import Config, TagConfig
 from feedsvc.errors import NotFoundError
@@ -45,7 +45,7 @@ from feedsvc.types import (
     WorkerState,
     WorkLoad,
 )
-from feedsvc.workers import worker_pool
+from feedsvc.workers import run_alone, runs_processes, worker_pool
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
@@ -196,13 +196,22 @@ class Service:
         with times.measure("tags"):
             retag_stored(self.config, store)
         with times.measure("stories"):
-            assigned = assign_stories(
-                store,
+            story_round = StoryRound(
+                self.config.settings.database_url,
                 self.story_params,
                 self._clock(),
-                sources=[s.name for s in self.config.sources],
+                sources=tuple(s.name for s in self.config.sources),
                 snapshot=self.config.settings.data_dir / SNAPSHOT_FILE,
             )
+            if runs_processes(pool):  # the engine's memory ends with the worker that held it
+                assigned = run_alone(pool, run_round, story_round)
+            else:
+                assigned = run_round(story_round, store)
+        log.info(
+            "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
+            assigned.assigned, assigned.new_stories, assigned.joined, assigned.merges,
+            assigned.rebuilt,
+        )  # fmt: skip
         times.count("stories_items", assigned.assigned)
         with times.measure("publish"):
             published = publish_changes(self.config, store, full=full, pool=pool)

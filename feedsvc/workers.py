@@ -1,7 +1,9 @@
 """The pool of worker processes that does a run's CPU-bound work.
 
 Extraction and normalisation (``pipeline``) and feed rendering
-(``publishing``) go to the same pool, so one run starts its workers once. The
+(``publishing``) go to the same pool, so one run starts its workers once; the
+story stage runs ``alone`` in a worker of its own that ends with it, so the
+engine's memory goes back to the system, not to the parent's heap. The
 pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
 of the parent is ever forked), one process per core by default, or a single
 thread when one worker is asked for. Processes start at the first task, so a
@@ -95,6 +97,43 @@ class RenewingPool(Executor):
         """Shut the current pool down."""
         with self._lock:
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def rest(self) -> bool:
+        """End the started workers (after their tasks); the next task starts new ones.
+
+        For a long stretch of work in the parent alone (the story stage), so
+        idle workers do not hold their memory through it. Returns whether any
+        worker had started.
+        """
+        with self._lock:
+            if not getattr(self._pool, "_processes", None):
+                return False
+            self._pool.shutdown(wait=True)
+            self._pool = self._new_pool()
+            return True
+
+
+def runs_processes(pool: Executor) -> bool:
+    """Whether ``pool`` runs its tasks in worker processes (not threads of this one)."""
+    return isinstance(pool, RenewingPool)
+
+
+def run_alone(pool: Executor, fn: Callable[[T], R], arg: T) -> R:
+    """``fn(arg)`` in a worker process of its own, which ends with it, and so does its memory.
+
+    For a stage that builds a large working set once per run (the story
+    engine): the pool's idle workers are ended first, so they do not hold
+    their memory beside it, and the worker that ran it is ended after, so the
+    parent and the next stage start small. ``pool`` must run processes
+    (``runs_processes``).
+    """
+    if not isinstance(pool, RenewingPool):
+        raise TypeError("run_alone needs a process pool")
+    pool.rest()
+    try:
+        return pool.submit(fn, arg).result()
+    finally:
+        pool.rest()
 
 
 def _start_worker(parent: int) -> None:

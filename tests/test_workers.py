@@ -16,7 +16,7 @@ import pytest
 
 from feedsvc.pipeline import run_cycle
 from feedsvc.service import Service
-from feedsvc.workers import RenewingPool, bounded_map, worker_pool
+from feedsvc.workers import RenewingPool, bounded_map, run_alone, runs_processes, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -96,3 +96,38 @@ def test_a_cycle_survives_workers_killed_before_it(
         with service.open_store() as store:
             result = run_cycle(service.config, store, datetime.now(UTC), pool=pool)
     assert [(r.source, r.status, r.new) for r in result.sources] == [("a", "ok", 2)]
+
+
+def own_pid(_: object) -> int:
+    return os.getpid()
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_run_alone_uses_a_worker_of_its_own_that_ends_with_it() -> None:
+    with worker_pool(2) as pool:
+        assert isinstance(pool, RenewingPool)
+        idle = {pool.submit(own_pid, n).result() for n in range(4)} | set(pool.processes())
+        alone = run_alone(pool, own_pid, None)
+        assert alone != os.getpid() and alone not in idle  # a fresh process, not an idle worker
+        assert pool.processes() == []  # none left holding memory
+        deadline = time.monotonic() + 10
+        while not all(gone(pid) for pid in idle | {alone}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(gone(pid) for pid in idle | {alone})
+        with pytest.raises(ValueError, match="seven"):
+            run_alone(pool, square, 7)
+        assert pool.submit(square, 3).result() == 9  # the pool works on afterwards
+
+
+def test_run_alone_needs_processes() -> None:
+    with worker_pool(1) as pool:
+        assert not runs_processes(pool)
+        with pytest.raises(TypeError):
+            run_alone(pool, square, 2)

@@ -203,9 +203,10 @@ class Service:
                 sources=tuple(s.name for s in self.config.sources),
                 snapshot=self.config.settings.data_dir / SNAPSHOT_FILE,
             )
-            if runs_processes(pool):  # the engine's memory ends with the worker that held it
+            if runs_processes(pool) and store.any_unassigned():
+                # the engine's memory ends with the worker that held it
                 assigned = run_alone(pool, run_round, story_round)
-            else:
+            else:  # also with nothing to place: no process started for nothing
                 assigned = run_round(story_round, store)
         log.info(
             "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",

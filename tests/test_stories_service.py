@@ -169,6 +169,19 @@ def test_merges_keep_one_id_and_record_the_alias(store_url: str) -> None:
         assert store.story_count() == 1
 
 
+def test_any_unassigned_says_whether_a_story_round_has_work(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        assert not store.any_unassigned()
+        seed_articles(store)
+        assert store.any_unassigned()
+        stories = [StoryUpdate(f"story-{i}", "s", i, 1) for i in "abc"]
+        store.save_stories([assignment(i, f"story-{i}") for i in "ab"], stories[:2], {}, NOW)
+        assert store.any_unassigned()  # c is not in a story yet
+        store.save_stories([assignment("c", "story-c")], stories[2:], {}, NOW)
+        assert not store.any_unassigned()
+        assert store.unassigned_texts() == []
+
+
 def seed_articles(store: Store) -> None:
     from feedsvc.config_types import SourceConfig
 

@@ -66,6 +66,18 @@ def unassigned_texts(connection: Connection) -> list[ArticleText]:
     return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
+def any_unassigned(connection: Connection) -> bool:
+    """Whether an article of a configured source belongs to no story yet."""
+    member = sa.exists().where(_member_of_article)
+    stmt = (
+        sa.select(sa.literal(1))
+        .select_from(articles.join(sources, sources.c.name == articles.c.source))
+        .where(sources.c.removed_at.is_(None), ~member)
+        .limit(1)
+    )
+    return connection.execute(stmt).first() is not None
+
+
 def _configured_texts() -> sa.Select[Any]:
     """The grouping columns (in ``ArticleText`` order) of configured sources' articles, by date."""
     return (

@@ -49,6 +49,11 @@ class StoryQueries:
         with self._translate("reading unassigned articles"), reading(self.engine) as connection:
             return story_sql.unassigned_texts(connection)
 
+    def any_unassigned(self) -> bool:
+        """Whether any article is not yet in a story (a story round would have work)."""
+        with self._translate("reading unassigned articles"), reading(self.engine) as connection:
+            return story_sql.any_unassigned(connection)
+
     def save_stories(
         self,
         assignments: Sequence[StoryAssignment],

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.stories import Decision, Explanation, StoryEngine, StoryItem, StoryParams, StoryState
-from feedsvc.story_snapshot import SNAPSHOT_KEY, load_snapshot, save_snapshot
+from feedsvc.story_snapshot import (
+    SNAPSHOT_KEY,
+    load_snapshot,
+    remove_snapshot_leftovers,
+    save_snapshot,
+)
 from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
 
 if TYPE_CHECKING:
@@ -129,6 +134,8 @@ def assign_stories(
     written back after the round); ``sources`` are the configured source names
     it must match.
     """
+    if snapshot is not None:
+        remove_snapshot_leftovers(snapshot)  # also when this round has nothing to place
     pending = store.unassigned_texts()
     if not pending:
         return AssignResult()

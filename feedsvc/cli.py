@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,11 @@ log = logging.getLogger("feedsvc.cli")
 Command = Callable[[argparse.Namespace], int]
 
 
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
 def service_for(path: Path) -> Service:
     """The service for the config file at ``path`` (the stack loads here, not at start-up)."""
     from feedsvc.service import Service
@@ -56,13 +61,20 @@ def service_for(path: Path) -> Service:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch every due source once, store new articles, publish the feeds, and exit."""
+    from feedsvc.config import load_config
     from feedsvc.progress import TerminalProgress, log_progress, summary
+    from feedsvc.quickrun import idle_run
     from feedsvc.timing import format_timings
 
-    service = service_for(args.config)
-    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else log_progress
-    result = service.run_once(force=args.all, workers=args.workers, progress=progress)
-    output = service.config.settings.output_dir
+    config = load_config(args.config)
+    result = None if args.all else idle_run(config, utc_now)
+    if result is None:  # something may be due: load the whole stack
+        from feedsvc.service import Service
+
+        progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else log_progress
+        service = Service(config)
+        result = service.run_once(force=args.all, workers=args.workers, progress=progress)
+    output = config.settings.output_dir
     if result.failed or not args.quiet:
         print(f"feedsvc: {summary(result)}; feeds in {output}/")
     if args.timings:

@@ -208,6 +208,9 @@ class Fetcher:
         hops = redirect_chain(response)
         _log_redirects(request, hops)
         if status == HTTPStatus.NOT_MODIFIED:
+            # A 304 has no body; reading its end lets the connection go back to the
+            # pool (closed unread, it would be dropped and the next request reconnect).
+            await response.aread()
             return NotModified(source=source, url=url, headers=headers, redirects=hops)
         if not response.is_success:
             error = _status_error(response)

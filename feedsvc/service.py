@@ -21,12 +21,10 @@ from typing import TYPE_CHECKING
 from feedsvc.assign import assign_stories, explain_pair, split_key
 from feedsvc.config import load_config
 from feedsvc.errors import NotFoundError
-from feedsvc.fingerprint import output_fingerprint
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
-from feedsvc.publish.text import INDEX_FILE
 from feedsvc.publishing import publish_changes
-from feedsvc.store.idle import is_idle
+from feedsvc.quickrun import lock_path, nothing_to_do
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.story_snapshot import SNAPSHOT_FILE
 from feedsvc.tagging import (
@@ -82,7 +80,7 @@ class Service:
     @property
     def lock_path(self) -> Path:
         """The file whose lock keeps two runs from overlapping."""
-        return self.config.settings.data_dir / "feedsvc.lock"
+        return lock_path(self.config)
 
     def open_store(self) -> Store:
         """Open (and migrate) the configured database."""
@@ -139,11 +137,7 @@ class Service:
 
     def idle(self) -> bool:
         """Whether a run now would find nothing due and nothing to publish (sure answers only)."""
-        settings = self.config.settings
-        if not (settings.output_dir / INDEX_FILE).is_file():
-            return False
-        fingerprint = output_fingerprint(self.config)
-        return is_idle(settings.database_url, self.config.sources, self._clock(), fingerprint)
+        return nothing_to_do(self.config, self._clock())
 
     def daemon_cycle(
         self,

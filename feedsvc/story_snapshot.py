@@ -99,6 +99,16 @@ def load_snapshot(
     return Snapshot(engine, latest)
 
 
+def remove_snapshot_leftovers(path: Path) -> None:
+    """Remove temporary snapshot files of rounds that were killed while writing.
+
+    Only the process that assigns stories (it holds the run lock or the
+    publisher role) writes the snapshot, so every temporary snapshot file not
+    its own is a leftover, whatever process id it names.
+    """
+    remove_leftovers(path.parent, sole_writer_of=path.name)
+
+
 def save_snapshot(
     path: Path,
     engine: StoryEngine,
@@ -111,7 +121,7 @@ def save_snapshot(
     header = {**_header(params, sources, token), "latest": latest}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(path.parent)  # of a round that was killed while writing
+        remove_snapshot_leftovers(path)
         fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -26,9 +26,12 @@ def temp_prefix(target: Path) -> str:
     return f".{target.name}.{os.getpid()}."
 
 
-def remove_leftovers(directory: Path) -> list[Path]:
+def remove_leftovers(directory: Path, *, sole_writer_of: str | None = None) -> list[Path]:
     """Remove temporary files in ``directory`` left by processes that died; return them.
 
+    A caller that holds the only right to write the target named
+    ``sole_writer_of`` (a lock) also removes that target's temporary files
+    whatever process id they name: a process id reused since is no writer.
     Best effort: a directory or file that cannot be listed or removed is logged, never raised.
     """
     try:
@@ -44,7 +47,8 @@ def remove_leftovers(directory: Path) -> list[Path]:
         if match is None or not entry.is_file(follow_symlinks=False):
             continue
         pid = match.group("pid")
-        if pid is not None and _alive(int(pid)):
+        sole = sole_writer_of is not None and match.group("target") == sole_writer_of
+        if pid is not None and not sole and _alive(int(pid)):
             continue
         path = Path(entry.path)
         try:

@@ -2,7 +2,8 @@
 
 Every source's outcome (its articles and fetch record) is written by one thread,
 so SQLite sees one writer. Tasks ``await writer.save(item)``; the thread takes
-whatever is waiting (up to ``max_group`` items) and saves it with one call to
+what is waiting, or arrives within ``linger`` seconds of the first (up to
+``max_group`` items) and saves it with one call to
 ``save_group`` (one transaction), which costs one commit instead of one per
 source; a lone item goes to ``save_one``. If a group fails, its items are
 saved one by one with ``save_one``, so one bad batch fails only its own source.
@@ -15,6 +16,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -35,10 +37,12 @@ class GroupWriter(Generic[T, R]):
         save_one: Callable[[T], R],
         *,
         max_group: int = 64,
+        linger: float = 0.02,
     ) -> None:
         self._save_group = save_group
         self._save_one = save_one
         self._max_group = max_group
+        self._linger = linger
         self._queue: queue.SimpleQueue[_Entry[T, R] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="feedsvc-writer", daemon=True)
 
@@ -64,9 +68,10 @@ class GroupWriter(Generic[T, R]):
                 return
             group = [first]
             stop = False
+            until = time.monotonic() + self._linger
             while len(group) < self._max_group:
                 try:
-                    entry = self._queue.get_nowait()
+                    entry = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
                 if entry is None:

@@ -88,6 +88,18 @@ def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Pa
     assert request_parts(f"/{theirs.name}") is None  # and serve never answers them
 
 
+def test_the_sole_writer_removes_its_targets_temporaries_whatever_pid_they_name(
+    tmp_path: Path,
+) -> None:
+    live_pid = os.getppid()  # a live process that is not us: as when a dead writer's pid is reused
+    reused = tmp_path / f".stories.snapshot.{live_pid}.q8y4w_c.tmp"
+    other = tmp_path / f".feedsvc.db.{live_pid}.a1b2c3.tmp"
+    for path in (reused, other):
+        path.write_bytes(b"half")
+    assert remove_leftovers(tmp_path, sole_writer_of="stories.snapshot") == [reused]
+    assert other.exists()
+
+
 def test_a_publish_removes_what_a_killed_publish_left(
     tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:

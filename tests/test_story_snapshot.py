@@ -146,3 +146,14 @@ def test_an_article_older_than_the_snapshot_allows_rebuilds(after_one_round: Pat
     # The snapshot has seen articles up to T0+5h; a day's window share before that is T0-19h.
     late = [(23, -20.0, "east", "Kellmouth prepares sandbags before the storm")]
     assert second_round(after_one_round, late).rebuilt
+
+
+def test_a_round_with_nothing_to_place_still_removes_a_killed_snapshot_write(
+    tmp_path: Path,
+) -> None:
+    left = tmp_path / ".stories.snapshot.4242.zz9y8x.tmp"  # its writer was killed mid-write
+    left.write_bytes(b"half a pickle")
+    with open_store(tmp_path) as store:
+        result = assign_stories(store, StoryParams(), T0, snapshot=tmp_path / "stories.snapshot")
+    assert result == AssignResult()
+    assert not left.exists()

@@ -69,4 +69,4 @@ def test_a_cancelled_caller_does_not_break_the_writer() -> None:
             return [await writer.save(2)]
 
     assert asyncio.run(scenario()) == [20]
-    assert [1] in recorder.groups  # the write already handed over still happened
+    assert any(1 in group for group in recorder.groups)  # the write handed over still happened

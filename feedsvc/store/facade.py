@@ -155,13 +155,11 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         with _translated(f"saving fetches sources={names}"), writing(self.engine) as connection:
             for intent, batch in fetches:
                 if batch is None:
-                    source_sql.record_fetch(connection, intent)
                     results.append(None)
                     continue
-                results.append(
-                    article_sql.upsert(connection, intent.source, batch, intent.fetched_at)
-                )
-                source_sql.record_fetch(connection, intent)
+                saved = article_sql.upsert(connection, intent.source, batch, intent.fetched_at)
+                results.append(saved)
+            source_sql.record_fetches(connection, [intent for intent, _ in fetches])
         for (intent, batch), result in zip(fetches, results, strict=True):
             if batch is not None and result is not None:
                 _log_batch(intent.source, result)

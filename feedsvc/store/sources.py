@@ -173,6 +173,30 @@ def due(connection: Connection, now: datetime) -> list[SourceState]:
 
 def record_fetch(connection: Connection, intent: FetchIntent) -> None:
     """Store the outcome of one fetch on its source."""
+    record_fetches(connection, [intent])
+
+
+def record_fetches(connection: Connection, intents: Sequence[FetchIntent]) -> None:
+    """Store the outcomes of several fetches: one statement per shape of outcome."""
+    shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for intent in intents:
+        failed, values = _fetch_values(intent)
+        shapes.setdefault((failed, tuple(sorted(values))), []).append(
+            {**values, "k_name": intent.source}
+        )
+    for (failed, columns), rows in shapes.items():
+        sets: dict[str, Any] = {column: sa.bindparam(column) for column in columns}
+        sets["failures"] = sources.c.failures + 1 if failed else 0
+        stmt = sa.update(sources).where(sources.c.name == sa.bindparam("k_name")).values(sets)
+        result = connection.execute(stmt, rows)
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+            names = sorted(row["k_name"] for row in rows)
+            raise StoreError(f"cannot record a fetch of unknown source among {names!r}")
+    log.debug("fetches recorded count=%d", len(intents))
+
+
+def _fetch_values(intent: FetchIntent) -> tuple[bool, dict[str, Any]]:
+    """Whether the fetch failed, and the columns it sets besides the failure count."""
     failed = intent.status == "error"
     values: dict[str, Any] = {
         "last_fetch": intent.fetched_at,
@@ -180,7 +204,6 @@ def record_fetch(connection: Connection, intent: FetchIntent) -> None:
         "http_status": intent.http_status,
         "last_error": intent.error,
         "next_fetch_after": intent.next_fetch_after,
-        "failures": sources.c.failures + 1 if failed else 0,
         # A recorded fetch ends the lease a worker took to make it (see ``leases``).
         "lease_owner": None,
         "lease_until": None,
@@ -190,10 +213,7 @@ def record_fetch(connection: Connection, intent: FetchIntent) -> None:
     if not failed and intent.last_modified is not None:
         values["last_modified"] = intent.last_modified
     values.update(_politeness_values(intent))
-    stmt = sa.update(sources).where(sources.c.name == intent.source).values(values)
-    if connection.execute(stmt).rowcount == 0:
-        raise StoreError(f"cannot record a fetch of unknown source {intent.source!r}")
-    log.debug("fetch recorded source=%s status=%s", intent.source, intent.status)
+    return failed, values
 
 
 def _politeness_values(intent: FetchIntent) -> dict[str, Any]:

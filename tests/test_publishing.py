@@ -93,14 +93,18 @@ def test_a_run_with_nothing_new_renders_nothing(setup: tuple[Service, LoopbackSe
 def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, LoopbackServer]) -> None:
     service, server = setup
     service.run_once(force=True, workers=1)
+    before = {p for p in files(service.config.settings.output_dir) if p.startswith("stories/")}
     server.route("/city.xml", body=rss(TRAMS, BAKERY))
 
     result = service.run_once(force=True, workers=1)
     assert result.published is not None
     rendered = {*result.published.written, *result.published.unchanged}
-    expected = feed_files("all", "sources/city", "tags/transport") | {"index.html", "feeds.opml"}
-    assert rendered == expected
-    assert set(result.published.written) == feed_files("all", "sources/city", "tags/transport")
+    new_stories = {p for p in files(service.config.settings.output_dir) if p.startswith("stories/")}
+    assert len(new_stories - before) == 1  # the bakery's story; the other stories are left alone
+    pages = {"sources/city.html", "tags/transport.html", *(new_stories - before)}
+    feeds = feed_files("all", "sources/city", "tags/transport")
+    assert rendered == feeds | pages | {"index.html", "feeds.opml", "favicon.svg"}
+    assert set(result.published.written) == feeds | pages | {"index.html"}
     output = service.config.settings.output_dir
     titles = [
         e.title for e in feedparser.parse((output / "sources/city.atom").read_bytes()).entries

@@ -59,6 +59,26 @@ class _Groups:
         """Put ``a`` and ``b`` in one group."""
         self._parent[self.find(a)] = self.find(b)
 
+    def outlets(self, node: tuple[int, str]) -> set[int]:
+        """The outlets with a node in ``node``'s group (only its own when it has none)."""
+        if node not in self._parent:
+            return {node[0]}
+        root = self.find(node)
+        return {n[0] for n in list(self._parent) if self.find(n) == root}
+
+    def pair(self, a: tuple[int, str], oa: Occurrence, b: tuple[int, str], ob: Occurrence) -> None:
+        """Join ``a`` and ``b`` unless that puts two values of one outlet in one group.
+
+        (Pairs are found outlet by outlet; without this check, chains of pairs
+        would make one "figure" of many numbers of a long story.)
+        """
+        together = a in self._parent and b in self._parent and self.find(a) == self.find(b)
+        if together or self.outlets(a) & self.outlets(b):
+            return
+        self.mentions.setdefault(a, oa)
+        self.mentions.setdefault(b, ob)
+        self.join(a, b)
+
     def groups(self) -> list[list[tuple[int, str]]]:
         """Every group's nodes, in (outlet, first mention) order; groups by their first node."""
         grouped: dict[tuple[int, str], list[tuple[int, str]]] = {}
@@ -93,9 +113,7 @@ def _pair_figures(readings: Sequence[Reading]) -> _Groups:
                 continue
             used_a.add(oa.feature)
             used_b.add(ob.feature)
-            groups.mentions.setdefault((i, oa.feature), oa)
-            groups.mentions.setdefault((j, ob.feature), ob)
-            groups.join((i, oa.feature), (j, ob.feature))
+            groups.pair((i, oa.feature), oa, (j, ob.feature), ob)
     return groups
 
 

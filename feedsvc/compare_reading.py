@@ -2,7 +2,8 @@
 
 Pure; no I/O. A report's title is read as a headline and each line of its text
 as a sentence run; every number (a word starting with a digit) becomes an
-``Occurrence`` with its kind (a year, a day beside a month, or a count),
+``Occurrence`` with its kind (a year, a day beside a month, or a count of
+one shape: "€2.5" is a sum, "35-minute" a duration),
 the words of its sentence and the words around it, and every capitalised
 phrase holding a word the engine takes for a name is kept with its context.
 Words and names are the story engine's, through ``compare_text``.
@@ -39,6 +40,7 @@ _HEADING_END = re.compile(r"[.!?…:;,\"”’)\]]\s*$")
 HEADING_WORDS = 16
 _PHRASE_JOINS = frozenset({" ", "-", "‐", "–"})
 _POSSESSIVE = re.compile(r"['’]s?$")
+_FIGURE = re.compile(r"\d(?:[\d.,]*\d)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,8 @@ def _occurrence(
     value = word if kind == "name" else _chunk(text, start)
     if kind == "day":
         value = _dated(text, found, index, value)
+    elif kind == "count":
+        kind = f"count {_shape(value)}"
     return Occurrence(
         feature=feat,
         value=value,
@@ -167,6 +171,18 @@ def _occurrence(
         kind=kind,
         order=reading.next_order(),
     )
+
+
+def _shape(value: str) -> str:
+    """How a figure is written around its digits: "€#" for "€2.5", "#-minute", "#am", "#" for 136.
+
+    Figures are paired only with figures of one shape (a sum of money with a
+    sum, a duration with a duration).
+    """
+    match = _FIGURE.search(value)
+    if match is None:
+        return value
+    return f"{value[: match.start()]}#{value[match.end() :].lower()}"
 
 
 def _dated(text: str, found: list[Word], index: int, value: str) -> str:

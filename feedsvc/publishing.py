@@ -13,7 +13,13 @@ Pages follow the same marks: a tag's or source's page is rendered with its
 feed (from the same entries), a marked story's page with it, and so is the
 small page left at each id the story absorbed in a merge (pointing to it);
 the front page (latest stories, tags, source health) is rendered on every
-publish that renders anything.
+publish that renders anything. Its source health is as of that publish: a run
+where no article changed renders nothing, unless what the front page says of
+a source's health (failing or not, the error, the failure count, disabled)
+differs from what it said (``pageplan.health_digest``, kept beside the output
+fingerprint); then it renders the front page alone. The times of the last and
+next fetch, which change on every run, do not count, so a run where nothing
+changed costs one read of the sources' states and renders nothing.
 
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
@@ -37,6 +43,7 @@ from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
 from feedsvc.publish.pageplan import (
     INDEX_STORIES,
     TAG_HEADLINES,
+    health_digest,
     index_page,
     moved_page,
     source_health,
@@ -69,7 +76,7 @@ from feedsvc.workers import bounded_map
 
 if TYPE_CHECKING:
     from feedsvc.publish.output import Output, Rendered, SpecRenderer
-    from feedsvc.publish.pagespec import IndexPage
+    from feedsvc.publish.pagespec import IndexPage, SourceHealth
     from feedsvc.store import Store
     from feedsvc.tags import Tagger
 
@@ -79,6 +86,8 @@ log = logging.getLogger("feedsvc.publishing")
 RENDER_WINDOW = 8
 # Source feeds read from the store in one query (bounds memory, saves round trips).
 SOURCES_PER_QUERY = 25
+# Where the last publish keeps the digest of the source health the front page shows.
+HEALTH_KEY = "front_page_health"
 # Stories whose pages are read from the store in one go.
 STORIES_PER_QUERY = 50
 
@@ -98,17 +107,25 @@ def publish_changes(
     if not full and not (config.settings.output_dir / INDEX_FILE).is_file():
         log.info("publishing everything: %s is missing", INDEX_FILE)
         full = True
-    if not full and marks.empty:
+    listings = feed_listings(
+        {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
+    )
+    health = source_health(store.source_states(counts=False), config.sources, listings)
+    digest = health_digest(health)
+    front_only = not full and marks.empty
+    if front_only and store.service_state(HEALTH_KEY) == digest:
         log.info("published nothing: nothing changed")
         return PublishResult()
     # The rendering modules (feedgen, lxml) load only when something is rendered.
     from feedsvc.publish.output import render_in_turn, write_output
 
-    listings = feed_listings(
-        {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
-    )
-    chosen = listings if full else touched_feeds(listings, marks, store)
-    stories = store.story_ids() if full else sorted(marks.stories)
+    if front_only:
+        log.info("publishing the front page alone: a source's health changed")
+        chosen: Sequence[FeedListing] = []
+        stories: Sequence[str] = []
+    else:
+        chosen = listings if full else touched_feeds(listings, marks, store)
+        stories = store.story_ids() if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
     render = render_in_turn if pool is None else _pool_renderer(pool)
     result = write_output(
@@ -117,9 +134,9 @@ def publish_changes(
         listings=listings,
         prune=full,
         render=render,
-        index=_index(config, store, listings),
+        index=_index(config, store, listings, health),
     )
-    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint})
+    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint, HEALTH_KEY: digest})
     return result
 
 
@@ -234,7 +251,12 @@ def _story_pages(
                 yield moved_page(alias, survivor)
 
 
-def _index(config: Config, store: Store, listings: Sequence[FeedListing]) -> IndexPage:
+def _index(
+    config: Config,
+    store: Store,
+    listings: Sequence[FeedListing],
+    health: Sequence[SourceHealth],
+) -> IndexPage:
     """The front page's data: latest stories, each tag's last ones, every source's health."""
     sources = {s.name: s for s in config.sources}
     latest = store.recent_stories(INDEX_STORIES, others=0)
@@ -243,5 +265,4 @@ def _index(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ind
         for listing in listings
         if listing.kind == "tag"
     }
-    health = source_health(store.source_states(counts=False), config.sources, listings)
     return index_page(listings, stories=latest, tag_stories=by_tag, health=health, sources=sources)

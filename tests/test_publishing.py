@@ -113,6 +113,30 @@ def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, Loopbac
     assert len(feedparser.parse((output / "all.rss").read_bytes()).entries) == 3
 
 
+def test_a_change_of_source_health_rewrites_the_front_page_alone(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, server = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    server.route("/coast.xml", status=503, body=b"down for maintenance")
+
+    failing = service.run_once(force=True, workers=1)
+    assert failing.published is not None
+    assert set(failing.published.written) == {"index.html"}
+    health = (output / "index.html").read_text(encoding="utf-8")
+    assert "HTTP 503" in health
+
+    server.route("/coast.xml", body=rss(GULLS))
+    back = service.run_once(force=True, workers=1)
+    assert back.published is not None and set(back.published.written) == {"index.html"}
+    assert "HTTP 503" not in (output / "index.html").read_text(encoding="utf-8")
+
+    again = service.run_once(force=True, workers=1)  # healthy as before: nothing to render
+    assert again.published is not None and again.published.written == ()
+    assert again.published.unchanged == ()
+
+
 def test_a_config_change_or_a_missing_index_publishes_everything(
     setup: tuple[Service, LoopbackServer],
 ) -> None:

@@ -153,7 +153,7 @@ def write_output(
     _check_paths(listings)
     listed = {listing.path for listing in listings}
     root = settings.output_dir
-    for directory in (root, *(root / d for d in PRUNED_DIRS)):
+    for directory in (root, *(root / d for d in PAGE_DIRS)):
         remove_leftovers(directory)  # temporary files of a publish that was killed
     written: list[str] = []
     unchanged: list[str] = []

@@ -10,6 +10,7 @@ the clock or the database; the pages are rendered by ``pages``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -223,3 +224,21 @@ def index_page(
         tags=tags,
         sources=tuple(health),
     )
+
+
+def health_digest(health: Iterable[SourceHealth]) -> str:
+    """A digest of what the front page says of each source's health, fetch times aside.
+
+    Failing or not (ok and not-modified are both "ok"), the error, the failure
+    count and a disabled reason: when it changes, the front page is worth
+    rewriting even if no story changed; the times of the last and next fetch
+    change on every run and alone are not.
+    """
+    lines = []
+    for source in health:
+        failing = source.status == "error"
+        status = "never" if source.status is None else ("error" if failing else "ok")
+        http = source.http_status if failing else None
+        fields = (source.name, status, http, source.error, source.failures, source.disabled)
+        lines.append(repr(fields))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -133,5 +133,10 @@ class IndexPage:
     sources: tuple[SourceHealth, ...] = ()
     path: str = "index.html"
 
+    @property
+    def checked(self) -> datetime | None:
+        """The latest fetch the sources' health is shown as of (None before any fetch)."""
+        return max((s.last_fetch for s in self.sources if s.last_fetch), default=None)
+
 
 Page = StoryPage | MovedPage | TagPage | SourcePage | IndexPage

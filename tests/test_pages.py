@@ -19,9 +19,14 @@ from typing import Any
 import pytest
 from lxml import html as lxml_html
 
+from feedsvc.publish.pageplan import moved_page
+from feedsvc.publish.pages import render_page
 from feedsvc.service import Service
+from feedsvc.store import Store
+from feedsvc.types import Settings, StoryUpdate
 from tests.support.configs import write_config
 from tests.support.pages import all_page_problems, html_errors
+from tests.test_stories_service import assignment, seed_articles
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 # The day after the Nara summit: the seeds are news then.
@@ -175,3 +180,30 @@ def test_what_outlets_wrote_is_escaped_on_every_page(tmp_path: Path) -> None:
         assert html_errors(data) == []
     assert text_of(story_pages(output)[0], "//h1").startswith("Quay")
     assert all_page_problems(output) == []
+
+
+def test_the_store_reads_what_story_pages_need_on_each_engine(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        seed_articles(store)
+        first = [StoryUpdate("story-a", "s", "a", 1), StoryUpdate("story-b", "s", "b", 1)]
+        store.save_stories([assignment("a", "story-a"), assignment("b", "story-b")], first, {}, NOW)
+        merged = [StoryUpdate("story-a", "s", "a", 3)]
+        store.save_stories([assignment("c", "story-a")], merged, {"story-b": "story-a"}, NOW)
+
+        assert store.story_ids() == ["story-a"]
+        (view,) = store.stories_by_id(["story-b", "story-a", "story-unknown"])
+        assert [a.id for a in (view.representative, *view.others)] == ["a", "b", "c"]
+        assert store.story_joins(["story-a"]) == {("s", k): NOW for k in "abc"}
+        assert store.aliases_into(["story-a"]) == {"story-b": "story-a"}
+        found = store.stories_of_articles([("s", "a"), ("s", "c"), ("s", "unknown")])
+        assert found == {("s", "a"): ("story-a", 1), ("s", "c"): ("story-a", 1)}
+
+
+def test_a_merged_away_id_keeps_a_page_pointing_to_the_survivor(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url="sqlite://", data_dir=tmp_path, output_dir=tmp_path, base_url="http://f.test/"
+    )
+    ((path, data),) = render_page(moved_page("story-b", "story-a"), settings)
+    assert path == "stories/story-b.html"
+    assert html_errors(data) == []
+    assert b'href="story-a.html"' in data

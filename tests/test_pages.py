@@ -207,3 +207,18 @@ def test_a_merged_away_id_keeps_a_page_pointing_to_the_survivor(tmp_path: Path) 
     assert path == "stories/story-b.html"
     assert html_errors(data) == []
     assert b'href="story-a.html"' in data
+
+
+@pytest.mark.slow  # a worker pool starts
+def test_a_full_publish_rewrites_every_page_in_worker_processes_and_prunes_stale_ones(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    output = run(tmp_path, sample_sources(repo_dir / "samples"))
+    before = {p: p.read_bytes() for p in output.rglob("*.html")}
+    stale = output / "stories" / "story-0000000000000000.html"
+    stale.write_bytes(b"<!doctype html><title>gone</title>")
+
+    result = Service.from_path(tmp_path / "sources.yaml", clock=lambda: NOW).publish()
+    assert result.removed == ("stories/story-0000000000000000.html",)
+    assert result.written == ()  # pages rendered in the pool are byte-identical
+    assert {p: p.read_bytes() for p in output.rglob("*.html")} == before

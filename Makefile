@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 CONFIG ?= sources.yaml
 
-.PHONY: run test lint typecheck pytest postgres-server bench bench-speed bench-scaling clean
+.PHONY: run test lint typecheck pytest postgres-server chromium bench bench-speed bench-scaling clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "feedsvc needs Python 3.11 or newer (set PYTHON=...)")'
@@ -37,7 +37,12 @@ typecheck: $(VENV)/.dev-installed
 postgres-server:
 	@bash tests/support/install-postgres.sh
 
-pytest: $(VENV)/.dev-installed postgres-server
+# The browser test of the pages (tests/test_pages_browser.py) drives a headless
+# Chromium; this installs Debian's chromium if missing.
+chromium:
+	@bash tests/support/install-chromium.sh
+
+pytest: $(VENV)/.dev-installed postgres-server chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

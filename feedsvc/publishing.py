@@ -9,39 +9,68 @@ members carry), each feed read from the store and rendered one at a time, then
 drops the marks it rendered. A killed publish drops nothing, so the next one
 renders it again.
 
+Pages follow the same marks: a tag's or source's page is rendered with its
+feed (from the same entries), a marked story's page with it, and so is the
+small page left at each id the story absorbed in a merge (pointing to it);
+the front page (latest stories, tags, source health) is rendered on every
+publish that renders anything. Its source health is as of that publish: a run
+where no article changed renders nothing, unless what the front page says of
+a source's health (failing or not, the error, the failure count, disabled)
+differs from what it said (``pageplan.health_digest``, kept beside the output
+fingerprint); then it renders the front page alone. The times of the last and
+next fetch, which change on every run, do not count, so a run where nothing
+changed costs one read of the sources' states and renders nothing.
+
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
 (the settings and sources that shape the output, and the feedsvc version), or
-when ``index.html`` is missing. When nothing is marked and nothing else asks
-for it, nothing is rendered at all. This module runs no SQL and renders no
+when ``index.html`` is missing; it renders every story's page too, in chunks.
+When nothing is marked and nothing else asks for it, nothing is rendered at
+all. This module runs no SQL and renders no
 bytes itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from functools import partial
+from itertools import chain
 from typing import TYPE_CHECKING
 
-from feedsvc.config_types import Config, Settings
+from feedsvc.config_types import Config, Settings, SourceConfig
 from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
+from feedsvc.publish.pageplan import (
+    INDEX_STORIES,
+    TAG_HEADLINES,
+    health_digest,
+    index_page,
+    moved_page,
+    source_health,
+    source_page,
+    story_page,
+    tag_links,
+    tag_page,
+)
 from feedsvc.publish.plan import (
     RELATED_LIMIT,
     entry_from_article,
     entry_from_story,
+    entry_guid,
     feed_listings,
     feed_spec,
 )
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.tags import tagger_for
-from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, PublishMarks, PublishResult
+from feedsvc.types import Article, FeedListing, FeedSpec, PublishMarks, PublishResult
 from feedsvc.workers import bounded_map
 
 if TYPE_CHECKING:
-    from feedsvc.publish.output import Rendered, SpecRenderer
+    from feedsvc.publish.output import Output, Rendered, SpecRenderer
+    from feedsvc.publish.pagespec import IndexPage, SourceHealth
     from feedsvc.store import Store
+    from feedsvc.tags import Tagger
 
 log = logging.getLogger("feedsvc.publishing")
 
@@ -49,6 +78,10 @@ log = logging.getLogger("feedsvc.publishing")
 RENDER_WINDOW = 8
 # Source feeds read from the store in one query (bounds memory, saves round trips).
 SOURCES_PER_QUERY = 25
+# Where the last publish keeps the digest of the source health the front page shows.
+HEALTH_KEY = "front_page_health"
+# Stories whose pages are read from the store in one go.
+STORIES_PER_QUERY = 50
 
 
 def publish_changes(
@@ -66,20 +99,36 @@ def publish_changes(
     if not full and not (config.settings.output_dir / INDEX_FILE).is_file():
         log.info("publishing everything: %s is missing", INDEX_FILE)
         full = True
-    if not full and marks.empty:
+    listings = feed_listings(
+        {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
+    )
+    health = source_health(store.source_states(counts=False), config.sources, listings)
+    digest = health_digest(health)
+    front_only = not full and marks.empty
+    if front_only and store.service_state(HEALTH_KEY) == digest:
         log.info("published nothing: nothing changed")
         return PublishResult()
     # The rendering modules (feedgen, lxml) load only when something is rendered.
     from feedsvc.publish.output import render_in_turn, write_output
 
-    listings = feed_listings(
-        {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
-    )
-    chosen = listings if full else touched_feeds(listings, marks, store)
-    specs = _specs(config, store, chosen)
+    if front_only:
+        log.info("publishing the front page alone: a source's health changed")
+        chosen: Sequence[FeedListing] = []
+        stories: Sequence[str] = []
+    else:
+        chosen = listings if full else touched_feeds(listings, marks, store)
+        stories = store.story_ids() if full else sorted(marks.stories)
+    outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
     render = render_in_turn if pool is None else _pool_renderer(pool)
-    result = write_output(specs, config.settings, listings=listings, prune=full, render=render)
-    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint})
+    result = write_output(
+        outputs,
+        config.settings,
+        listings=listings,
+        prune=full,
+        render=render,
+        index=_index(config, store, listings, health),
+    )
+    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint, HEALTH_KEY: digest})
     return result
 
 
@@ -98,44 +147,114 @@ def touched_feeds(
 
 
 def _pool_renderer(pool: Executor) -> SpecRenderer:
-    """Render specs in ``pool``, a few in flight per worker, in order."""
+    """Render feeds and pages in ``pool``, a few in flight per worker, in order."""
 
-    from feedsvc.publish.output import render_spec
+    from feedsvc.publish.output import render_output
 
-    def render(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
-        return bounded_map(pool, partial(render_spec, settings=settings), specs, RENDER_WINDOW)
+    def render(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
+        return bounded_map(pool, partial(render_output, settings=settings), items, RENDER_WINDOW)
 
     return render
 
 
-def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[FeedSpec]:
+def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[Output]:
     """Each feed with its newest entries, read from the store shortly before it is rendered.
 
-    Source feeds are read ``SOURCES_PER_QUERY`` at a time, in one query each.
-    Story entries carry the story's tags (every tag of any member) as categories.
+    Source feeds are read ``SOURCES_PER_QUERY`` at a time, in one query each
+    (with the stories of their articles, for their pages). Story entries carry
+    the story's tags (every tag of any member) as categories. Each tag's and
+    source's feed is followed by its page, made from the same entries.
     """
     size, max_age = config.settings.feed_size, config.settings.feeds.max_age
     sources = {s.name: s for s in config.sources}
     tagger = tagger_for(config.tags)
     names = [listing.key for listing in listings if listing.kind == "source"]
     read: dict[str, list[Article]] = {}
+    stories: dict[tuple[str, str], tuple[str, int]] = {}
     position = 0
     for listing in listings:
-        entries: list[FeedEntry]
-        if listing.kind == "source":
-            if listing.key not in read:
-                ahead = names[position : position + SOURCES_PER_QUERY]
-                read = store.recent_articles_by_source(ahead, size)
-            position += 1
-            articles = read.pop(listing.key, [])
-            entries = [entry_from_article(a, sources[a.source], tagger) for a in articles]
-        else:
-            tag = listing.key if listing.kind == "tag" else None
-            views = store.recent_stories(size, tag=tag, others=RELATED_LIMIT)
-            tags = store.story_tags(v.id for v in views)
-            entries = [
-                entry_from_story(v, sources, tags=tags.get(v.id, ()), tagger=tagger)
-                for v in views
-                if v.representative.source in sources
-            ]
-        yield feed_spec(listing, entries, size, max_age)
+        if listing.kind != "source":
+            spec = _story_feed(config, store, listing, tagger)
+            yield spec
+            if listing.kind == "tag":
+                yield tag_page(spec)
+            continue
+        if listing.key not in read:
+            ahead = names[position : position + SOURCES_PER_QUERY]
+            read = store.recent_articles_by_source(ahead, size)
+            stories = store.stories_of_articles(
+                [(a.source, a.id) for g in read.values() for a in g]
+            )
+        position += 1
+        articles = read.pop(listing.key, [])
+        entries = [entry_from_article(a, sources[a.source], tagger) for a in articles]
+        spec = feed_spec(listing, entries, size, max_age)
+        yield spec
+        yield _source_page(spec, listing, sources[listing.key], articles, stories)
+
+
+def _story_feed(config: Config, store: Store, listing: FeedListing, tagger: Tagger) -> FeedSpec:
+    """The all-stories feed or a tag's feed: the newest stories, each as one entry."""
+    size, max_age = config.settings.feed_size, config.settings.feeds.max_age
+    sources = {s.name: s for s in config.sources}
+    tag = listing.key if listing.kind == "tag" else None
+    views = store.recent_stories(size, tag=tag, others=RELATED_LIMIT)
+    tags = store.story_tags(v.id for v in views)
+    entries = [
+        entry_from_story(v, sources, tags=tags.get(v.id, ()), tagger=tagger)
+        for v in views
+        if v.representative.source in sources
+    ]
+    return feed_spec(listing, entries, size, max_age)
+
+
+def _source_page(
+    spec: FeedSpec,
+    listing: FeedListing,
+    source: SourceConfig,
+    articles: Sequence[Article],
+    stories: Mapping[tuple[str, str], tuple[str, int]],
+) -> Output:
+    """A source's page, listing the articles its feed holds."""
+    kept = {entry.guid for entry in spec.entries}
+    shown = [a for a in articles if entry_guid(a.source, a.id) in kept]
+    return source_page(listing, source, shown, stories)
+
+
+def _story_pages(
+    config: Config, store: Store, listings: Sequence[FeedListing], story_ids: Sequence[str]
+) -> Iterator[Output]:
+    """The page of each of these stories, and a page at each id it absorbed, pointing to it.
+
+    Stories are read ``STORIES_PER_QUERY`` at a time, each with every member.
+    """
+    sources = {s.name: s for s in config.sources}
+    for start in range(0, len(story_ids), STORIES_PER_QUERY):
+        chunk = story_ids[start : start + STORIES_PER_QUERY]
+        views = store.stories_by_id(chunk)
+        live = [view.id for view in views]
+        tags = store.story_tags(live)
+        joins = store.story_joins(live)
+        for view in views:
+            links = tag_links(tags.get(view.id, ()), listings)
+            yield story_page(view, sources, links, joins)
+        for alias, survivor in sorted(store.aliases_into(live).items()):
+            if alias not in live:
+                yield moved_page(alias, survivor)
+
+
+def _index(
+    config: Config,
+    store: Store,
+    listings: Sequence[FeedListing],
+    health: Sequence[SourceHealth],
+) -> IndexPage:
+    """The front page's data: latest stories, each tag's last ones, every source's health."""
+    sources = {s.name: s for s in config.sources}
+    latest = store.recent_stories(INDEX_STORIES, others=0)
+    by_tag = {
+        listing.key: store.recent_stories(TAG_HEADLINES, tag=listing.key, others=0)
+        for listing in listings
+        if listing.kind == "tag"
+    }
+    return index_page(listings, stories=latest, tag_stories=by_tag, health=health, sources=sources)

@@ -44,6 +44,7 @@ CONTENT_TYPES = {
     ".json": "application/feed+json; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
 }
 INDEX = "index.html"
 MAX_PATH = 1024

@@ -256,6 +256,7 @@ class FeedEntry:
     related: tuple[RelatedLink, ...] = ()
     more_outlets: int = 0
     labels: tuple[tuple[str, str], ...] = ()  # (category, title) of the categories that are tags
+    page: str | None = None  # a story entry's page comparing its outlets, relative to output/
 
 
 FeedKind = Literal["all", "source", "tag"]

@@ -31,6 +31,7 @@ from feedsvc.publish.output import render_files
 from feedsvc.publish.plan import entry_guid
 from feedsvc.service import Service
 from feedsvc.types import FeedEntry, FeedSpec, RelatedLink
+from tests.support.pages import all_page_problems
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 BASE = "http://localhost:8080/"
@@ -66,6 +67,26 @@ def test_every_rss_and_atom_file_parses_back_clean(output: Path) -> None:
         parsed = feedparser.parse(path.read_bytes())
         assert parsed.bozo == 0, (path, parsed.get("bozo_exception"))
         assert parsed.version in ("rss20", "atom10"), path
+
+
+def test_every_page_of_the_demo_is_valid_html5(output: Path) -> None:
+    assert len(published(output, ".html")) > 20  # index, stories, tags and sources
+    assert all_page_problems(output) == []
+
+
+def test_story_entries_link_their_page_in_content_and_as_related(output: Path) -> None:
+    for path in (output / "all.atom", output / "tags" / "coast.atom"):
+        for entry in ET.fromstring(path.read_bytes()).findall(f"{ATOM}entry"):
+            pages = [
+                ln.get("href")
+                for ln in entry.findall(f"{ATOM}link")
+                if ln.get("rel") == "related" and ln.get("title") == "Compare coverage"
+            ]
+            assert len(pages) == 1 and pages[0].startswith(f"{BASE}stories/"), path
+            assert (output / pages[0].removeprefix(BASE)).is_file()
+            assert f'<a href="{pages[0]}">Compare coverage</a>' in _text(entry, "content")
+            alternate = [ln for ln in entry.findall(f"{ATOM}link") if ln.get("rel") == "alternate"]
+            assert all("/stories/" not in (ln.get("href") or "") for ln in alternate)
 
 
 def _text(element: ET.Element, name: str) -> str:
@@ -263,6 +284,6 @@ def test_feed_sets_and_formats_are_configurable(tmp_path: Path) -> None:
         feeds=FeedsConfig(formats=("atom",)),
     )
     files = render_files([golden_spec()], settings)
-    assert sorted(files) == ["feeds.opml", "index.html", "tags/korea-japan.atom"]
+    assert sorted(files) == ["favicon.svg", "feeds.opml", "index.html", "tags/korea-japan.atom"]
     assert b"korea-japan.rss" not in files["index.html"]
     assert b'xmlUrl="http://localhost:8080/tags/korea-japan.atom"' in files["feeds.opml"]

@@ -87,20 +87,48 @@ def test_a_run_with_nothing_new_renders_nothing(setup: tuple[Service, LoopbackSe
 def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, LoopbackServer]) -> None:
     service, server = setup
     service.run_once(force=True, workers=1)
+    before = {p for p in files(service.config.settings.output_dir) if p.startswith("stories/")}
     server.route("/city.xml", body=rss(TRAMS, BAKERY))
 
     result = service.run_once(force=True, workers=1)
     assert result.published is not None
     rendered = {*result.published.written, *result.published.unchanged}
-    expected = feed_files("all", "sources/city", "tags/transport") | {"index.html", "feeds.opml"}
-    assert rendered == expected
-    assert set(result.published.written) == feed_files("all", "sources/city", "tags/transport")
+    new_stories = {p for p in files(service.config.settings.output_dir) if p.startswith("stories/")}
+    assert len(new_stories - before) == 1  # the bakery's story; the other stories are left alone
+    pages = {"sources/city.html", "tags/transport.html", *(new_stories - before)}
+    feeds = feed_files("all", "sources/city", "tags/transport")
+    assert rendered == feeds | pages | {"index.html", "feeds.opml", "favicon.svg"}
+    assert set(result.published.written) == feeds | pages | {"index.html"}
     output = service.config.settings.output_dir
     titles = [
         e.title for e in feedparser.parse((output / "sources/city.atom").read_bytes()).entries
     ]
     assert titles == [BAKERY[1], TRAMS[1]]
     assert len(feedparser.parse((output / "all.rss").read_bytes()).entries) == 3
+
+
+def test_a_change_of_source_health_rewrites_the_front_page_alone(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, server = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    server.route("/coast.xml", status=503, body=b"down for maintenance")
+
+    failing = service.run_once(force=True, workers=1)
+    assert failing.published is not None
+    assert set(failing.published.written) == {"index.html"}
+    health = (output / "index.html").read_text(encoding="utf-8")
+    assert "HTTP 503" in health
+
+    server.route("/coast.xml", body=rss(GULLS))
+    back = service.run_once(force=True, workers=1)
+    assert back.published is not None and set(back.published.written) == {"index.html"}
+    assert "HTTP 503" not in (output / "index.html").read_text(encoding="utf-8")
+
+    again = service.run_once(force=True, workers=1)  # healthy as before: nothing to render
+    assert again.published is not None and again.published.written == ()
+    assert again.published.unchanged == ()
 
 
 def test_a_config_change_or_a_missing_index_publishes_everything(

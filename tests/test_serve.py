@@ -51,8 +51,17 @@ FILES = {
     "sources/quay.atom": b'<feed xmlns="http://www.w3.org/2005/Atom"/>',
     "sources/quay.json": b'{"version": "https://jsonfeed.org/version/1.1"}',
     "tags/harbour.rss": _feed("Harbour"),
+    "tags/harbour.html": b"<!doctype html><title>Harbour</title>\n",
+    "sources/quay.html": b"<!doctype html><title>Quay Gazette</title>\n",
+    "stories/story-0123456789abcdef.html": b"<!doctype html><title>Ferry</title>\n",
+    "favicon.svg": b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>\n',
 }
 
+STORY_PAGE = (
+    "/stories/story-0123456789abcdef.html",
+    "text/html; charset=utf-8",
+    "stories/story-0123456789abcdef.html",
+)
 TYPES = [
     ("/", "text/html; charset=utf-8", "index.html"),
     ("/index.html", "text/html; charset=utf-8", "index.html"),
@@ -64,6 +73,10 @@ TYPES = [
     ("/sources/quay.atom", "application/atom+xml; charset=utf-8", "sources/quay.atom"),
     ("/sources/quay.json", "application/feed+json; charset=utf-8", "sources/quay.json"),
     ("/tags/harbour.rss", "application/rss+xml; charset=utf-8", "tags/harbour.rss"),
+    ("/tags/harbour.html", "text/html; charset=utf-8", "tags/harbour.html"),
+    ("/sources/quay.html", "text/html; charset=utf-8", "sources/quay.html"),
+    STORY_PAGE,
+    ("/favicon.svg", "image/svg+xml", "favicon.svg"),
 ]
 
 
@@ -347,6 +360,12 @@ def test_no_symlink_below_output_is_followed(client: httpx.Client, output: Path)
     (output / "alias.rss").symlink_to(output / "all.rss")
     assert client.get("/alias.rss").status_code == 404
     assert client.get("/all.rss").status_code == 200
+    page = client.get(STORY_PAGE[0], headers=IDENTITY)  # pages are cached like the feeds
+    assert page.headers["cache-control"] == "public, max-age=300"
+    assert (
+        client.get(STORY_PAGE[0], headers={"If-None-Match": page.headers["etag"]}).status_code
+        == 304
+    )
 
 
 def test_only_the_output_layout_extensions_are_served(client: httpx.Client, output: Path) -> None:

@@ -94,11 +94,17 @@ def test_all_stories_feed_carries_each_story_once_with_also_reported_by(
     assert (
         ferry.link == "https://harbourgazette.example/news/2026/11/18/storm-kilbrannan-pier-ferries"
     )
-    related = {link.href for link in ferry.get("links", []) if link.rel == "related"}
+    links = [link for link in ferry.get("links", []) if link.rel == "related"]
+    related = {link.href for link in links if link.get("title") != "Compare coverage"}
     with service.open_store() as store:
         members = store.story_members(ferry_story(service))
     linked = {a.url for a in members if a.url and a.url != ferry.get("link")}
     assert related == linked and len(related) >= 3  # the drop has no public URL
+    # one more related link, to the story's page comparing its outlets
+    page = f"http://feeds.test/stories/{ferry_story(service)}.html"
+    assert [link.href for link in links if link.get("title") == "Compare coverage"] == [page]
+    assert f'<a href="{page}">Compare coverage</a>' in ferry.content[0].value
+    assert (output / "stories" / f"{ferry_story(service)}.html").is_file()
     rss = read_feed(output / "all.rss")
     assert len(rss.entries) == 15
     coast = read_feed(output / "tags" / "coast.atom")

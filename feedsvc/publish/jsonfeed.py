@@ -1,7 +1,8 @@
 """JSON Feed 1.1 rendering of one feed spec (feedgen does not write JSON Feed).
 
 Output is ``json.dumps`` of plain dicts in a fixed key order, so equal input
-gives equal bytes. Related links go under the ``_feedsvc`` extension key. This
+gives equal bytes. Related links and a story's page (``compare_url``) go under
+the ``_feedsvc`` extension key; the page is linked in ``content_html`` too. This
 module does no I/O.
 """
 
@@ -19,6 +20,7 @@ from feedsvc.publish.text import (
     entry_title,
     index_url,
     is_http,
+    page_url,
     public_url,
     rfc3339,
     xml_text,
@@ -37,7 +39,7 @@ def _related(link: RelatedLink) -> dict[str, str | None]:
     }
 
 
-def _extension(entry: FeedEntry) -> dict[str, Any]:
+def _extension(entry: FeedEntry, page: str | None) -> dict[str, Any]:
     source = {"name": xml_text(entry.source_name), "title": xml_text(entry.source_title).strip()}
     if is_http(entry.source_url):
         source["feed_url"] = xml_text(entry.source_url or "")
@@ -46,16 +48,19 @@ def _extension(entry: FeedEntry) -> dict[str, Any]:
         extension["also_reported_by"] = [_related(link) for link in entry.related]
     if entry.more_outlets:
         extension["more_outlets"] = entry.more_outlets
+    if page:
+        extension["compare_url"] = page
     return extension
 
 
-def _item(entry: FeedEntry) -> dict[str, Any]:
+def _item(entry: FeedEntry, settings: Settings) -> dict[str, Any]:
+    page = page_url(entry, settings)
     item: dict[str, Any] = {"id": xml_text(entry.guid)}
     link = entry_link(entry)
     if link:
         item["url"] = link
     item["title"] = entry_title(entry)
-    item["content_html"] = entry_content(entry)
+    item["content_html"] = entry_content(entry, page)
     summary = xml_text(entry.summary).strip()
     if summary:
         item["summary"] = summary
@@ -63,7 +68,7 @@ def _item(entry: FeedEntry) -> dict[str, Any]:
     item["date_modified"] = rfc3339(entry.updated)
     item["authors"] = [{"name": name} for name in entry_authors(entry)]
     item["tags"] = entry_categories(entry)
-    item["_feedsvc"] = _extension(entry)
+    item["_feedsvc"] = _extension(entry, page)
     return item
 
 
@@ -78,5 +83,5 @@ def render_json(spec: FeedSpec, settings: Settings) -> bytes:
     }
     if settings.websub_hub:
         feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
-    feed["items"] = [_item(entry) for entry in spec.entries]
+    feed["items"] = [_item(entry, settings) for entry in spec.entries]
     return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,16 +1,18 @@
 """Writing every published file into the output directory.
 
-``write_output`` renders feed specs (RSS, Atom, JSON Feed) one at a time,
-staging each changed file, then index.html and feeds.opml from the listing of
-every published feed; only when everything rendered are the staged files made
-visible, together (``atomic.staged_writes``), so a rendering bug writes nothing
-and memory holds one feed at a time; then, on a full publish, it removes feed
-files under ``sources/`` and ``tags/`` (and ``all.*``) that no listed feed
-produces any more, in a format still published (nothing else is ever
-removed). With a WebSub hub configured, JSON Feeds list it under ``hubs``;
-``changed_feed_urls`` names the public URLs of the feeds a publish rewrote, for
-the hub ping. It does not decide which feeds exist (see ``plan``), runs no SQL
-and fetches nothing (the ping itself is ``fetch.notify_hub``).
+``write_output`` renders feed specs (RSS, Atom, JSON Feed) and HTML pages
+(story, moved-story, tag and source pages) one at a time, staging each changed
+file, then index.html, feeds.opml and the site's icon; only when everything rendered are the
+staged files made visible, together (``atomic.staged_writes``), so a rendering
+bug writes nothing and memory holds one feed at a time; then, on a full
+publish, it removes feed files under ``sources/`` and ``tags/`` (and ``all.*``)
+that no listed feed produces any more, in a format still published, and the
+``.html`` pages under ``stories/``, ``sources/`` and ``tags/`` that this
+publish did not render (nothing else is ever removed). With a WebSub hub
+configured, JSON Feeds list it under ``hubs``; ``changed_feed_urls`` names
+the public URLs of the feeds a publish rewrote, for the hub ping. It does not
+decide which feeds and pages exist (see ``plan`` and ``pageplan``), runs no
+SQL and fetches nothing (the ping itself is ``fetch.notify_hub``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from feedsvc.publish.atomic import files_under, remove_file, staged_writes
 from feedsvc.publish.index import render_index
 from feedsvc.publish.jsonfeed import render_json
 from feedsvc.publish.opml import render_opml
-from feedsvc.publish.plan import ALL_PATH
+from feedsvc.publish.pageplan import PAGE_SUFFIX, index_page
+from feedsvc.publish.pages import render_page
+from feedsvc.publish.pagespec import IndexPage, Page
+from feedsvc.publish.plan import ALL_PATH, STORIES_DIR
 from feedsvc.publish.syndication import render_atom, render_rss
+from feedsvc.publish.templating import FAVICON, favicon
 from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
 from feedsvc.tempfiles import remove_leftovers
 from feedsvc.types import FeedListing, FeedSpec, PublishResult
@@ -36,8 +42,10 @@ log = logging.getLogger("feedsvc.publish")
 
 Renderer = Callable[[FeedSpec, Settings], bytes]
 Rendered = list[tuple[str, bytes]]
-SpecRenderer = Callable[[Iterable[FeedSpec], Settings], Iterable[Rendered]]
-"""Renders specs to their files, in order: in turn, or in worker processes."""
+Output = FeedSpec | Page
+"""A feed (every format) or a page: what write_output renders, one at a time."""
+SpecRenderer = Callable[[Iterable[Output], Settings], Iterable[Rendered]]
+"""Renders feeds and pages to their files, in order: in turn, or in worker processes."""
 
 
 RENDERERS: tuple[tuple[str, Renderer], ...] = (
@@ -47,6 +55,8 @@ RENDERERS: tuple[tuple[str, Renderer], ...] = (
 )
 FEED_SUFFIXES = frozenset(ext for ext, _ in RENDERERS)
 PRUNED_DIRS = ("sources", "tags")
+PAGE_DIRS = (STORIES_DIR, *PRUNED_DIRS)
+PAGE_SUFFIXES = frozenset({PAGE_SUFFIX})
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
@@ -75,10 +85,17 @@ def render_spec(spec: FeedSpec, settings: Settings) -> list[tuple[str, bytes]]:
     ]
 
 
-def render_in_turn(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
-    """Render each spec in this process, one after the other (the default ``SpecRenderer``)."""
-    for spec in specs:
-        yield render_spec(spec, settings)
+def render_output(item: Output, settings: Settings) -> Rendered:
+    """The files of one feed (every format published) or one page: paths and bytes."""
+    if isinstance(item, FeedSpec):
+        return render_spec(item, settings)
+    return render_page(item, settings)
+
+
+def render_in_turn(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
+    """Render each feed or page in this process, one after the other (the default)."""
+    for item in items:
+        yield render_output(item, settings)
 
 
 def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, bytes]:
@@ -86,8 +103,9 @@ def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, byt
     listings = [spec.listing for spec in specs]
     _check_paths(listings)
     files = {path: data for spec in specs for path, data in render_spec(spec, settings)}
-    files[INDEX_FILE] = render_index(listings, settings)
+    files[INDEX_FILE] = render_index(index_page(listings), settings)
     files[OPML_FILE] = render_opml(listings, settings)
+    files[FAVICON] = favicon()
     return files
 
 
@@ -111,42 +129,51 @@ def remove_stale(
 
 
 def write_output(
-    specs: Iterable[FeedSpec],
+    specs: Iterable[Output],
     settings: Settings,
     *,
     listings: Sequence[FeedListing] | None = None,
     prune: bool = True,
     render: SpecRenderer = render_in_turn,
+    index: IndexPage | None = None,
 ) -> PublishResult:
-    """Render and write feeds, index.html and feeds.opml; prune stale feed files.
+    """Render and write feeds, pages, index.html and feeds.opml; prune stale files.
 
-    ``specs`` are rendered one at a time (they may come from a generator, so
-    memory holds a few feeds, not the output; ``render`` may render them in
-    worker processes); ``listings`` name every published
-    feed for the index, the OPML file and pruning (by default: the specs').
+    ``specs`` (feeds and pages) are rendered one at a time (they may come from
+    a generator, so memory holds a few feeds, not the output; ``render`` may
+    render them in worker processes); ``listings`` name every published feed
+    for the index, the OPML file and pruning (by default: the specs'). The
+    front page is ``index`` (by default: the feeds alone, no stories).
     Nothing becomes visible unless every file rendered; then all changed files
     are replaced together. ``prune=False`` keeps stale files (an incremental
-    publish renders only some feeds and leaves pruning to a full one).
+    publish renders only some feeds and pages and leaves pruning to a full one).
     """
     if listings is None:
         specs = list(specs)
-        listings = [spec.listing for spec in specs]
+        listings = [spec.listing for spec in specs if isinstance(spec, FeedSpec)]
     _check_paths(listings)
     listed = {listing.path for listing in listings}
     root = settings.output_dir
-    for directory in (root, *(root / d for d in PRUNED_DIRS)):
+    for directory in (root, *(root / d for d in PAGE_DIRS)):
         remove_leftovers(directory)  # temporary files of a publish that was killed
     written: list[str] = []
     unchanged: list[str] = []
+    front = index or index_page(listings)
     with staged_writes() as batch:
         for files in render(_listed(specs, listed), settings):
             for relative, data in files:
                 (written if batch.stage(root / relative, data) else unchanged).append(relative)
-        pages = ((INDEX_FILE, render_index), (OPML_FILE, render_opml))
-        for relative, render_page in pages:
-            data = render_page(listings, settings)
+        last = (
+            (INDEX_FILE, render_index(front, settings)),
+            (OPML_FILE, render_opml(listings, settings)),
+            (FAVICON, favicon()),
+        )
+        for relative, data in last:
             (written if batch.stage(root / relative, data) else unchanged).append(relative)
-    removed = remove_stale(root, listings, published_suffixes(settings)) if prune else []
+    removed: list[str] = []
+    if prune:
+        removed += remove_stale(root, listings, published_suffixes(settings))
+        removed += remove_stale_pages(root, {*written, *unchanged})
     log.info(
         "published output_dir=%s feeds=%d written=%d unchanged=%d removed=%d",
         root,
@@ -158,11 +185,36 @@ def write_output(
     return PublishResult(written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed))
 
 
-def _listed(specs: Iterable[FeedSpec], listed: set[str]) -> Iterator[FeedSpec]:
-    for spec in specs:
-        if spec.path not in listed:
-            raise PublishError(f"feed {spec.path!r} is not among the listed feeds")
-        yield spec
+def remove_stale_pages(root: Path, live: set[str]) -> list[str]:
+    """Remove the ``.html`` pages under stories/, sources/ and tags/ not among ``live`` paths."""
+    stale = [
+        path
+        for directory in PAGE_DIRS
+        for path in files_under(root / directory, PAGE_SUFFIXES)
+        if path.relative_to(root).as_posix() not in live
+    ]
+    for path in stale:
+        remove_file(path)
+    return [p.relative_to(root).as_posix() for p in stale]
+
+
+def _listed(items: Iterable[Output], listed: set[str]) -> Iterator[Output]:
+    for item in items:
+        if isinstance(item, FeedSpec):
+            if item.path not in listed:
+                raise PublishError(f"feed {item.path!r} is not among the listed feeds")
+        elif not _is_page_path(item.path):
+            raise PublishError(f"unsafe page path {item.path!r}")
+        yield item
+
+
+def _is_page_path(path: str) -> bool:
+    directory, _, name = path.partition("/")
+    return (
+        directory in PAGE_DIRS
+        and name.endswith(PAGE_SUFFIX)
+        and all(_SEGMENT.fullmatch(part) for part in name.split("/"))
+    )
 
 
 def changed_feed_urls(paths: Iterable[str], settings: Settings) -> list[str]:

@@ -2,7 +2,8 @@
 
 ``entry_guid`` gives an article a permanent guid, ``entry_from_article`` turns a
 stored article into a feed entry, ``entry_from_story`` turns a whole story into
-one entry with "also reported by" links, and ``plan_feeds`` decides which feeds exist
+one entry with "also reported by" links and a link to the story's page
+(``story_page_path``), and ``plan_feeds`` decides which feeds exist
 (all / per source / per tag), their titles and their bounded, newest-first
 entries. Nothing here touches the file system, the clock or the database.
 """
@@ -31,6 +32,7 @@ _SAFE_SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _UNSAFE_RUN = re.compile(r"[^a-z0-9._-]+")
 
 ALL_PATH = "all"
+STORIES_DIR = "stories"
 ALL_TITLE = "All stories"
 ALL_DESCRIPTION = "Every story feedsvc collected, newest first"
 # Other outlets linked from a story's entry; the rest are counted, not listed.
@@ -78,6 +80,11 @@ def entry_from_article(
     )
 
 
+def story_page_path(story_id: str) -> str:
+    """The path of a story's page in the output dir: keyed by its id, so stable as outlets join."""
+    return f"{STORIES_DIR}/{path_segment(story_id)}.html"
+
+
 def story_guid(story_id: str) -> str:
     """The stable guid of a story's entry: it stays the same when members join."""
     return entry_guid("story", story_id)
@@ -93,8 +100,9 @@ def entry_from_story(
 ) -> FeedEntry:
     """One entry for a whole story: the representative's text, other outlets as related links.
 
-    Each other outlet is linked once, by its first report, up to
-    ``related_limit`` of them; the entry counts the outlets left out. ``tags``
+    The entry's ``page`` is the story's page comparing its outlets. Each other
+    outlet is linked once, by its first report, up to ``related_limit`` of
+    them; the entry counts the outlets left out. ``tags``
     are the story's tags (the union of its members'; by default the
     representative's), which become the entry's categories.
     """
@@ -112,7 +120,12 @@ def entry_from_story(
     )
     more = max(0, story.outlets - 1 - len(related))
     return replace(
-        base, guid=story_guid(story.id), updated=story.updated, related=related, more_outlets=more
+        base,
+        guid=story_guid(story.id),
+        updated=story.updated,
+        related=related,
+        more_outlets=more,
+        page=story_page_path(story.id),
     )
 
 

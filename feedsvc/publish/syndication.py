@@ -21,6 +21,7 @@ from feedgen.util import xml_elem
 from feedsvc.config_types import Settings
 from feedsvc.publish.plan import path_segment
 from feedsvc.publish.text import (
+    COMPARE_LABEL,
     entry_authors,
     entry_categories,
     entry_content,
@@ -29,6 +30,7 @@ from feedsvc.publish.text import (
     feed_updated,
     index_url,
     is_http,
+    page_url,
     public_url,
     rfc3339,
     utc,
@@ -72,8 +74,9 @@ class _EntryExtras:
     Atom gets ``<source>`` with the outlet's ``id``, ``title``, ``updated`` (the
     entry's: the outlet as of this entry) and a link (``rel="self"`` to the
     outlet's own feed, else ``rel="alternate"`` to feedsvc's feed of it), plus
-    one ``<link rel="related">`` per related URL; feedgen 1.0 drops the ``rel``
-    of entry links, so they are written here.
+    one ``<link rel="related">`` per related URL and one (``type="text/html"``)
+    to a story's page comparing its outlets; feedgen 1.0 drops the ``rel`` of
+    entry links, so they are written here.
     """
 
     def __init__(self) -> None:
@@ -83,6 +86,7 @@ class _EntryExtras:
         self.source_feed: str | None = None
         self.source_updated = ""
         self.related: list[tuple[str, str]] = []
+        self.page: str | None = None
 
     def extend_ns(self) -> dict[str, str]:
         """No extra namespace is needed."""
@@ -100,6 +104,10 @@ class _EntryExtras:
         """Append the related links and the ``<source>`` element to ``entry``."""
         for href, title in self.related:
             xml_elem("link", entry, rel="related", href=href, title=title)
+        if self.page:
+            xml_elem(
+                "link", entry, rel="related", href=self.page, type="text/html", title=COMPARE_LABEL
+            )
         source = xml_elem("source", entry)
         xml_elem("id", source).text = self.source_id
         xml_elem("title", source).text = self.source_title
@@ -142,6 +150,8 @@ def _extras(fe: Any, entry: FeedEntry, settings: Settings, ext: str) -> None:
         for link in entry.related
         if link.url and is_http(link.url)
     ]
+    page = page_url(entry, settings)
+    extras.page = xml_text(page) if page and is_http(page) else None
 
 
 def _categories(entry: FeedEntry, settings: Settings) -> list[dict[str, str]]:
@@ -166,7 +176,7 @@ def _add_entry(fg: Any, entry: FeedEntry, settings: Settings, ext: str) -> Any:
         fe.link(href=link, rel="alternate")
     fe.published(utc(entry.published))
     fe.updated(utc(entry.updated))
-    fe.content(entry_content(entry), type="html")
+    fe.content(entry_content(entry, page_url(entry, settings)), type="html")
     summary = xml_text(entry.summary).strip()
     if summary:
         fe.summary(html.escape(summary), type="html")

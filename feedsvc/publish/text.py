@@ -2,7 +2,8 @@
 
 It makes text safe for XML 1.0 (dropping characters that lxml refuses), builds
 public URLs from ``Settings.base_url``, formats timestamps from the data, and
-renders the escaped "also reported by" block. It does not write files and does
+renders the escaped "also reported by" block and the "Compare coverage" link
+to a story's page. It does not write files and does
 not know about any feed format.
 """
 
@@ -105,14 +106,29 @@ def related_html(related: Sequence[RelatedLink], more: int = 0) -> str:
     return f'<p class="also-reported">Also reported by: {items}</p>'
 
 
-def entry_content(entry: FeedEntry) -> str:
-    """The entry's HTML content plus the related block; never empty, XML-safe."""
+COMPARE_LABEL = "Compare coverage"
+
+
+def page_url(entry: FeedEntry, settings: Settings) -> str | None:
+    """The public URL of a story entry's page comparing its outlets, or None."""
+    return public_url(settings, entry.page) if entry.page else None
+
+
+def compare_html(url: str | None) -> str:
+    """The escaped "Compare coverage" paragraph linking to a story's page, or ""."""
+    if not url or not is_http(url):
+        return ""
+    return f'<p class="compare"><a href="{escape(url)}">{COMPARE_LABEL}</a></p>'
+
+
+def entry_content(entry: FeedEntry, page: str | None = None) -> str:
+    """The entry's HTML content, the related block and the link to ``page``; never empty."""
     body = entry.content_html.strip()
     if not body:
         fallback = entry.summary.strip() or entry_title(entry)
         body = f"<p>{escape(fallback)}</p>"
-    block = related_html(entry.related, entry.more_outlets)
-    return xml_text(f"{body}\n{block}" if block else body)
+    blocks = [b for b in (related_html(entry.related, entry.more_outlets), compare_html(page)) if b]
+    return xml_text("\n".join([body, *blocks]))
 
 
 def entry_categories(entry: FeedEntry) -> list[str]:

@@ -350,5 +350,66 @@ def story_of(connection: Connection, source: str, article_id: str) -> str | None
     return connection.execute(stmt).scalar_one_or_none()
 
 
+def ids(connection: Connection) -> list[str]:
+    """Every story id, sorted."""
+    return list(connection.execute(sa.select(stories.c.id).order_by(stories.c.id)).scalars())
+
+
+def views_by_id(connection: Connection, story_ids: Sequence[str]) -> list[StoryView]:
+    """The stories with these ids, each with every member (of configured sources), by id.
+
+    Stories that are unknown or have no member left are not returned.
+    """
+    rows = []
+    for chunk in _chunks(sorted(set(story_ids)), 500):
+        rows += list(connection.execute(sa.select(stories).where(stories.c.id.in_(chunk))))
+    found = [row.id for row in rows]
+    shapes = _shapes(connection, found)
+    members = _members(connection, found)
+    views = (_view(row, members.get(row.id, []), shapes.get(row.id)) for row in rows)
+    return sorted((view for view in views if view is not None), key=lambda v: v.id)
+
+
+def joined_at(connection: Connection, story_ids: Sequence[str]) -> dict[Key, datetime]:
+    """When each member of these stories was assigned to its story."""
+    joined: dict[Key, datetime] = {}
+    for chunk in _chunks(sorted(set(story_ids)), 500):
+        stmt = sa.select(
+            story_members.c.source, story_members.c.article_id, story_members.c.decided_at
+        ).where(story_members.c.story_id.in_(chunk))
+        joined.update({(r.source, r.article_id): r.decided_at for r in connection.execute(stmt)})
+    return joined
+
+
+def aliases_into(connection: Connection, story_ids: Sequence[str]) -> dict[str, str]:
+    """Every merged-away story id that these stories absorbed, and the id that absorbed it."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(story_ids)), 500):
+        stmt = sa.select(story_aliases.c.alias, story_aliases.c.story_id).where(
+            story_aliases.c.story_id.in_(chunk)
+        )
+        found.update({row.alias: row.story_id for row in connection.execute(stmt)})
+    return found
+
+
+def stories_of_articles(connection: Connection, keys: Sequence[Key]) -> dict[Key, tuple[str, int]]:
+    """The story of each of these articles that has one, and how many outlets that story has."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, article_id in keys:
+        by_source[source].append(article_id)
+    story_of_key: dict[Key, str] = {}
+    for source, article_ids in sorted(by_source.items()):
+        for chunk in _chunks(article_ids, 500):
+            stmt = sa.select(story_members.c.article_id, story_members.c.story_id).where(
+                story_members.c.source == source, story_members.c.article_id.in_(chunk)
+            )
+            for row in connection.execute(stmt):
+                story_of_key[(source, row.article_id)] = row.story_id
+    shapes = _shapes(connection, sorted(set(story_of_key.values())))
+    return {
+        key: (story, shapes[story][1]) for key, story in story_of_key.items() if story in shapes
+    }
+
+
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]

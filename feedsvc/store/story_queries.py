@@ -78,6 +78,33 @@ class StoryQueries:
         with self._translate("reading story members"), reading(self.engine) as connection:
             return story_sql.members_of(connection, story_id)
 
+    def story_ids(self) -> list[str]:
+        """Every story id, sorted."""
+        with self._translate("reading story ids"), reading(self.engine) as connection:
+            return story_sql.ids(connection)
+
+    def stories_by_id(self, story_ids: Sequence[str]) -> list[StoryView]:
+        """These stories with every member, by id (unknown or empty ones left out)."""
+        with self._translate("reading stories"), reading(self.engine) as connection:
+            return story_sql.views_by_id(connection, story_ids)
+
+    def story_joins(self, story_ids: Sequence[str]) -> dict[tuple[str, str], datetime]:
+        """When each member of these stories joined its story."""
+        with self._translate("reading story joins"), reading(self.engine) as connection:
+            return story_sql.joined_at(connection, story_ids)
+
+    def aliases_into(self, story_ids: Sequence[str]) -> dict[str, str]:
+        """The merged-away ids these stories absorbed, each with the id that absorbed it."""
+        with self._translate("reading story aliases"), reading(self.engine) as connection:
+            return story_sql.aliases_into(connection, story_ids)
+
+    def stories_of_articles(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, int]]:
+        """The story (id, outlet count) of each of these (source, id) articles that has one."""
+        with self._translate("reading stories of articles"), reading(self.engine) as connection:
+            return story_sql.stories_of_articles(connection, keys)
+
     def story_of(self, source: str, article_id: str) -> str | None:
         """The current story id of one article."""
         with self._translate("reading story of article"), reading(self.engine) as connection:

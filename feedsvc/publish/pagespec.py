@@ -1,0 +1,142 @@
+"""The HTML pages publish writes, as records: what each page shows, nothing about markup.
+
+A ``StoryPage`` per story (``stories/<id>.html``: every outlet's reports, the
+story's tags, when each outlet joined), a ``MovedPage`` for the id of a story
+merged into another (pointing to the survivor), a ``TagPage`` and a
+``SourcePage`` beside each tag's and source's feeds, and the ``IndexPage``
+(latest stories, each tag with its last headlines, each source's health). Every
+``path`` is relative to the output directory. Data only; ``pageplan`` builds
+them, ``pages`` renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedsvc.types import Article, FeedListing, FetchStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TagLink:
+    """A tag as pages link to it: its title, its page and its feed (without extension)."""
+
+    slug: str
+    title: str
+    page: str | None
+    feed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryReport:
+    """One member of a story: the article, its outlet's title and when it joined the story."""
+
+    article: Article
+    outlet: str
+    joined: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPage:
+    """A story's page: its reports in story order (the representative first), tags, counts."""
+
+    id: str
+    path: str
+    title: str
+    reports: tuple[StoryReport, ...]
+    tags: tuple[TagLink, ...]
+    outlets: int
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MovedPage:
+    """The page of a story id merged into another: it points to the survivor's page."""
+
+    path: str
+    story_id: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCard:
+    """A story in a list: its headline, first outlet, date, outlet count and page."""
+
+    title: str
+    page: str
+    outlet: str
+    published: datetime
+    outlets: int
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagPage:
+    """A tag's page: its feed's listing and the stories in that feed."""
+
+    path: str
+    listing: FeedListing
+    stories: tuple[StoryCard, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceItem:
+    """An article on its source's page, with its story's page and outlet count when known."""
+
+    article: Article
+    page: str | None = None
+    outlets: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    """A source's page: its feed's listing, where it comes from and its latest articles."""
+
+    path: str
+    listing: FeedListing
+    location: str | None
+    articles: tuple[SourceItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source's fetching is going, as the front page shows it."""
+
+    name: str
+    title: str
+    page: str | None
+    status: FetchStatus | None
+    last_fetch: datetime | None
+    http_status: int | None
+    error: str | None
+    failures: int
+    next_fetch: datetime | None
+    disabled: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagSummary:
+    """A tag on the front page: its feed, its page and its last few stories."""
+
+    listing: FeedListing
+    page: str | None
+    stories: tuple[StoryCard, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPage:
+    """The front page: latest stories, tags, sources with health, and every feed."""
+
+    listings: tuple[FeedListing, ...]
+    stories: tuple[StoryCard, ...] = ()
+    tags: tuple[TagSummary, ...] = ()
+    sources: tuple[SourceHealth, ...] = ()
+    path: str = "index.html"
+
+    @property
+    def checked(self) -> datetime | None:
+        """The latest fetch the sources' health is shown as of (None before any fetch)."""
+        return max((s.last_fetch for s in self.sources if s.last_fetch), default=None)
+
+
+Page = StoryPage | MovedPage | TagPage | SourcePage | IndexPage

@@ -1,10 +1,13 @@
 """The story stage of a cycle: put every new article into a story and record it.
 
-Orchestration between the store and the story engine (``feedsvc.stories``):
-the engine is warmed up with the articles of the active window and the
-assignments stored for them, so that story ids stay stable across runs and
-restarts; then every article that has no story yet is added, oldest first,
-and the decisions, merges and new story shapes are saved in one transaction.
+Orchestration between the store and the story engine (``feedsvc.stories``).
+The engine of the previous round is read back from its snapshot
+(``story_snapshot``) when it matches the store and no new article is older
+than its window allows (``LATE``); otherwise it is rebuilt: warmed up with the
+articles of the active window and the assignments stored for them, so that
+story ids stay stable across runs and restarts. Then every article that has no
+story yet is added, oldest first; the decisions, merges and new story shapes
+are saved in one transaction with the token of the snapshot written after it.
 It does not group anything itself and runs no SQL of its own.
 """
 
@@ -12,15 +15,32 @@ from __future__ import annotations
 
 import heapq
 import logging
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feedsvc.store import Store
 from feedsvc.stories import Decision, Explanation, StoryEngine, StoryItem, StoryParams, StoryState
-from feedsvc.types import Article, StoryAssignment, StoryUpdate
+from feedsvc.story_snapshot import (
+    SNAPSHOT_KEY,
+    load_snapshot,
+    remove_snapshot_leftovers,
+    save_snapshot,
+)
+from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.assign")
+
+# How much older than the newest article the snapshot has seen a new article may
+# be, as a share of the window, for the snapshot to be used: its older
+# neighbours may already have left the window, and at a third of it (a day, by
+# default) the time decay leaves them little weight anyway.
+LATE = 1 / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +51,7 @@ class AssignResult:
     new_stories: int = 0
     joined: int = 0
     merges: int = 0
+    rebuilt: bool = False
 
 
 def item_key(source: str, article_id: str) -> str:
@@ -44,7 +65,7 @@ def split_key(key: str) -> tuple[str, str]:
     return source, article_id
 
 
-def story_item(article: Article) -> StoryItem:
+def story_item(article: Article | ArticleText) -> StoryItem:
     """What the story engine needs to know of an article."""
     return StoryItem(
         id=item_key(article.source, article.id),
@@ -70,16 +91,22 @@ class Round:
 
     decisions: list[Decision]
     shapes: dict[str, StoryUpdate]
+    latest: datetime | None = None
 
 
 def feed_engine(
-    engine: StoryEngine, store: Store, since: datetime, pending: Sequence[Article]
+    engine: StoryEngine,
+    store: Store,
+    since: datetime | None,
+    pending: Sequence[Article | ArticleText],
 ) -> Round:
-    """Add the stored window and the pending articles in date order."""
+    """Add the stored window from ``since`` (none: the engine has it) and the pending articles."""
     waiting = {item_key(a.source, a.id) for a in pending}
-    known = [a for a in store.articles_since(since) if item_key(a.source, a.id) not in waiting]
+    stored = store.texts_since(since) if since is not None else []
+    known = [a for a in stored if item_key(a.source, a.id) not in waiting]
     result = Round([], {})
     for article in heapq.merge(known, pending, key=_order):
+        result.latest = max(result.latest or article.published, article.published)
         decision = engine.add(story_item(article))
         if decision.item_id in waiting:
             result.decisions.append(decision)
@@ -89,31 +116,74 @@ def feed_engine(
     return result
 
 
-def _order(article: Article) -> tuple[datetime, str, str]:
+def _order(article: Article | ArticleText) -> tuple[datetime, str, str]:
     return (article.published, article.source, article.id)
 
 
-def assign_stories(store: Store, params: StoryParams, now: datetime) -> AssignResult:
-    """Place every article without a story, and store the decisions."""
-    pending = store.unassigned_articles()
+def assign_stories(
+    store: Store,
+    params: StoryParams,
+    now: datetime,
+    *,
+    sources: Sequence[str] = (),
+    snapshot: Path | None = None,
+) -> AssignResult:
+    """Place every article without a story, and store the decisions.
+
+    With a ``snapshot`` path, the engine is read from it when it matches (and
+    written back after the round); ``sources`` are the configured source names
+    it must match.
+    """
+    if snapshot is not None:
+        remove_snapshot_leftovers(snapshot)  # also when this round has nothing to place
+    pending = store.unassigned_texts()
     if not pending:
         return AssignResult()
-    since = min(pending[0].published, now) - params.window
-    engine = restored_engine(store, params, since)
+    engine, since, seen = _engine_for(store, params, now, pending, sources, snapshot)
     done = feed_engine(engine, store, since, pending)
     merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
+    token = uuid.uuid4().hex
     store.save_stories(
         [_assignment(engine, d) for d in done.decisions],
         [done.shapes[k] for k in sorted(done.shapes)],
         merges,
         now,
+        {SNAPSHOT_KEY: token},
     )
-    result = _count(done.decisions, merges)
+    if snapshot is not None and done.latest is not None:
+        latest = max(done.latest, seen or done.latest)
+        save_snapshot(snapshot, engine, params, sources, token, latest)
+    result = replace(_count(done.decisions, merges), rebuilt=since is not None)
     log.info(
-        "stories assigned=%d new=%d joined=%d merges=%d",
-        result.assigned, result.new_stories, result.joined, result.merges,
+        "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
+        result.assigned, result.new_stories, result.joined, result.merges, result.rebuilt,
     )  # fmt: skip
     return result
+
+
+def _engine_for(
+    store: Store,
+    params: StoryParams,
+    now: datetime,
+    pending: Sequence[ArticleText],
+    sources: Sequence[str],
+    snapshot: Path | None,
+) -> tuple[StoryEngine, datetime | None, datetime | None]:
+    """The engine for ``pending``, where to replay the stored window from, what it has seen.
+
+    The snapshot's engine is used (no replay) when it matches the store and the
+    oldest pending article is at most ``LATE`` of a window older than the
+    newest article it has seen; otherwise the window is replayed.
+    """
+    if snapshot is not None:
+        token = store.service_state(SNAPSHOT_KEY)
+        saved = load_snapshot(snapshot, params, sources, token)
+        if saved is not None and pending[0].published >= saved.latest - params.window * LATE:
+            return saved.engine, None, saved.latest
+        if saved is not None:
+            log.info("stories: articles older than the snapshot allows; rebuilding the window")
+    since = min(pending[0].published, now) - params.window
+    return restored_engine(store, params, since), since, None
 
 
 def _assignment(engine: StoryEngine, decision: Decision) -> StoryAssignment:

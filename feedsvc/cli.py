@@ -23,16 +23,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
-from feedsvc.config import load_config
 from feedsvc.errors import ConfigError, LockedError, NotFoundError, PublishError, StoreError
-from feedsvc.progress import TerminalProgress, log_progress, summary
-from feedsvc.service import Service
-from feedsvc.stories import Explanation, StoryParams, cluster_jsonl
-from feedsvc.types import SourceState, StoryView
+
+if TYPE_CHECKING:
+    from feedsvc.service import Service
+    from feedsvc.stories import Explanation
+    from feedsvc.types import SourceState, StoryView
 
 EXIT_OK = 0
 EXIT_SOURCES_FAILED = 1
@@ -46,37 +47,71 @@ log = logging.getLogger("feedsvc.cli")
 Command = Callable[[argparse.Namespace], int]
 
 
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def service_for(path: Path) -> Service:
+    """The service for the config file at ``path`` (the stack loads here, not at start-up)."""
+    from feedsvc.service import Service
+
+    return Service.from_path(path)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch every due source once, store new articles, publish the feeds, and exit."""
-    service = Service.from_path(args.config)
-    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else log_progress
-    result = service.run_once(force=args.all, workers=args.workers, progress=progress)
-    output = service.config.settings.output_dir
+    from feedsvc.config import load_config
+    from feedsvc.progress import TerminalProgress, log_progress, summary
+    from feedsvc.quickrun import idle_run
+    from feedsvc.timing import format_timings
+
+    config = load_config(args.config)
+    result = None if args.all else idle_run(config, utc_now)
+    if result is None:  # something may be due: load the whole stack
+        from feedsvc.service import Service
+
+        progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else log_progress
+        service = Service(config)
+        result = service.run_once(force=args.all, workers=args.workers, progress=progress)
+    output = config.settings.output_dir
     if result.failed or not args.quiet:
         print(f"feedsvc: {summary(result)}; feeds in {output}/")
+    if args.timings:
+        print(format_timings(result.timings))
     for failed in result.failed:
         print(f"feedsvc: {failed.source}: {failed.error}", file=sys.stderr)
     return EXIT_SOURCES_FAILED if result.failed else EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the configuration file and report what it defines."""
+    """Validate the configuration file and report what it defines (--rules: try the tag rules)."""
+    from feedsvc.config import load_config
+
     config = load_config(args.config)
     enabled = sum(1 for s in config.sources if s.enabled)
-    print(f"{args.config}: ok: {len(config.sources)} sources ({enabled} enabled)")
+    rules = sum(1 for tag in config.tags.tags if tag.match is not None)
+    print(
+        f"{args.config}: ok: {len(config.sources)} sources ({enabled} enabled),"
+        f" {len(config.tags.tags)} tags ({rules} with rules)"
+    )
+    if args.rules:
+        from feedsvc.cli_tags import format_rule_counts
+
+        print(format_rule_counts(*service_for(args.config).rule_counts()))
     return EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Rewrite the published feeds from the database without fetching."""
-    result = Service.from_path(args.config).publish()
+    result = service_for(args.config).publish()
     print(f"feedsvc: {len(result.written)} files written, {len(result.unchanged)} unchanged")
     return EXIT_OK
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
     """List each source with its last fetch, status, error and article count."""
-    states = Service.from_path(args.config).sources()
+    states = service_for(args.config).sources()
     if args.json:
         print(json.dumps([_state_json(s) for s in states], indent=2))
     else:
@@ -89,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from feedsvc.metrics import Metrics, store_metrics  # loaded only for this command
     from feedsvc.serve import cache_seconds_for, create_app, serve_forever
 
-    service = Service.from_path(args.config)
+    service = service_for(args.config)
     with service.open_store() as store:
         app = create_app(
             service.config.settings.output_dir,
@@ -120,7 +155,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 def cmd_stories(args: argparse.Namespace) -> int:
     """List recent stories, each with its representative and the other outlets."""
-    service = Service.from_path(args.config)
+    service = service_for(args.config)
     views = service.stories(args.limit)
     titles = {s.name: s.title for s in service.config.sources}
     print(format_stories(views, titles) if views else "no stories yet")
@@ -128,14 +163,23 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_stories_explain(args: argparse.Namespace) -> int:
-    """Say why two articles (given as SOURCE:ID) are, or are not, in one story."""
-    explanation = Service.from_path(args.config).explain(args.a, args.b)
-    print(format_explanation(explanation))
+    """Say why two articles (given as SOURCE:ID) are, or are not, in one story, and their tags."""
+    from feedsvc.cli_tags import tag_lines
+
+    service = service_for(args.config)
+    explanation = service.explain(args.a, args.b)
+    tags = [
+        *tag_lines(service.explain_tags(args.a), "A"),
+        *tag_lines(service.explain_tags(args.b), "B"),
+    ]
+    print("\n".join([format_explanation(explanation), *tags]))
     return EXIT_OK
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Group JSON-lines items (id, title, text, outlet, published) into stories on stdout."""
+    from feedsvc.stories import StoryParams, cluster_jsonl
+
     params = StoryParams()
     if str(args.input) == "-":
         count = cluster_jsonl(sys.stdin, sys.stdout, params)
@@ -265,7 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, default=None, help="extraction processes (default: cores)"
     )
-    _add(commands, "check", cmd_check)
+    run.add_argument(
+        "--timings", action="store_true", help="print the seconds each stage took (timings: ...)"
+    )
+    check = _add(commands, "check", cmd_check)
+    check.add_argument(
+        "--rules", action="store_true", help="count the stored articles each tag rule would match"
+    )
     _add(commands, "publish", cmd_publish)
     sources = _add(commands, "sources", cmd_sources)
     sources.add_argument("--json", action="store_true", help="machine-readable output")
@@ -277,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("a", metavar="SOURCE:ID")
     explain.add_argument("b", metavar="SOURCE:ID")
     explain.set_defaults(handler=cmd_stories_explain)
+    _add_tag_commands(commands)
+    from feedsvc.cli_workers import add_worker_commands
+
+    add_worker_commands(commands)
     cluster = _add(commands, "cluster", cmd_cluster)
     cluster.add_argument("--input", type=Path, required=True, help="items as JSON lines, or -")
     serve = _add(commands, "serve", cmd_serve)
@@ -289,6 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--host", default="127.0.0.1", help="with --serve: address (127.0.0.1)")
     daemon.add_argument("--port", type=int, default=8080, help="with --serve: port (8080)")
     return parser
+
+
+def _add_tag_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from feedsvc import cli_tags as t
+
+    tags = _add(commands, "tags", t.cmd_tags)
+    tags.add_argument("--json", action="store_true", help="machine-readable output")
+    explain = tags.add_subparsers(dest="tags_command", metavar="explain").add_parser(
+        "explain", help=t.cmd_tags_explain.__doc__, description=t.cmd_tags_explain.__doc__
+    )
+    explain.add_argument("ref", metavar="SOURCE:ID")
+    explain.set_defaults(handler=t.cmd_tags_explain)
+    _add(commands, "config-schema", t.cmd_config_schema)
+    opml_in = _add(commands, "import-opml", t.cmd_import_opml)
+    opml_in.add_argument("file", type=Path, metavar="FILE", help="an OPML subscription list")
+    opml_in.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    opml_out = _add(commands, "export-opml", t.cmd_export_opml)
+    opml_out.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
 
 
 def _add(

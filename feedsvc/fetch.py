@@ -10,6 +10,16 @@ every redirect hop it followed. ``notify_hub`` pings a WebSub hub.
 A per-source problem (timeout, refused connection, HTTP error, missing file)
 becomes a ``FetchFailed`` value; bugs propagate as exceptions.
 
+Hostile servers. Every connection, the hub ping's too, goes through the
+address guard of ``feedsvc.connect`` (the ``AddressPolicy`` of
+``feedsvc.addresses``): nothing non-public is connected to unless
+``allow_private_addresses`` is set. A redirect to anything but http(s) is
+refused before it is followed, and so is a ``file:`` URL given as a source URL
+(``file`` sources are read by ``feedsvc.localfiles`` from their configured
+path). The body is read raw and decoded here in bounded pieces
+(``feedsvc.decoding``), so a compression bomb is cut off at the size limit
+without ever being held whole.
+
 It does not parse feeds or HTML, decide when to fetch next, or touch the store.
 httpx exceptions are translated into words in exactly one place,
 ``_describe_http_error``.
@@ -19,23 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import ipaddress
 import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
 from types import TracebackType
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 import httpx
 
 from feedsvc import __version__
-from feedsvc.errors import BodyTooLarge
+from feedsvc.addresses import AddressPolicy, scheme_refusal
+from feedsvc.connect import AddressRefused, guarded_transport
+from feedsvc.decoding import BodyDecoder, DecodingError
+from feedsvc.errors import BodyTooLarge, FetchError
+from feedsvc.localfiles import fetch_files
 from feedsvc.types import (
     Document,
     FetchConfig,
@@ -56,15 +65,14 @@ ACCEPT = (
 ACCEPT_ENCODING = "gzip, deflate"
 DEFAULT_HOST_INTERVAL = 1.0
 
-FILE_TYPES: Mapping[str, str] = {
-    ".xml": "application/xml",
-    ".rss": "application/rss+xml",
-    ".atom": "application/atom+xml",
-    ".json": "application/json",
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".txt": "text/plain",
-}
+
+class RedirectRefused(FetchError):
+    """A redirect pointed somewhere feedsvc does not fetch from (not http or https)."""
+
+
+def address_policy(config: FetchConfig) -> AddressPolicy:
+    """The address policy that ``config`` asks for."""
+    return AddressPolicy(allow_private=config.allow_private_addresses)
 
 
 def user_agent(contact: str) -> str:
@@ -107,13 +115,9 @@ class Fetcher:
     async def fetch(self, request: FetchRequest) -> FetchOutcome:
         """Fetch one source; a per-source problem is returned as ``FetchFailed``."""
         started = time.monotonic()
-        try:
-            path = _local_path(request)
-        except ValueError as exc:
-            return _failed(request, f"invalid URL: {exc}")
-        if path is not None:
+        if request.path is not None:
             async with self._overall:
-                outcome = await _fetch_files(request, path, self._config.max_body_bytes)
+                outcome = await fetch_files(request, request.path, self._config.max_body_bytes)
         elif request.url is not None:
             outcome = await self._fetch_http(request, request.url)
         else:
@@ -134,15 +138,17 @@ class Fetcher:
 
     def _make_client(self) -> httpx.AsyncClient:
         config = self._config
+        limits = httpx.Limits(
+            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
+        )
+        transport = self._transport or guarded_transport(address_policy(config), limits)
         return httpx.AsyncClient(
-            transport=self._transport,
+            transport=transport,
+            event_hooks={"response": [_refuse_odd_redirects]},
             follow_redirects=True,
             max_redirects=config.max_redirects,
             timeout=httpx.Timeout(config.total_timeout, connect=config.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=config.concurrency,
-                max_keepalive_connections=config.concurrency,
-            ),
+            limits=limits,
             headers={
                 "User-Agent": self._user_agent,
                 "Accept": ACCEPT,
@@ -178,6 +184,10 @@ class Fetcher:
     async def _fetch_http(self, request: FetchRequest, url: str) -> FetchOutcome:
         client = self._require_client()
         deadline = self._config.total_timeout
+        refused = scheme_refusal(url)
+        if refused is not None:
+            hint = _FILE_HINT if _is_file(url) else ""
+            return _failed(request, f"unsupported URL: {refused}{hint}")
         try:
             target = httpx.URL(url)
             async with self._slot(f"{target.host}:{target.port}"):
@@ -187,6 +197,8 @@ class Fetcher:
                         return await self._outcome(request, response)
         except TimeoutError:
             return _failed(request, f"timed out after {deadline}s")
+        except (AddressRefused, RedirectRefused) as exc:
+            return _failed(request, str(exc))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return _failed(request, _describe_http_error(exc, self._config))
 
@@ -196,13 +208,16 @@ class Fetcher:
         hops = redirect_chain(response)
         _log_redirects(request, hops)
         if status == HTTPStatus.NOT_MODIFIED:
+            # A 304 has no body; reading its end lets the connection go back to the
+            # pool (closed unread, it would be dropped and the next request reconnect).
+            await response.aread()
             return NotModified(source=source, url=url, headers=headers, redirects=hops)
         if not response.is_success:
             error = _status_error(response)
             return FetchFailed(source, url, error, status, headers, hops)
         try:
             body = await _read_capped(response, self._config.max_body_bytes)
-        except BodyTooLarge as exc:
+        except (BodyTooLarge, DecodingError) as exc:
             return FetchFailed(source, url, str(exc), status, headers, hops)
         final_url = str(response.url)
         document = Document(final_url, body, _media_type(headers), headers)
@@ -250,28 +265,53 @@ async def _fetch_all(
 
 
 def notify_hub(
-    hub_url: str, topic_urls: Sequence[str], user_agent: str, *, timeout: float = 10.0
+    hub_url: str,
+    topic_urls: Sequence[str],
+    user_agent: str,
+    *,
+    timeout: float = 10.0,
+    policy: AddressPolicy | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[str, ...]:
     """Tell a WebSub hub that ``topic_urls`` changed; return one error per failed ping.
 
-    Sends one ``hub.mode=publish`` POST per topic. Never raises for a network
-    or HTTP problem: the caller logs what comes back.
+    Sends one ``hub.mode=publish`` POST per topic, through the same address
+    guard as fetching (``policy``; by default public addresses only). Never
+    raises for a network or HTTP problem: the caller logs what comes back.
     """
+    if not topic_urls:
+        return ()
+    guard = transport or guarded_transport(policy or AddressPolicy(), httpx.Limits())
+    errors = asyncio.run(_notify(hub_url, topic_urls, user_agent, timeout, guard))
+    log.info("hub notified hub=%s topics=%d failed=%d", hub_url, len(topic_urls), len(errors))
+    return errors
+
+
+async def _notify(
+    hub_url: str,
+    topic_urls: Sequence[str],
+    user_agent: str,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport,
+) -> tuple[str, ...]:
     errors: list[str] = []
     headers = {"User-Agent": user_agent}
-    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=timeout, headers=headers, follow_redirects=False
+    ) as client:
         for topic in topic_urls:
-            error = _ping(client, hub_url, topic)
+            error = await _ping(client, hub_url, topic)
             if error is not None:
                 errors.append(f"{topic}: {error}")
-    log.info("hub notified hub=%s topics=%d failed=%d", hub_url, len(topic_urls), len(errors))
     return tuple(errors)
 
 
-def _ping(client: httpx.Client, hub_url: str, topic: str) -> str | None:
+async def _ping(client: httpx.AsyncClient, hub_url: str, topic: str) -> str | None:
     form = {"hub.mode": "publish", "hub.url": topic}
     try:
-        response = client.post(hub_url, data=form)
+        response = await client.post(hub_url, data=form)
+    except AddressRefused as exc:
+        return f"hub request refused: {exc}"
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return f"hub request failed: {exc or type(exc).__name__}"
     return None if response.is_success else f"hub answered {_status_error(response)}"
@@ -312,23 +352,62 @@ def _too_large(limit: int) -> BodyTooLarge:
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """Read the decoded body, stopping as soon as it grows past ``limit`` bytes."""
+    """Read and decode the body, stopping as soon as either grows past ``limit`` bytes.
+
+    The raw bytes are decoded here, in bounded pieces (``feedsvc.decoding``),
+    not by httpx, which would expand a whole chunk of a compression bomb at once.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    decoder = BodyDecoder(response.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
+    size = raw_size = 0
+    async for raw in response.aiter_raw():
+        raw_size += len(raw)
+        if raw_size > limit:
             raise _too_large(limit)
-        chunks.append(chunk)
+        for piece in decoder.feed(raw):
+            size = _keep(chunks, piece, size, limit)
+    for piece in decoder.finish():
+        size = _keep(chunks, piece, size, limit)
     return b"".join(chunks)
+
+
+def _keep(chunks: list[bytes], piece: bytes, size: int, limit: int) -> int:
+    size += len(piece)
+    if size > limit:
+        raise _too_large(limit)
+    chunks.append(piece)
+    return size
+
+
+_FILE_HINT = " (a local file is read by a source with a 'path')"
+
+
+def _is_file(url: str) -> bool:
+    return url[:5].lower() == "file:"
+
+
+async def _refuse_odd_redirects(response: httpx.Response) -> None:
+    """Refuse, before it is followed, a redirect to anything but http or https."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        target = str(response.url.join(location))
+    except (httpx.InvalidURL, ValueError):
+        return  # httpx reports the malformed Location itself
+    refused = scheme_refusal(target)
+    if refused is not None:
+        raise RedirectRefused(f"redirect refused: {response.url} pointed to {refused}")
 
 
 def _describe_http_error(exc: httpx.HTTPError | httpx.InvalidURL, config: FetchConfig) -> str:
     """Say in words what an httpx exception means: the one translation boundary."""
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.NetworkError) and not str(exc):
+        detail = f"the connection was lost ({type(exc).__name__})"
     if isinstance(exc, httpx.TooManyRedirects):
         return f"too many redirects (more than {config.max_redirects})"
     if isinstance(exc, httpx.ConnectTimeout):
@@ -407,97 +486,3 @@ def _log_outcome(outcome: FetchOutcome, elapsed: float) -> None:
             size,
             elapsed,
         )
-
-
-# --------------------------------------------------------------------------- local files
-
-
-@dataclass(frozen=True, slots=True)
-class _LocalFile:
-    """One file of a file source, as listed before reading."""
-
-    path: Path
-    relative: str
-    size: int
-    mtime_ns: int
-
-
-def _local_path(request: FetchRequest) -> Path | None:
-    """The file-system path a request names, or None for a network URL."""
-    if request.path is not None:
-        return request.path
-    if request.url is None or not request.url.lower().startswith("file:"):
-        return None
-    parts = urlsplit(request.url)
-    if parts.netloc not in ("", "localhost"):
-        raise ValueError(f"file URL names another host ({parts.netloc})")
-    return Path(url2pathname(unquote(parts.path)))
-
-
-async def _fetch_files(request: FetchRequest, path: Path, limit: int) -> FetchOutcome:
-    """Read a file or a folder of files off the event loop."""
-    return await asyncio.to_thread(_read_files, request, path, limit)
-
-
-def _read_files(request: FetchRequest, path: Path, limit: int) -> FetchOutcome:
-    try:
-        root = path.expanduser().resolve()
-        files = _list_files(root)
-        etag = _files_etag(files)
-        if request.etag is not None and request.etag == etag:
-            return NotModified(source=request.source, url=_location(request))
-        documents = tuple(_read_document(f, limit) for f in files)
-    except FileNotFoundError as exc:
-        return _failed(request, f"no such file or folder: {exc.filename or path}")
-    except BodyTooLarge as exc:
-        return _failed(request, str(exc))
-    except OSError as exc:
-        return _failed(request, f"cannot read {exc.filename or path}: {exc.strerror or exc}")
-    final_url = root.as_uri()
-    return Fetched(request.source, _location(request), final_url, 200, documents, etag=etag)
-
-
-def _list_files(root: Path) -> list[_LocalFile]:
-    """The file itself, or the folder's visible files of known types sorted by relative path."""
-    if not root.is_dir():
-        return [_stat_file(root, root.name)]
-    found = []
-    for candidate in root.rglob("*"):
-        relative = candidate.relative_to(root)
-        if _is_hidden(relative) or candidate.suffix.lower() not in FILE_TYPES:
-            continue
-        if candidate.is_file():
-            found.append(_stat_file(candidate, relative.as_posix()))
-    return sorted(found, key=lambda f: f.relative)
-
-
-def _is_hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
-
-
-def _stat_file(path: Path, relative: str) -> _LocalFile:
-    stat = path.stat()
-    return _LocalFile(path, relative, stat.st_size, stat.st_mtime_ns)
-
-
-def _files_etag(files: Sequence[_LocalFile]) -> str:
-    """A validator that changes whenever a file is added, removed, resized or touched."""
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.relative}\0{f.size}\0{f.mtime_ns}\n".encode())
-    return f'"files-{digest.hexdigest()[:32]}"'
-
-
-def _read_document(file: _LocalFile, limit: int) -> Document:
-    if file.size > limit:
-        raise _file_too_large(file, limit)
-    with file.path.open("rb") as handle:
-        body = handle.read(limit + 1)
-    if len(body) > limit:
-        raise _file_too_large(file, limit)
-    content_type = FILE_TYPES.get(file.path.suffix.lower())
-    return Document(url=file.path.as_uri(), body=body, content_type=content_type)
-
-
-def _file_too_large(file: _LocalFile, limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"file {file.path} exceeds {limit} bytes")

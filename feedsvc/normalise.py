@@ -23,6 +23,7 @@ Rules chosen where the design was silent:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
@@ -33,8 +34,8 @@ from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, ur
 
 from feedsvc.htmltext import (
     collapse_whitespace,
-    html_to_text,
     sanitise_html,
+    sanitised_to_text,
     split_paragraphs,
     text_to_html,
 )
@@ -63,6 +64,8 @@ GENERIC_GUIDS: frozenset[str] = frozenset({"null", "none", "undefined", "0", "-"
 FUTURE_TOLERANCE = timedelta(days=1)
 SUMMARY_LIMIT = 300
 TITLE_LIMIT = 100
+TITLE_MAX = 500
+"""Longer titles (a whole article pasted into one, a 100 kB hostile one) are shortened."""
 UNTITLED = "(untitled)"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -74,7 +77,12 @@ _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _TAG = re.compile(
     r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|</?[A-Za-z][^<>]*>", re.DOTALL | re.IGNORECASE
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\ufeff]")
+# Control characters, and in titles the bidirectional embeddings, overrides and
+# isolates that can make a title display as something else (U+202E "gpj.exe").
+# What is left of a malformed tag ('<a href="x<">'): a reader that shows titles as
+# HTML would open a tag there, so the "<" becomes a look-alike.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
 _SEPARATOR = re.compile(r"\s*(?:[|›»]|\s[-–—/~•·]|::)\s*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]?(?=\s|$)")
@@ -90,8 +98,8 @@ def normalise(raw: RawEntry, source: SourceConfig, now: datetime) -> Article:
     """Return the clean Article for one raw entry of ``source``, as of ``now``."""
     now = _require_utc(now)
     content_html = _content_html(raw)
-    text = html_to_text(content_html)
-    title = clean_title(raw.title or "", raw.categories) or fallback_title(text)
+    text = sanitised_to_text(content_html)
+    title = shorten(clean_title(raw.title or "", raw.categories), TITLE_MAX) or fallback_title(text)
     published, updated, estimated = _dates(raw, now)
     digest = content_hash(title, text)
     canonical = canonical_url(raw.link, raw.base_url)
@@ -214,7 +222,8 @@ def clean_title(title: str, categories: Sequence[str] = ()) -> str:
     """Return ``title`` as clean one-line text, without a category prefix glued to it.
 
     Entities are decoded (repeatedly, for double-escaped ones), tags (script and
-    style with their content) and control characters removed, whitespace
+    style with their content) and control characters removed, the "<" of what
+    is left of a malformed tag replaced by "‹" (so no reader finds a tag), whitespace
     collapsed. A leading category is removed when it is glued to the title
     ("NorthKoreaKorea-Japan..." with "North Korea": the prefix ends in a
     lower-case letter and an upper-case letter follows) or set off by a
@@ -222,7 +231,7 @@ def clean_title(title: str, categories: Sequence[str] = ()) -> str:
     May return an empty string.
     """
     text = _unescape_all(title)
-    text = _TAG.sub("", text)
+    text = _TAG_OPEN.sub("‹", _TAG.sub("", text))
     text = collapse_whitespace(_CONTROL.sub(" ", text))
     return _strip_category_prefix(text, categories)
 
@@ -248,14 +257,24 @@ def _strip_category_prefix(title: str, categories: Sequence[str]) -> str:
 
 def _after_prefix(title: str, category: str) -> str | None:
     """The title after a leading ``category`` prefix, or None when there is none."""
-    pattern = r"\s*".join(re.escape(word) for word in category.split())
-    glued = re.match(pattern, title)
+    first = category.split()[0]
+    if title[: len(first)].lower() != first.lower():
+        return None  # the common case, decided without a regular expression
+    glued_pattern, separated_pattern = _prefix_patterns(category)
+    glued = glued_pattern.match(title)
     if glued and _is_glued(title, glued.end()):
         return title[glued.end() :]
-    separated = re.match(pattern + _SEPARATOR.pattern, title, re.IGNORECASE)
+    separated = separated_pattern.match(title)
     if separated and any(ch.isalnum() for ch in title[separated.end() :]):
         return title[separated.end() :]
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def _prefix_patterns(category: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The category as a glued prefix (exact case) and as a prefix set off by a separator."""
+    pattern = r"\s*".join(re.escape(word) for word in category.split())
+    return re.compile(pattern), re.compile(pattern + _SEPARATOR.pattern, re.IGNORECASE)
 
 
 def _is_glued(title: str, end: int) -> bool:
@@ -265,10 +284,11 @@ def _is_glued(title: str, end: int) -> bool:
 
 def fallback_title(text: str) -> str:
     """Return a title made from the first sentence of ``text``, or "(untitled)"."""
-    paragraphs = split_paragraphs(text)
+    cleaned = (collapse_whitespace(_CONTROL.sub(" ", p)) for p in split_paragraphs(text))
+    paragraphs = [p for p in cleaned if p]
     if not paragraphs:
         return UNTITLED
-    first = collapse_whitespace(paragraphs[0])
+    first = _TAG_OPEN.sub("‹", paragraphs[0])
     end = _SENTENCE_END.search(first, 20)
     sentence = first[: end.end()] if end else first
     return shorten(sentence.removesuffix("."), TITLE_LIMIT)
@@ -348,7 +368,7 @@ def _summary(raw: RawEntry, text: str) -> str:
     """The entry's own summary as text when it differs from the text, else a lead."""
     has_content = bool(raw.content and raw.content.strip())
     if has_content and raw.summary and raw.summary.strip():
-        own = collapse_whitespace(html_to_text(_to_safe_html(raw.summary, raw)))
+        own = collapse_whitespace(sanitised_to_text(_to_safe_html(raw.summary, raw)))
         if own and own != collapse_whitespace(text):
             return shorten(own, SUMMARY_LIMIT)
     return _lead(text)

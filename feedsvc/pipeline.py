@@ -2,7 +2,8 @@
 
 Orchestration only. Fetching is concurrent (asyncio, in ``fetch``); extraction
 and normalisation are CPU-bound and run in a pool of worker processes; all
-writes go through one writer thread, one transaction per source. A source that
+writes go through one writer thread (``writer.GroupWriter``), which saves the
+sources waiting for it together, one transaction per group. A source that
 fails becomes a ``SourceResult`` with an error and a record in the store; it
 never stops the other sources. Publishing is not done here (see ``service``).
 
@@ -19,23 +20,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 import random
-import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
-from feedsvc.errors import ExtractError
-from feedsvc.extract import extract
-from feedsvc.fetch import Fetcher, user_agent
-from feedsvc.normalise import normalise
+from feedsvc.errors import ExtractError, StoreError
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
-from feedsvc.store import Store
+from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
     Config,
@@ -51,7 +50,13 @@ from feedsvc.types import (
     SourceConfig,
     SourceResult,
     SourceState,
+    Vocabulary,
 )
+from feedsvc.workers import worker_pool
+from feedsvc.writer import GroupWriter
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.pipeline")
 
@@ -67,24 +72,43 @@ class Processed:
     articles: tuple[Article, ...]
     warnings: tuple[str, ...]
     error: str | None = None
+    extract_seconds: float = 0.0
+    normalise_seconds: float = 0.0
 
 
-def process_fetched(fetched: Fetched, source: SourceConfig, now: datetime) -> Processed:
-    """Extract and normalise every document of one fetch (pure; runs in a worker)."""
+def process_fetched(
+    fetched: Fetched, source: SourceConfig, now: datetime, vocabulary: Vocabulary | None = None
+) -> Processed:
+    """Extract, normalise and tag every document of one fetch (pure; runs in a worker)."""
+    from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
+    from feedsvc.normalise import normalise
+    from feedsvc.tags import tag_article
+
+    vocabulary = vocabulary or Vocabulary()
+
     articles: list[Article] = []
     warnings: list[str] = []
     failures: list[str] = []
+    spent = [0.0, 0.0]
     for document in fetched.documents:
+        started = time.perf_counter()
         try:
             extracted = extract(document, source.kind)
         except ExtractError as exc:
             failures.append(f"{document.url}: {exc}")
             continue
+        finally:
+            spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
-        articles.extend(normalise(raw, source, now) for raw in extracted.entries)
+        started = time.perf_counter()
+        articles.extend(
+            tag_article(normalise(raw, source, now), source, vocabulary)
+            for raw in extracted.entries
+        )
+        spent[1] += time.perf_counter() - started
     if failures and len(failures) == len(fetched.documents):
-        return Processed((), tuple(warnings), "; ".join(failures))
-    return Processed(tuple(articles), tuple(warnings + failures))
+        return Processed((), tuple(warnings), "; ".join(failures), *spent)
+    return Processed(tuple(articles), tuple(warnings + failures), None, *spent)
 
 
 def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchRequest:
@@ -105,7 +129,8 @@ def select_sources(
     """The enabled sources to fetch in this cycle: the due ones, or all with ``force``."""
     enabled = [s for s in config.sources if s.enabled]
     if force:
-        gone = {state.name for state in store.source_states() if state.disabled_at is not None}
+        states = store.source_states(counts=False)
+        gone = {state.name for state in states if state.disabled_at is not None}
         return [s for s in enabled if s.name not in gone]
     due = {state.name for state in store.due_sources(now)}
     return [s for s in enabled if s.name in due]
@@ -118,11 +143,6 @@ def body_hash(fetched: Fetched) -> str:
         digest.update(f"{len(document.url)}:{document.url}{len(document.body)}:".encode())
         digest.update(document.body)
     return digest.hexdigest()
-
-
-def default_workers() -> int:
-    """How many extraction processes to use: one per core."""
-    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,47 +177,59 @@ class Cycle:
         store: Store,
         now: datetime,
         *,
-        workers: int,
+        cpu: Executor,
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        times: StageTimes | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._now = now
-        self._workers = workers
+        self._cpu = cpu
         self._progress = progress
         self._stop = stop
         self._rng = rng or random.Random()
+        self._times = times or StageTimes()
         self._done = 0
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
 
-    async def run(self, sources: Sequence[SourceConfig]) -> tuple[SourceResult, ...]:
-        """Fetch, process and store every source; return one result per source finished."""
-        states = {s.name: s for s in self._store.source_states()}
+    async def run(
+        self, sources: Sequence[SourceConfig], states: Mapping[str, SourceState] | None = None
+    ) -> tuple[SourceResult, ...]:
+        """Fetch, process and store every source; return one result per source finished.
+
+        ``states`` are the sources' stored states when the caller has them (a
+        worker's claim); otherwise every source's state is read.
+        """
+        from feedsvc.fetch import Fetcher, user_agent  # httpx loads only when something is due
+
+        if states is None:
+            states = {s.name: s for s in self._store.source_states(counts=False)}
         by_name = {s.name: s for s in sources}
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
         settings = self._config.settings
-        with _pool(self._workers) as cpu, ThreadPoolExecutor(1, "feedsvc-writer") as writer:
-            async with Fetcher(settings.fetch, user_agent(settings.contact)) as fetcher:
-                outcomes = fetcher.fetch_each(requests)
-                work = asyncio.create_task(self._all(outcomes, by_name, states, cpu, writer))
-                results = await self._until_stopped(work)
+        fetcher = Fetcher(settings.fetch, user_agent(settings.contact))
+        async with GroupWriter(self._write_group, self._write) as writer, fetcher:
+            outcomes = fetcher.fetch_each(requests)
+            work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
+            results = await self._until_stopped(work)
         return tuple(sorted(results, key=lambda r: r.source))
 
     async def _all(
         self,
         outcomes: AsyncIterator[FetchOutcome],
         by_name: dict[str, SourceConfig],
-        states: dict[str, SourceState],
+        states: Mapping[str, SourceState],
         cpu: Executor,
-        writer: Executor,
+        writer: GroupWriter[_Decision, SourceResult],
     ) -> list[SourceResult]:
-        async for outcome in outcomes:
-            job = _Job(by_name[outcome.source], states.get(outcome.source), outcome)
-            self._tasks.append(asyncio.create_task(self._handle(job, cpu, writer)))
+        with self._times.measure("fetch"):
+            async for outcome in outcomes:
+                job = _Job(by_name[outcome.source], states.get(outcome.source), outcome)
+                self._tasks.append(asyncio.create_task(self._handle(job, cpu, writer)))
         return list(await asyncio.gather(*self._tasks))
 
     async def _until_stopped(self, work: asyncio.Task[list[SourceResult]]) -> list[SourceResult]:
@@ -215,26 +247,43 @@ class Cycle:
         await asyncio.gather(work, *self._tasks, return_exceptions=True)
         return [t.result() for t in self._tasks if not t.cancelled() and t.exception() is None]
 
-    async def _handle(self, job: _Job, cpu: Executor, writer: Executor) -> SourceResult:
+    async def _handle(
+        self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
+    ) -> SourceResult:
         loop = asyncio.get_running_loop()
         name = job.source.name
         try:
             decision = await self._dispatch(job, loop, cpu)
-            result = await loop.run_in_executor(writer, self._write, decision)
+            result = await writer.save(decision)
+        except StoreError as exc:  # locked past the busy timeout: the next run tries again
+            result = SourceResult(name, "error", error=f"not stored: {exc}")
         except Exception as exc:  # a bug: say so loudly, keep the other sources going
             log.exception("internal error source=%s", name)
             error = f"internal error: {exc!r}"
             decision = _Decision(
                 SourceResult(name, "error", error=error), self._failure(job, error)
             )
-            result = await loop.run_in_executor(writer, self._write, decision)
+            result = await writer.save(decision)
         if result.status == "error":
             log.warning("source=%s failed error=%r", name, result.error)
         self._report(result)
         return result
 
     def _write(self, decision: _Decision) -> SourceResult:
-        """Record the decision: one transaction (runs in the writer thread)."""
+        """Record one decision in its own transaction (runs in the writer thread)."""
+        with self._times.measure("store"):
+            return self._save(decision)
+
+    def _write_group(self, decisions: Sequence[_Decision]) -> list[SourceResult]:
+        """Record several decisions in one transaction (runs in the writer thread)."""
+        with self._times.measure("store"):
+            saved = self._store.save_fetches([(d.intent, d.articles) for d in decisions])
+        return [
+            d.result if s is None else replace(d.result, new=s.new, updated=s.updated)
+            for d, s in zip(decisions, saved, strict=True)
+        ]
+
+    def _save(self, decision: _Decision) -> SourceResult:
         if decision.articles is None:
             self._store.record_fetch(decision.intent)
             return decision.result
@@ -267,7 +316,15 @@ class Cycle:
         cpu: Executor,
     ) -> _Decision:
         name = job.source.name
-        processed = await loop.run_in_executor(cpu, process_fetched, outcome, job.source, self._now)
+        process = partial(process_fetched, outcome, job.source, self._now, self._config.tags)
+        try:
+            processed = await loop.run_in_executor(cpu, process)
+        except BrokenProcessPool:  # a worker died: once more, on new workers
+            log.warning("source=%s worker died; processing it again", name)
+            processed = await loop.run_in_executor(cpu, process)
+        self._times.add("extract", processed.extract_seconds)
+        self._times.add("normalise", processed.normalise_seconds)
+        self._times.count("articles", len(processed.articles))
         if processed.error is not None:
             intent = self._failure(job, processed.error, outcome.status)
             return _Decision(SourceResult(name, "error", error=processed.error), intent)
@@ -341,19 +398,6 @@ async def _wait_for(event: threading.Event) -> None:
         await asyncio.sleep(STOP_POLL_SECONDS)
 
 
-def _pool(workers: int) -> Executor:
-    """Worker processes for CPU-bound extraction (a thread when only one is asked for)."""
-    if workers <= 1:
-        return ThreadPoolExecutor(1, "feedsvc-extract")
-    context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
-
-
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C (SIGINT to the whole process group) to the parent, which stops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_cycle(
     config: Config,
     store: Store,
@@ -361,27 +405,43 @@ def run_cycle(
     *,
     force: bool = False,
     workers: int | None = None,
+    pool: Executor | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     rng: random.Random | None = None,
+    times: StageTimes | None = None,
 ) -> RunResult:
     """Run one ingest cycle over the due sources (all enabled ones with ``force``).
 
-    When ``stop`` is set meanwhile, the cycle ends early with the sources finished so far.
+    Extraction runs in ``pool``, or in a pool of ``workers`` processes made for
+    the cycle. When ``stop`` is set meanwhile, the cycle ends early with the
+    sources finished so far.
     """
     store.sync_sources(config.sources, now)
     sources = select_sources(config, store, now, force=force)
     if stop is not None and stop.is_set():
         sources = []
-    cycle = Cycle(
-        config,
-        store,
-        now,
-        workers=workers or default_workers(),
-        progress=progress,
-        stop=stop,
-        rng=rng,
-    )
-    results = asyncio.run(cycle.run(sources)) if sources else ()
+    if not sources:
+        results: tuple[SourceResult, ...] = ()
+    elif pool is None:
+        with worker_pool(workers) as own:
+            results = _run(config, store, now, own, progress, stop, rng, times, sources)
+    else:
+        results = _run(config, store, now, pool, progress, stop, rng, times, sources)
     finished = datetime.now(now.tzinfo)
     return RunResult(started=now, finished=max(finished, now), sources=results)
+
+
+def _run(
+    config: Config,
+    store: Store,
+    now: datetime,
+    cpu: Executor,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    rng: random.Random | None,
+    times: StageTimes | None,
+    sources: Sequence[SourceConfig],
+) -> tuple[SourceResult, ...]:
+    cycle = Cycle(config, store, now, cpu=cpu, progress=progress, stop=stop, rng=rng, times=times)
+    return asyncio.run(cycle.run(sources))

@@ -55,6 +55,8 @@ def summary(result: RunResult) -> str:
         f"{counts['not-modified']} not modified, {len(result.failed)} failed; "
         f"{new} new and {updated} updated articles"
     )
+    if not result.sources:
+        text = "nothing due: " + text
     if result.published is not None:
         text += (
             f"; {len(result.published.written)} files written, "

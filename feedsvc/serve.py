@@ -21,6 +21,10 @@ representation gets its own strong tag, the identity tag plus ``-gzip``;
 chosen, and wins over ``If-Modified-Since``. Files carry
 ``Cache-Control: public, max-age=<cache_seconds>`` and ``Vary: Accept-Encoding``.
 
+Hostile clients. Each request head must arrive within 10 s and fit in 16 KiB
+(``serve_guard``), so slow-loris connections are closed and oversized heads
+refused with 431; idle kept-alive connections close after uvicorn's 5 s.
+
 It does not write anything, list directories, serve ranges, or know how the
 files were made; health and metrics values come from the caller.
 """
@@ -55,6 +59,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from feedsvc.metrics import MetricsProvider
+from feedsvc.serve_guard import GuardedH11Protocol
 from feedsvc.types import SourceConfig
 
 __all__ = [
@@ -448,7 +453,7 @@ class Server:
             log_level="info" if self._access_log else "warning",
             access_log=self._access_log,
             lifespan="off",
-            http="h11",
+            http=GuardedH11Protocol,
             loop="asyncio",
             server_header=False,
             timeout_graceful_shutdown=3,
@@ -478,7 +483,12 @@ class Server:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family)
+    sock = socket.create_server((host, port), family=family)
+    # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP, which these are
+    # not; without it every response waits ~40 ms for the client's delayed ACK (Nagle).
+    # Accepted connections inherit the option from the listening socket.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def serve_forever(app: Starlette, host: str, port: int, *, access_log: bool = False) -> None:

@@ -11,34 +11,53 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedsvc.assign import assign_stories, explain_pair, split_key
 from feedsvc.config import load_config
 from feedsvc.errors import NotFoundError
-from feedsvc.fetch import notify_hub, user_agent
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
-from feedsvc.publish import entry_from_article, entry_from_story, plan_feeds, write_output
-from feedsvc.publish.output import changed_feed_urls
-from feedsvc.store import Store
+from feedsvc.publishing import publish_changes
+from feedsvc.quickrun import lock_path, nothing_to_do
 from feedsvc.stories import Explanation, StoryParams
+from feedsvc.story_snapshot import SNAPSHOT_FILE
+from feedsvc.tagging import (
+    RuleCount,
+    TagExplanation,
+    explain_tags,
+    retag_stored,
+    rule_counts,
+)
+from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
     Config,
-    FeedEntry,
     PublishResult,
     RunResult,
     SourceState,
     StoryView,
+    TagConfig,
+    WorkerState,
+    WorkLoad,
 )
+from feedsvc.workers import worker_pool
+
+if TYPE_CHECKING:
+    from feedsvc.store import Store
+    from feedsvc.store.roles import RoleLock
+    from feedsvc.subscriptions import ImportPlan
+    from feedsvc.worker import WorkerOptions, WorkerResult
 
 log = logging.getLogger("feedsvc.service")
 
 Clock = Callable[[], datetime]
+STATUS_WINDOW = timedelta(minutes=5)  # throughput in `feedsvc status` is over this window
 
 
 def utc_now() -> datetime:
@@ -61,10 +80,12 @@ class Service:
     @property
     def lock_path(self) -> Path:
         """The file whose lock keeps two runs from overlapping."""
-        return self.config.settings.data_dir / "feedsvc.lock"
+        return lock_path(self.config)
 
     def open_store(self) -> Store:
         """Open (and migrate) the configured database."""
+        from feedsvc.store import Store  # SQLAlchemy loads only when the database is opened
+
         return Store.open(self.config.settings.database_url)
 
     def run_once(
@@ -74,14 +95,49 @@ class Service:
         workers: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> RunResult:
-        """One cron cycle under the run lock: fetch what is due, store it, publish."""
-        with run_lock(self.lock_path), self.open_store() as store:
+        """One cron cycle under the run lock: fetch what is due, store it, publish.
+
+        Unless ``force``d, a cheap look at the database first: when nothing is
+        due and nothing waits to be published, the run ends there, without
+        loading the rest of feedsvc (see ``store.idle``).
+        """
+        times = StageTimes()
+        with times.measure("total"):
+            with run_lock(self.lock_path):
+                if not force and self.idle():
+                    log.info("nothing due and nothing to publish")
+                    result, published = RunResult(self._clock(), self._clock(), ()), None
+                else:
+                    result, published = self._cycle(force, workers, progress, times)
+            if published is not None:
+                self.notify_hub(published)
+        finished = max(self._clock(), result.started)
+        published = published or PublishResult()
+        return replace(result, published=published, finished=finished, timings=times.snapshot())
+
+    def _cycle(
+        self,
+        force: bool,
+        workers: int | None,
+        progress: ProgressCallback | None,
+        times: StageTimes,
+    ) -> tuple[RunResult, PublishResult]:
+        """Fetch, store, group and publish, with the store and the worker pool open."""
+        with self.open_store() as store, worker_pool(workers) as pool:
             result = run_cycle(
-                self.config, store, self._clock(), force=force, workers=workers, progress=progress
+                self.config,
+                store,
+                self._clock(),
+                force=force,
+                pool=pool,
+                progress=progress,
+                times=times,
             )
-            published = self._assign_and_publish(store)
-        self.notify_hub(published)
-        return replace(result, published=published, finished=max(self._clock(), result.started))
+            return result, self._assign_and_publish(store, pool, times)
+
+    def idle(self) -> bool:
+        """Whether a run now would find nothing due and nothing to publish (sure answers only)."""
+        return nothing_to_do(self.config, self._clock())
 
     def daemon_cycle(
         self,
@@ -96,28 +152,97 @@ class Service:
         ``publish`` publishes even when nothing arrived (at start, after a reload).
         A cycle stopped by ``stop`` publishes nothing; the next start will.
         """
-        with run_lock(self.lock_path), self.open_store() as store:
+        times = StageTimes()
+        with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
             now = self._clock()
-            result = run_cycle(self.config, store, now, workers=workers, stop=stop, rng=rng)
+            result = run_cycle(self.config, store, now, pool=pool, stop=stop, rng=rng, times=times)
             arrived = any(s.new or s.updated for s in result.sources)
             if stop.is_set() or not (arrived or publish):
-                return result
-            published = self._assign_and_publish(store)
+                return replace(result, timings=times.snapshot())
+            published = self._assign_and_publish(store, pool, times)
         self.notify_hub(published)
-        return replace(result, published=published, finished=max(self._clock(), result.started))
+        finished = max(self._clock(), result.started)
+        return replace(result, published=published, finished=finished, timings=times.snapshot())
 
-    def _assign_and_publish(self, store: Store) -> PublishResult:
-        """Group new articles into stories, then rewrite the output."""
-        assign_stories(store, self.story_params, self._clock())
-        return publish_from_store(self.config, store)
+    def _assign_and_publish(
+        self,
+        store: Store,
+        pool: Executor,
+        times: StageTimes,
+        *,
+        full: bool = False,
+        role: RoleLock | None = None,
+    ) -> PublishResult:
+        """Re-tag, group new articles into stories and publish what changed, as the publisher.
+
+        Only the holder of the publisher role does this (``role``, when the caller
+        holds it; otherwise it is taken for the call). When another process holds
+        it (a ``feedsvc worker``), that process groups and publishes, and this
+        call does nothing.
+        """
+        own = role is None
+        role = role or store.publisher_role()
+        if not role.try_take():
+            log.info("another process is the publisher; not grouping or publishing here")
+            return PublishResult()
+        try:
+            return self._assign_and_publish_held(store, pool, times, full=full)
+        finally:
+            if own:
+                role.release()
+
+    def _assign_and_publish_held(
+        self, store: Store, pool: Executor, times: StageTimes, *, full: bool
+    ) -> PublishResult:
+        with times.measure("tags"):
+            retag_stored(self.config, store)
+        with times.measure("stories"):
+            assigned = assign_stories(
+                store,
+                self.story_params,
+                self._clock(),
+                sources=[s.name for s in self.config.sources],
+                snapshot=self.config.settings.data_dir / SNAPSHOT_FILE,
+            )
+        times.count("stories_items", assigned.assigned)
+        with times.measure("publish"):
+            published = publish_changes(self.config, store, full=full, pool=pool)
+        times.count("files_rendered", len(published.written) + len(published.unchanged))
+        times.count("files_written", len(published.written))
+        times.count("files_unchanged", len(published.unchanged))
+        return published
+
+    def publish_pending(self, store: Store, pool: Executor, role: RoleLock) -> PublishResult:
+        """As the holder of ``role``: group what is new, publish what changed, ping the hub."""
+        published = self._assign_and_publish(store, pool, StageTimes(), role=role)
+        self.notify_hub(published)
+        return published
+
+    def worker(self, options: WorkerOptions, stop: threading.Event) -> WorkerResult:
+        """Run one ``feedsvc worker`` until ``stop`` (or, with ``options.once``, until done)."""
+        from feedsvc.worker import Worker
+
+        return Worker(self, options, stop, clock=self._clock).run()
+
+    def status(self, window: timedelta = STATUS_WINDOW) -> tuple[list[WorkerState], WorkLoad]:
+        """The workers (with what each holds) and the work waiting, at the service's now."""
+        now = self._clock()
+        with self.open_store() as store:
+            return store.worker_states(now), store.workload(now, window)
 
     def notify_hub(self, published: PublishResult) -> None:
         """Ping the configured WebSub hub with the public URLs of the feeds just rewritten."""
         hub, settings = self.config.settings.websub_hub, self.config.settings
-        topics = changed_feed_urls(published.written, settings)
-        if hub is None or not topics:
+        if hub is None or not published.written:
             return
-        for error in notify_hub(hub, topics, user_agent(settings.contact)):
+        from feedsvc.fetch import address_policy, notify_hub, user_agent
+        from feedsvc.publish.output import changed_feed_urls
+
+        topics = changed_feed_urls(published.written, settings)
+        if not topics:
+            return
+        policy = address_policy(settings.fetch)
+        for error in notify_hub(hub, topics, user_agent(settings.contact), policy=policy):
             log.warning("hub notification failed hub=%s error=%s", hub, error)
 
     @property
@@ -132,9 +257,9 @@ class Service:
         )
 
     def publish(self) -> PublishResult:
-        """Rewrite the published feeds from what the store holds."""
-        with self.open_store() as store:
-            return self._assign_and_publish(store)
+        """Rewrite every published feed from what the store holds."""
+        with self.open_store() as store, worker_pool() as pool:
+            return self._assign_and_publish(store, pool, StageTimes(), full=True)
 
     def stories(self, limit: int) -> list[StoryView]:
         """The newest stories with their members."""
@@ -146,6 +271,35 @@ class Service:
         with self.open_store() as store:
             a, b = (_find_article(store, ref) for ref in (a_ref, b_ref))
             return explain_pair(store, self.story_params, a, b)
+
+    def tags(self) -> tuple[list[TagConfig], dict[str, int]]:
+        """The vocabulary and how many stored articles carry each tag."""
+        with self.open_store() as store:
+            return list(self.config.tags.tags), store.tag_counts()
+
+    def explain_tags(self, ref: str) -> TagExplanation:
+        """Where each tag of the article ``ref`` (``source:id``) came from."""
+        with self.open_store() as store:
+            return explain_tags(self.config, store, _find_article(store, ref))
+
+    def rule_counts(self) -> tuple[list[RuleCount], int]:
+        """How many stored articles each tag rule would match now (a dry run)."""
+        with self.open_store() as store:
+            return rule_counts(self.config, store)
+
+    def import_opml(self, data: bytes, *, dry_run: bool = False) -> ImportPlan:
+        """Add the feeds of an OPML export to the config file (unless ``dry_run``); say what."""
+        from feedsvc.config import parse_config
+        from feedsvc.publish.atomic import write_if_changed
+        from feedsvc.subscriptions import insert_sources, plan_import, read_opml
+
+        path = self.config.path
+        plan = plan_import(self.config, read_opml(data))
+        text = insert_sources(path.read_text(encoding="utf-8-sig"), plan)
+        parse_config(text, path)  # the new file must be valid before it replaces the old one
+        if not dry_run and (plan.sources or plan.new_tags):
+            write_if_changed(path, text.encode("utf-8"))
+        return plan
 
     def sources(self) -> list[SourceState]:
         """The stored state of every configured source."""
@@ -160,28 +314,3 @@ def _find_article(store: Store, ref: str) -> Article:
     if article is None:
         raise NotFoundError(f"no article {ref!r}; name one as SOURCE:ID (see 'feedsvc stories')")
     return article
-
-
-def publish_from_store(config: Config, store: Store) -> PublishResult:
-    """Build every feed from the newest stored stories and articles and write the output."""
-    size = config.settings.feed_size
-    sources = {s.name: s for s in config.sources}
-
-    def entries(articles: Iterable[Article]) -> list[FeedEntry]:
-        return [entry_from_article(a, sources[a.source]) for a in articles if a.source in sources]
-
-    def story_entries(tag: str | None = None) -> list[FeedEntry]:
-        views = store.recent_stories(size, tag=tag)
-        return [entry_from_story(v, sources) for v in views if v.representative.source in sources]
-
-    tags = sorted({tag for s in config.sources for tag in s.tags})
-    specs = plan_feeds(
-        story_entries(),
-        {name: entries(store.recent_articles(size, source=name)) for name in sources},
-        {tag: story_entries(tag) for tag in tags},
-        list(config.sources),
-        config.settings,
-    )
-    result = write_output(specs, config.settings)
-    log.info("published written=%d unchanged=%d", len(result.written), len(result.unchanged))
-    return result

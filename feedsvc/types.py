@@ -18,6 +18,11 @@ from typing import Literal
 SourceKind = Literal["feed", "page", "file"]
 FetchStatus = Literal["ok", "not-modified", "error"]
 RepresentativeRule = Literal["earliest", "most-complete", "source-priority"]
+TagField = Literal["title", "text", "place", "outlet", "category", "language", "source"]
+TagOriginKind = Literal["source", "rule", "category"]
+CategoryPolicy = Literal["keep", "drop"]
+FeedSet = Literal["all", "sources", "tags"]
+FeedFormat = Literal["rss", "atom", "json"]
 
 # --------------------------------------------------------------------------- config
 
@@ -33,6 +38,7 @@ class FetchConfig:
     concurrency: int = 8
     per_host: int = 2
     host_interval: float | None = None  # None: 1s, but 0 for loopback hosts
+    allow_private_addresses: bool = False  # see feedsvc.addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,15 @@ class StoriesConfig:
     window: timedelta = timedelta(days=3)
     representative: RepresentativeRule = "earliest"
     source_priority: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedsConfig:
+    """Which feeds are published, in which formats, and how far back they reach."""
+
+    sets: tuple[FeedSet, ...] = ("all", "sources", "tags")
+    formats: tuple[FeedFormat, ...] = ("rss", "atom", "json")
+    max_age: timedelta | None = None  # entries older than the feed's newest by more are left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +73,7 @@ class Settings:
     stories: StoriesConfig = field(default_factory=StoriesConfig)
     redirect_adopt_after: timedelta = timedelta(days=1)
     websub_hub: str | None = None
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +96,65 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Term:
+    """A word or phrase to look for, or with ``regex`` a regular expression; ``key`` locates it."""
+
+    text: str
+    regex: bool = False
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """``all``, ``any`` or ``none`` of some conditions."""
+
+    op: Literal["all", "any", "none"]
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """A condition looked for in one field of the article only."""
+
+    field: TagField
+    condition: Condition
+
+
+Condition = Term | Group | Scoped
+
+
+@dataclass(frozen=True, slots=True)
+class TagConfig:
+    """One tag of the vocabulary: its slug, title, other names and the rule that gives it."""
+
+    slug: str
+    title: str
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    match: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Every tag, and what becomes of feed categories that name no tag.
+
+    ``declared`` says whether sources.yaml has a ``tags`` mapping; without one,
+    the tags listed under sources make the vocabulary.
+    """
+
+    tags: tuple[TagConfig, ...] = ()
+    categories: CategoryPolicy = "keep"
+    declared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A validated sources.yaml."""
 
     path: Path
     settings: Settings
     sources: tuple[SourceConfig, ...]
+    tags: Vocabulary = field(default_factory=Vocabulary)
 
 
 # --------------------------------------------------------------------------- fetch
@@ -196,6 +265,18 @@ class Extracted:
 # --------------------------------------------------------------------------- normalise
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class TagOrigin:
+    """Where one tag of an article came from: the source's tags, a rule, or a feed category.
+
+    ``detail`` is the source's name, what the rule matched, or the category as written.
+    """
+
+    tag: str
+    kind: TagOriginKind
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
     """One clean article; ``(source, id)`` identifies it for good."""
@@ -216,6 +297,7 @@ class Article:
     categories: tuple[str, ...] = ()
     dateline: str | None = None
     tags: tuple[str, ...] = ()
+    tag_origins: tuple[TagOrigin, ...] = ()
 
 
 # --------------------------------------------------------------------------- store
@@ -311,6 +393,22 @@ class FeedEntry:
     authors: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     related: tuple[RelatedLink, ...] = ()
+    more_outlets: int = 0
+    labels: tuple[tuple[str, str], ...] = ()  # (category, title) of the categories that are tags
+
+
+FeedKind = Literal["all", "source", "tag"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedListing:
+    """A published feed as the index and OPML list it; ``key`` is its source name or tag."""
+
+    path: str
+    title: str
+    description: str
+    kind: FeedKind
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,8 +418,14 @@ class FeedSpec:
     path: str
     title: str
     description: str
-    kind: Literal["all", "source", "tag"]
+    kind: FeedKind
     entries: tuple[FeedEntry, ...]
+    key: str = ""
+
+    @property
+    def listing(self) -> FeedListing:
+        """The feed without its entries."""
+        return FeedListing(self.path, self.title, self.description, self.kind, self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +435,20 @@ class PublishResult:
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishMarks:
+    """What changed since the last publish: sources and stories marked, up to mark ``upto``."""
+
+    upto: int = 0
+    sources: frozenset[str] = frozenset()
+    stories: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changed."""
+        return not (self.sources or self.stories)
 
 
 # --------------------------------------------------------------------------- run
@@ -356,6 +474,7 @@ class RunResult:
     finished: datetime
     sources: tuple[SourceResult, ...]
     published: PublishResult | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> tuple[SourceResult, ...]:
@@ -364,6 +483,19 @@ class RunResult:
 
 
 # --------------------------------------------------------------------------- stories
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleText:
+    """What grouping needs of a stored article: its key, link, title, text, date and hash."""
+
+    source: str
+    id: str
+    url: str | None
+    title: str
+    text: str
+    published: datetime
+    content_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,13 +523,49 @@ class StoryUpdate:
 
 @dataclass(frozen=True, slots=True)
 class StoryView:
-    """One stored story as publishing sees it: the representative and the others."""
+    """One stored story as publishing sees it: the representative and (some of) the others.
+
+    ``others`` holds every other member, oldest first, or, when the store was
+    asked for a bounded view, the first report of each other outlet, up to the
+    bound; ``members`` and ``outlets`` count the whole story and ``updated``
+    is the latest date of any member (the story last changed then).
+    """
 
     id: str
     representative: Article
     others: tuple[Article, ...]
+    members: int
+    outlets: int
+    updated: datetime
 
-    @property
-    def updated(self) -> datetime:
-        """When the story last changed: the latest date of any member."""
-        return max((a.updated or a.published) for a in (self.representative, *self.others))
+
+# --------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerState:
+    """A ``feedsvc worker`` process as stored: who, since when, what it did and holds now."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    stopped_at: datetime | None
+    alive: bool
+    publisher: bool
+    fetches: int
+    articles: int
+    leases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLoad:
+    """The work waiting: sources due (leased or never fetched), the lag, recent throughput."""
+
+    due: int
+    leased: int
+    never_fetched: int
+    lag: timedelta
+    fetched_recently: int
+    window: timedelta

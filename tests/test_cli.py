@@ -69,6 +69,20 @@ def test_run_exit_code_says_sources_failed(
     assert "bad" in table and "HTTP 500" in table
 
 
+def test_run_timings_prints_each_stage(
+    tmp_path: Path, loopback_server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loopback_server.route("/ok.xml", body=QUAYSIDE)
+    config = write_config(tmp_path, [feed_source("ok", loopback_server.url("/ok.xml"))])
+    assert main(["-q", "--config", str(config), "run", "--workers", "1", "--timings"]) == EXIT_OK
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("timings: "))
+    figures = dict(cell.split("=") for cell in line.removeprefix("timings: ").split())
+    stages = ("fetch", "extract", "normalise", "store", "stories", "publish", "total")
+    assert all(float(figures[stage]) >= 0 for stage in stages)
+    assert float(figures["total"]) >= float(figures["publish"]) + float(figures["stories"])
+    assert figures["articles"] == "2" and figures["stories_items"] == "2"
+
+
 def test_overlapping_run_is_refused(
     tmp_path: Path, loopback_server: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

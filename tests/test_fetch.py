@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from feedsvc import __version__
+from feedsvc.addresses import AddressPolicy
 from feedsvc.fetch import (
     ACCEPT,
     Fetcher,
@@ -38,7 +39,9 @@ T = TypeVar("T")
 # Until tests/conftest.py imports it for the whole suite, bind the fixture here.
 
 UA = user_agent("https://example.invalid/feedsvc-tests")
-CONFIG = FetchConfig(connect_timeout=2.0, total_timeout=5.0, max_body_bytes=1024 * 1024)
+CONFIG = FetchConfig(
+    allow_private_addresses=True, connect_timeout=2.0, total_timeout=5.0, max_body_bytes=1024 * 1024
+)
 RSS = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>Lakeside Courier</title>'
     b"<item><title>Ferry timetable changes at Port Wendel</title></item></channel></rss>"
@@ -214,7 +217,7 @@ def test_too_many_redirects(loopback_server: LoopbackServer) -> None:
     for hop in range(5):
         loopback_server.redirect(f"/hop{hop}", f"/hop{hop + 1}")
     loopback_server.route("/hop5", body=RSS)
-    config = FetchConfig(max_redirects=3)
+    config = FetchConfig(allow_private_addresses=True, max_redirects=3)
     failed = expect_failed(get(loopback_server.url("/hop0"), config))
     assert failed.error == "too many redirects (more than 3)"
     assert expect_fetched(get(loopback_server.url("/hop2"), config)).status == 200
@@ -225,7 +228,7 @@ def test_too_many_redirects(loopback_server: LoopbackServer) -> None:
 
 def test_slow_headers_time_out_within_the_deadline(loopback_server: LoopbackServer) -> None:
     loopback_server.route("/slow", body=RSS, delay=30.0)
-    config = FetchConfig(total_timeout=1.0)
+    config = FetchConfig(allow_private_addresses=True, total_timeout=1.0)
     started = time.monotonic()
     failed = expect_failed(get(loopback_server.url("/slow"), config))
     elapsed = time.monotonic() - started
@@ -238,7 +241,7 @@ def test_trickling_body_times_out_and_the_server_lets_go(
     loopback_server: LoopbackServer,
 ) -> None:
     loopback_server.route("/trickle", chunks=lambda: trickle(0.05))
-    config = FetchConfig(total_timeout=1.0)
+    config = FetchConfig(allow_private_addresses=True, total_timeout=1.0)
     started = time.monotonic()
     failed = expect_failed(get(loopback_server.url("/trickle"), config))
     elapsed = time.monotonic() - started
@@ -344,10 +347,11 @@ def test_body_cut_short_by_the_server(loopback_server: LoopbackServer) -> None:
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("ftp://example.invalid/feed.xml", "unsupported URL: "),
-        ("not a url", "unsupported URL: "),
+        ("ftp://example.invalid/feed.xml", "unsupported URL: ftp://example.invalid/feed.xml: "),
+        ("not a url", "unsupported URL: not a url: only http and https URLs are fetched"),
         ("http://[::1/feed", "invalid URL: "),
-        ("file://elsewhere.example/feed.xml", "invalid URL: file URL names another host"),
+        ("file://elsewhere.example/feed.xml", "unsupported URL: file://elsewhere.example/"),
+        ("file:///etc/passwd", "unsupported URL: file:///etc/passwd: only http and https"),
     ],
 )
 def test_bad_urls_fail_cleanly(url: str, error: str) -> None:
@@ -397,7 +401,10 @@ def test_per_host_limit_is_observed(loopback_server: LoopbackServer) -> None:
     other_host = f"http://localhost:{loopback_server.port}/feed.xml"
     urls = [loopback_server.url("/feed.xml")] * 4 + [other_host] * 4
     requests = [FetchRequest(source=f"s{i}", url=u) for i, u in enumerate(urls)]
-    outcomes = fetch_all_async(requests, FetchConfig(concurrency=8, per_host=2, host_interval=0.0))
+    outcomes = fetch_all_async(
+        requests,
+        FetchConfig(allow_private_addresses=True, concurrency=8, per_host=2, host_interval=0.0),
+    )
     assert all(isinstance(o, Fetched) for o in outcomes)
     assert loopback_server.max_concurrent(f"127.0.0.1:{loopback_server.port}") == 2
     assert loopback_server.max_concurrent(f"localhost:{loopback_server.port}") == 2
@@ -409,7 +416,7 @@ def test_overall_limit_is_observed(loopback_server: LoopbackServer) -> None:
     other_host = f"http://localhost:{loopback_server.port}/feed.xml"
     urls = [loopback_server.url("/feed.xml"), other_host] * 2
     requests = [FetchRequest(source=f"s{i}", url=u) for i, u in enumerate(urls)]
-    fetch_all_async(requests, FetchConfig(concurrency=1, per_host=2))
+    fetch_all_async(requests, FetchConfig(allow_private_addresses=True, concurrency=1, per_host=2))
     assert loopback_server.max_concurrent() == 1
 
 
@@ -428,7 +435,7 @@ def test_fetch_each_yields_fast_sources_before_slow_ones(
 
     async def collect() -> None:
         started = time.monotonic()
-        async with Fetcher(FetchConfig(per_host=3), UA) as fetcher:
+        async with Fetcher(FetchConfig(allow_private_addresses=True, per_host=3), UA) as fetcher:
             async for outcome in fetcher.fetch_each(requests):
                 arrivals.append((outcome.source, time.monotonic() - started))
 
@@ -488,13 +495,14 @@ def test_single_file(tmp_path: Path) -> None:
     assert isinstance(read_local(feed, etag=fetched.etag), NotModified)
 
 
-def test_file_url_reads_the_file(tmp_path: Path) -> None:
+def test_file_url_as_a_source_url_is_refused(tmp_path: Path) -> None:
     page = write(tmp_path / "dir with space" / "story.html", "<p>Harbour reopens</p>")
     request = FetchRequest(source="desk", url=page.as_uri())
-    fetched = expect_fetched(run(fetch_one(request)))
+    failed = expect_failed(run(fetch_one(request)))
+    assert failed.error.startswith(f"unsupported URL: {page.as_uri()}: only http and https")
+    assert "'path'" in failed.error
+    fetched = expect_fetched(run(fetch_one(FetchRequest(source="desk", path=page))))
     assert fetched.documents[0].body == b"<p>Harbour reopens</p>"
-    assert fetched.documents[0].content_type == "text/html"
-    assert fetched.url == page.as_uri()
 
 
 def test_folder_with_mixed_files(tmp_path: Path) -> None:
@@ -554,7 +562,9 @@ def test_missing_path(tmp_path: Path) -> None:
 def test_oversized_file_is_named(tmp_path: Path) -> None:
     write(tmp_path / "small.txt", "fine")
     (tmp_path / "big.xml").write_bytes(b"x" * 2048)
-    failed = expect_failed(read_local(tmp_path, config=FetchConfig(max_body_bytes=1024)))
+    failed = expect_failed(
+        read_local(tmp_path, config=FetchConfig(allow_private_addresses=True, max_body_bytes=1024))
+    )
     assert "big.xml" in failed.error
     assert "exceeds 1024 bytes" in failed.error
 
@@ -597,13 +607,19 @@ def test_host_interval_defaults_spare_loopback_only() -> None:
     assert host_interval(default, "::1:8080") == 0.0
     assert host_interval(default, "localhost:None") == 0.0
     assert host_interval(default, "feeds.example.org:443") == 1.0
-    assert host_interval(FetchConfig(host_interval=0.5), "127.0.0.1:80") == 0.5
+    assert (
+        host_interval(FetchConfig(allow_private_addresses=True, host_interval=0.5), "127.0.0.1:80")
+        == 0.5
+    )
 
 
 def test_notify_hub_reports_failures_without_raising(loopback_server: LoopbackServer) -> None:
     # the loopback server answers POST with 501: a failed ping, as a value
-    errors = notify_hub(loopback_server.url("/hub"), ["http://feeds.test/all.atom"], UA)
+    local = AddressPolicy(allow_private=True)
+    topics = ["http://feeds.test/all.atom"]
+    errors = notify_hub(loopback_server.url("/hub"), topics, UA, policy=local)
     assert len(errors) == 1 and "all.atom" in errors[0]
-    unreachable = notify_hub(f"http://127.0.0.1:{closed_port()}/hub", ["http://f.test/a"], UA)
+    gone = f"http://127.0.0.1:{closed_port()}/hub"
+    unreachable = notify_hub(gone, ["http://f.test/a"], UA, policy=local)
     assert len(unreachable) == 1 and "hub request failed" in unreachable[0]
-    assert notify_hub(loopback_server.url("/hub"), [], UA) == ()
+    assert notify_hub(loopback_server.url("/hub"), [], UA, policy=local) == ()

@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
+from feedsvc.store.idle import HEAD_REVISION
 from feedsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from feedsvc.store.schema import metadata
 from feedsvc.types import SourceConfig
@@ -24,11 +25,14 @@ T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {
     "alembic_version",
     "article_tags",
+    "publish_marks",
+    "service_state",
     "articles",
     "sources",
     "stories",
     "story_aliases",
     "story_members",
+    "workers",
 }
 
 
@@ -124,3 +128,93 @@ def test_a_database_from_a_newer_feedsvc_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="newer feedsvc"):
         Store.open(url_of(path))
     assert revision_of(path) == "r9999"
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    # Store.open and the idle check recognise an up-to-date database by this constant alone.
+    assert head_revision() == HEAD_REVISION
+
+
+def test_an_older_database_is_still_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    engine = make_engine(url_of(path))
+    try:
+        upgrade(engine)
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0003")
+    finally:
+        engine.dispose()
+    assert "publish_marks" not in table_names(path)
+    Store.open(url_of(path)).close()
+    assert table_names(path) == TABLES
+    assert revision_of(path) == HEAD_REVISION
+
+
+# --------------------------------------------------------------------------- on both engines
+
+
+@pytest.fixture
+def empty_url(engine_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database on each engine (no schema at all)."""
+    if engine_name == "sqlite":
+        return url_of(tmp_path / "empty.sqlite")
+    return str(request.getfixturevalue("postgres").empty_database())
+
+
+def tables_at(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_each_engine_migrates_to_exactly_schema_py(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        assert upgrade(engine) == HEAD_REVISION
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+    assert tables_at(empty_url) == TABLES
+
+
+def test_each_engine_downgrades_step_by_step_and_back(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        for target in ("r0005", "r0004", "r0003", "r0002", "r0001", "base"):
+            with writing(engine) as connection:
+                command.downgrade(alembic_config(connection), target)
+                assert current_revision(connection) == (None if target == "base" else target)
+        assert tables_at(empty_url) == {"alembic_version"}
+        assert upgrade(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+    assert tables_at(empty_url) == TABLES
+
+
+def test_each_engine_keeps_sources_through_r0006(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0005")
+    finally:
+        engine.dispose()
+    with Store.open(empty_url) as store:  # migrates to r0006 again
+        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
+        (state,) = store.source_states()
+        assert state.name == "almanac"
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0005")
+        with engine.connect() as connection:
+            names = connection.execute(sa.text("SELECT name FROM sources")).scalars().all()
+        assert names == ["almanac"]
+    finally:
+        engine.dispose()

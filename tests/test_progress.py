@@ -46,3 +46,10 @@ def test_summary_counts_everything() -> None:
         "3 sources fetched: 1 ok, 1 not modified, 1 failed; 3 new and 1 updated articles; "
         "1 files written, 2 unchanged (2.5s)"
     )
+
+
+def test_summary_says_when_nothing_was_due() -> None:
+    now = datetime(2031, 1, 1, tzinfo=UTC)
+    result = RunResult(now, now, (), PublishResult())
+    assert summary(result).startswith("nothing due: 0 sources fetched")
+    assert "0 files written, 0 unchanged" in summary(result)

@@ -225,7 +225,8 @@ def test_rss_specifics(published: tuple[Settings, list[FeedEntry], list[FeedSpec
     gazette = parsed.entries[0]
     assert gazette.id == entries[6].guid
     assert gazette.guidislink is False
-    assert "source" not in gazette  # a file source has no http feed URL to cite
+    # a file source has no http feed URL to cite: feedsvc's own feed of it stands in
+    assert gazette.source.href == BASE + "sources/gazette.rss"
     courier = parsed.entries[1]
     assert courier.source.href == COURIER.url
     assert courier.source.title == COURIER.title
@@ -255,8 +256,8 @@ def test_empty_feed_has_fixed_timestamp(
     atom = feedparser.parse(files["tags/quiet.atom"])
     rss = feedparser.parse(files["tags/quiet.rss"])
     assert atom.bozo == 0 and rss.bozo == 0
-    assert atom.feed.updated == "1970-01-01T00:00:00+00:00"
-    assert to_datetime(rss.feed.updated_parsed) == datetime(1970, 1, 1, tzinfo=UTC)
+    assert atom.feed.updated == "2000-01-01T00:00:00+00:00"  # fixed; before 1990 is implausible
+    assert to_datetime(rss.feed.updated_parsed) == datetime(2000, 1, 1, tzinfo=UTC)
     assert json.loads(files["tags/quiet.json"])["items"] == []
 
 
@@ -381,8 +382,8 @@ def test_index_html_autodiscovery(
             assert f"{spec.path}.{ext}" in page.anchors
     assert "feeds.opml" in page.anchors
     text = "".join(page.text)
-    assert "All stories (4 entries)" in text
-    assert "Harbour Gazette (1 entry)" in text
+    assert "All stories: RSS · Atom · JSON Feed" in text
+    assert "Harbour Gazette: RSS · Atom · JSON Feed" in text
 
 
 # --------------------------------------------------------------------------- determinism

@@ -1,4 +1,4 @@
-"""The Store against real SQLite files (and PostgreSQL when FEEDSVC_TEST_POSTGRES_URL is set)."""
+"""The Store against real SQLite files and a real PostgreSQL server (``store_url`` in conftest)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from feedsvc.types import Article, FetchIntent, RedirectState, SourceConfig
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-PG_URL = os.environ.get("FEEDSVC_TEST_POSTGRES_URL")
 
 
 def feed(name: str, **changes: Any) -> SourceConfig:
@@ -67,24 +66,6 @@ def failed(source: str, at: datetime = T0, error: str = "connection refused") ->
     return FetchIntent(
         source=source, fetched_at=at, status="error", next_fetch_after=at + HOUR, error=error
     )
-
-
-def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        for table in ("article_tags", "articles", "sources", "alembic_version"):
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database: a SQLite file, plus PostgreSQL when FEEDSVC_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'feedsvc.sqlite'}"
-    assert PG_URL is not None
-    _reset_postgres(PG_URL)
-    return PG_URL
 
 
 @pytest.fixture

@@ -142,12 +142,12 @@ def test_rerun_assigns_nothing_twice(tmp_path: Path, repo_dir: Path) -> None:
     service.publish()
     with service.open_store() as store:
         after = {v.id: len(v.others) for v in store.recent_stories(100)}
-        assert store.unassigned_articles() == []
+        assert store.unassigned_texts() == []
     assert after == before
 
 
-def test_merges_keep_one_id_and_record_the_alias(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+def test_merges_keep_one_id_and_record_the_alias(store_url: str) -> None:
+    with Store.open(store_url) as store:
         seed_articles(store)
         store.save_stories(
             [assignment("a", "story-a"), assignment("b", "story-b")],

@@ -1,8 +1,9 @@
 """Bytes to text for the page and text extractors: charset from headers, BOM, meta.
 
 Feeds are not decoded here (feedparser decodes them itself, from the bytes and
-the response headers). Decoding never fails: the last resort is latin-1, which
-maps every byte.
+the response headers), but ``repair_utf8`` mends a UTF-8 feed with a few
+invalid bytes first (feedparser would read all of it as windows-1252).
+Decoding never fails: the last resort is latin-1, which maps every byte.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _SNIFF_BYTES = 4096
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
 
 
 def content_type(document: Document) -> str:
@@ -65,6 +67,28 @@ def decode_html(document: Document) -> str:
         "cp1252",
     ]
     return _first_decoding(body, candidates)
+
+
+def repair_utf8(document: Document) -> bytes | None:
+    """The body with invalid bytes replaced by U+FFFD, when it is UTF-8 that has a few.
+
+    Only for a body declared UTF-8 (or not declared at all) that is not valid
+    UTF-8 but holds real UTF-8 sequences; a body without any is more likely
+    windows-1252 mislabelled, which feedparser recognises itself. None: leave it.
+    """
+    body = document.body
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:4]:
+        return None
+    declared = declared_charset(content_type(document)) or _sniffed(_XML_ENCODING, body[:200])
+    if declared not in (None, "utf-8"):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        if _UTF8_MULTIBYTE.search(body) is None:
+            return None
+        return body.decode("utf-8", errors="replace").encode("utf-8")
+    return None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -42,11 +42,25 @@ log = logging.getLogger("feedsvc.extract.page")
 MIN_ARTICLE_CHARS = 100
 """An extracted body with less text than this is no article (a 404 page, a stub)."""
 
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+"""Larger pages are refused before they are even decoded."""
+
+MAX_PAGE_CHARS = 2 * 1024 * 1024
+"""Pages with more markup than this, once scripts, styles and comments are gone, are no
+article page: extracting one would cost many seconds and over 300 MB."""
+
+MAX_LINK_SHARE = 0.6
+"""A page whose main text is mostly the text of its links is a section or link page."""
+
 MIN_REPEAT_CHARS = 25
 """Only blocks at least this long are dropped when they repeat an earlier block."""
 
 _LIBRARY_LOGGERS = ("trafilatura", "htmldate", "justext", "courlan", "readability")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_HEAVY = re.compile(
+    r"<!--.*?-->|<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<(style|svg)\b.*?</\1\s*>",
+    re.I | re.S,
+)
 _BLOCK_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre"})
 _SPACES = re.compile(r"\s+")
 _DATE_PARAMS = {"original_date": True, "extensive_search": False}
@@ -54,9 +68,20 @@ _DATE_PARAMS = {"original_date": True, "extensive_search": False}
 
 def parse_page(document: Document) -> Extracted:
     """Extract the one article of an HTML page; raise ExtractError when there is none."""
-    text = _decode(document)
-    meta = read_meta(_parse_tree(text), document.url, document.headers.get("content-language"))
+    if len(document.body) > MAX_PAGE_BYTES:
+        size = len(document.body)
+        raise ExtractError(f"no article in page: {size} bytes is more than {MAX_PAGE_BYTES}")
+    text = _without_heavy_parts(_decode(document))
+    if len(text) > MAX_PAGE_CHARS:
+        message = (
+            f"no article in page: {len(text)} characters of markup, more than {MAX_PAGE_CHARS}"
+        )
+        raise ExtractError(message)
+    tree = _parse_tree(text)
+    meta = read_meta(tree, document.url, document.headers.get("content-language"))
     result = _run_trafilatura(text, document.url)
+    if _link_share(tree, result.text) > MAX_LINK_SHARE:
+        raise ExtractError("no article in page: its main text is mostly links (a section page)")
     title = _clean(result.title)
     content = _body_html(result, title)
     entry = RawEntry(
@@ -81,6 +106,11 @@ def _decode(document: Document) -> str:
     if not text.strip():
         raise ExtractError("no article in page: the document is empty")
     return text
+
+
+def _without_heavy_parts(text: str) -> str:
+    """The page without scripts (JSON-LD kept), styles, SVG and comments: no article there."""
+    return _HEAVY.sub("", text)
 
 
 def _parse_tree(text: str) -> HtmlElement:
@@ -118,6 +148,17 @@ def _bare_extraction(text: str, url: str, precision: bool) -> Any:
         )
     except Exception as exc:  # trafilatura's failure modes are many and undocumented
         raise ExtractError(f"no article in page: extractor failed: {exc}") from exc
+
+
+def _link_share(tree: HtmlElement, text: str | None) -> float:
+    """How much of ``text`` (by characters, line by line) is the text of a link on the page."""
+    lines = [_SPACES.sub(" ", line).strip() for line in (text or "").splitlines()]
+    lines = [line for line in lines if line]
+    total = sum(len(line) for line in lines)
+    if not total:
+        return 0.0
+    anchors = {_norm(a) for a in tree.iter("a")}
+    return sum(len(line) for line in lines if line in anchors) / total
 
 
 # --------------------------------------------------------------------------- body

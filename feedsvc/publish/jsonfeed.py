@@ -43,6 +43,8 @@ def _extension(entry: FeedEntry) -> dict[str, Any]:
     extension: dict[str, Any] = {"source": source}
     if entry.related:
         extension["also_reported_by"] = [_related(link) for link in entry.related]
+    if entry.more_outlets:
+        extension["more_outlets"] = entry.more_outlets
     return extension
 
 
@@ -65,7 +67,7 @@ def _item(entry: FeedEntry) -> dict[str, Any]:
 
 
 def render_json(spec: FeedSpec, settings: Settings) -> bytes:
-    """``spec`` as JSON Feed 1.1 bytes (UTF-8, indented), listing the WebSub hub if any."""
+    """``spec`` as JSON Feed 1.1 bytes (UTF-8, one line), listing the WebSub hub if any."""
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": xml_text(spec.title).strip() or spec.path,
@@ -76,4 +78,4 @@ def render_json(spec: FeedSpec, settings: Settings) -> bytes:
     if settings.websub_hub:
         feed["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
     feed["items"] = [_item(entry) for entry in spec.entries]
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")

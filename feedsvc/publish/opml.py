@@ -1,8 +1,11 @@
 """The OPML 2.0 subscription list (feeds.opml) of every published feed.
 
-One ``type="rss"`` outline per feed, grouped under All / Sources / Tags, with
-the public RSS URL as ``xmlUrl`` and the index page as ``htmlUrl``. No
-``dateCreated`` or other clock values: equal input gives equal bytes. This
+One ``type="rss"`` outline per feed, grouped under All / Sources / Tags (folder
+outlines carry only ``text``, as the W3C validator asks), with the public URL
+of the first format published (RSS, else Atom, else JSON Feed) as ``xmlUrl``
+and the index page as ``htmlUrl``. No ``docs`` element (the validator does not
+know it), no ``dateCreated`` or other clock values: equal input gives equal
+bytes. This
 module does no I/O.
 """
 
@@ -11,14 +14,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from feedsvc.publish.index import GROUPS, PAGE_TITLE, feed_title
+from feedsvc.publish.index import GROUPS, PAGE_TITLE, feed_title, published_formats
 from feedsvc.publish.text import index_url, public_url
-from feedsvc.types import FeedSpec, Settings
-
-OPML_DOCS = "http://opml.org/spec2.opml"
+from feedsvc.types import FeedListing, Settings
 
 
-def _outline(parent: ET.Element, spec: FeedSpec, settings: Settings) -> None:
+def _outline(parent: ET.Element, spec: FeedListing, settings: Settings, ext: str) -> None:
     title = feed_title(spec)
     ET.SubElement(
         parent,
@@ -26,24 +27,25 @@ def _outline(parent: ET.Element, spec: FeedSpec, settings: Settings) -> None:
         type="rss",
         text=title,
         title=title,
-        xmlUrl=public_url(settings, f"{spec.path}.rss"),
+        xmlUrl=public_url(settings, f"{spec.path}{ext}"),
         htmlUrl=index_url(settings),
     )
 
 
-def render_opml(specs: Sequence[FeedSpec], settings: Settings) -> bytes:
+def render_opml(specs: Sequence[FeedListing], settings: Settings) -> bytes:
     """The feeds.opml document for ``specs`` as UTF-8 bytes."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = PAGE_TITLE
-    ET.SubElement(head, "docs").text = OPML_DOCS
     body = ET.SubElement(root, "body")
+    formats = published_formats(settings)
+    ext = formats[0][0] if formats else ".rss"
     for kind, heading in GROUPS:
         members = [s for s in specs if s.kind == kind]
         if members:
-            group = ET.SubElement(body, "outline", text=heading, title=heading)
+            group = ET.SubElement(body, "outline", text=heading)
             for spec in members:
-                _outline(group, spec, settings)
+                _outline(group, spec, settings, ext)
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"

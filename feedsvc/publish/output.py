@@ -1,9 +1,12 @@
 """Writing every published file into the output directory.
 
-``write_output`` renders all feed specs (RSS, Atom, JSON Feed), index.html and
-feeds.opml to bytes first, so a rendering bug writes nothing; then writes each
-file atomically and only when its bytes change; then removes feed files under
-``sources/`` and ``tags/`` that no spec produces any more (nothing else is ever
+``write_output`` renders feed specs (RSS, Atom, JSON Feed) one at a time,
+staging each changed file, then index.html and feeds.opml from the listing of
+every published feed; only when everything rendered are the staged files made
+visible, together (``atomic.staged_writes``), so a rendering bug writes nothing
+and memory holds one feed at a time; then, on a full publish, it removes feed
+files under ``sources/`` and ``tags/`` (and ``all.*``) that no listed feed
+produces any more, in a format still published (nothing else is ever
 removed). With a WebSub hub configured, JSON Feeds list it under ``hubs``;
 ``changed_feed_urls`` names the public URLs of the feeds a publish rewrote, for
 the hub ping. It does not decide which feeds exist (see ``plan``), runs no SQL
@@ -14,21 +17,26 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from feedsvc.errors import PublishError
-from feedsvc.publish.atomic import files_under, remove_file, write_if_changed
+from feedsvc.publish.atomic import files_under, remove_file, staged_writes
 from feedsvc.publish.index import render_index
 from feedsvc.publish.jsonfeed import render_json
 from feedsvc.publish.opml import render_opml
+from feedsvc.publish.plan import ALL_PATH
 from feedsvc.publish.syndication import render_atom, render_rss
 from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
-from feedsvc.types import FeedSpec, PublishResult, Settings
+from feedsvc.tempfiles import remove_leftovers
+from feedsvc.types import FeedListing, FeedSpec, PublishResult, Settings
 
 log = logging.getLogger("feedsvc.publish")
 
 Renderer = Callable[[FeedSpec, Settings], bytes]
+Rendered = list[tuple[str, bytes]]
+SpecRenderer = Callable[[Iterable[FeedSpec], Settings], Iterable[Rendered]]
+"""Renders specs to their files, in order: in turn, or in worker processes."""
 
 
 RENDERERS: tuple[tuple[str, Renderer], ...] = (
@@ -41,58 +49,119 @@ PRUNED_DIRS = ("sources", "tags")
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
-def _check_paths(specs: Sequence[FeedSpec]) -> None:
+def _check_paths(listings: Sequence[FeedListing]) -> None:
     seen: set[str] = set()
+    for listing in listings:
+        if not all(_SEGMENT.fullmatch(part) for part in listing.path.split("/")):
+            raise PublishError(f"unsafe feed path {listing.path!r}")
+        if listing.path in seen:
+            raise PublishError(f"two feeds share the path {listing.path!r}")
+        seen.add(listing.path)
+
+
+def published_suffixes(settings: Settings) -> list[str]:
+    """The file suffixes of the formats published (``settings.feeds.formats``), in order."""
+    return [ext for ext, _ in RENDERERS if ext[1:] in settings.feeds.formats]
+
+
+def render_spec(spec: FeedSpec, settings: Settings) -> list[tuple[str, bytes]]:
+    """Each file of one feed (every format published): its path in the output dir, its bytes."""
+    formats = settings.feeds.formats
+    return [
+        (f"{spec.path}{ext}", render(spec, settings))
+        for ext, render in RENDERERS
+        if ext[1:] in formats
+    ]
+
+
+def render_in_turn(specs: Iterable[FeedSpec], settings: Settings) -> Iterator[Rendered]:
+    """Render each spec in this process, one after the other (the default ``SpecRenderer``)."""
     for spec in specs:
-        if not all(_SEGMENT.fullmatch(part) for part in spec.path.split("/")):
-            raise PublishError(f"unsafe feed path {spec.path!r}")
-        if spec.path in seen:
-            raise PublishError(f"two feeds share the path {spec.path!r}")
-        seen.add(spec.path)
+        yield render_spec(spec, settings)
 
 
 def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, bytes]:
     """Every output file's bytes keyed by its path relative to the output dir."""
-    _check_paths(specs)
-    files = {
-        f"{spec.path}{ext}": render(spec, settings) for spec in specs for ext, render in RENDERERS
-    }
-    files[INDEX_FILE] = render_index(specs, settings)
-    files[OPML_FILE] = render_opml(specs, settings)
+    listings = [spec.listing for spec in specs]
+    _check_paths(listings)
+    files = {path: data for spec in specs for path, data in render_spec(spec, settings)}
+    files[INDEX_FILE] = render_index(listings, settings)
+    files[OPML_FILE] = render_opml(listings, settings)
     return files
 
 
-def _stale_files(root: Path, specs: Sequence[FeedSpec]) -> list[Path]:
-    live = {spec.path for spec in specs}
+def _stale_files(
+    root: Path, listings: Sequence[FeedListing], suffixes: Sequence[str]
+) -> list[Path]:
+    live = {f"{listing.path}{ext}" for listing in listings for ext in suffixes}
     candidates = [p for d in PRUNED_DIRS for p in files_under(root / d, FEED_SUFFIXES)]
-    return [p for p in candidates if p.relative_to(root).with_suffix("").as_posix() not in live]
+    candidates += [root / f"{ALL_PATH}{ext}" for ext in FEED_SUFFIXES]
+    return [p for p in candidates if p.is_file() and p.relative_to(root).as_posix() not in live]
 
 
-def remove_stale(root: Path, specs: Sequence[FeedSpec]) -> list[str]:
-    """Remove feed files under sources/ and tags/ that no spec produces; return them."""
-    stale = _stale_files(root, specs)
+def remove_stale(
+    root: Path, listings: Sequence[FeedListing], suffixes: Sequence[str] = tuple(FEED_SUFFIXES)
+) -> list[str]:
+    """Remove feed files (under sources/ and tags/, and all.*) that no listed feed produces."""
+    stale = _stale_files(root, listings, suffixes)
     for path in stale:
         remove_file(path)
     return [p.relative_to(root).as_posix() for p in stale]
 
 
-def write_output(specs: Sequence[FeedSpec], settings: Settings) -> PublishResult:
-    """Render and write every feed, index.html and feeds.opml; prune stale feed files."""
+def write_output(
+    specs: Iterable[FeedSpec],
+    settings: Settings,
+    *,
+    listings: Sequence[FeedListing] | None = None,
+    prune: bool = True,
+    render: SpecRenderer = render_in_turn,
+) -> PublishResult:
+    """Render and write feeds, index.html and feeds.opml; prune stale feed files.
+
+    ``specs`` are rendered one at a time (they may come from a generator, so
+    memory holds a few feeds, not the output; ``render`` may render them in
+    worker processes); ``listings`` name every published
+    feed for the index, the OPML file and pruning (by default: the specs').
+    Nothing becomes visible unless every file rendered; then all changed files
+    are replaced together. ``prune=False`` keeps stale files (an incremental
+    publish renders only some feeds and leaves pruning to a full one).
+    """
+    if listings is None:
+        specs = list(specs)
+        listings = [spec.listing for spec in specs]
+    _check_paths(listings)
+    listed = {listing.path for listing in listings}
     root = settings.output_dir
+    for directory in (root, *(root / d for d in PRUNED_DIRS)):
+        remove_leftovers(directory)  # temporary files of a publish that was killed
     written: list[str] = []
     unchanged: list[str] = []
-    for relative, data in render_files(specs, settings).items():
-        (written if write_if_changed(root / relative, data) else unchanged).append(relative)
-    removed = remove_stale(root, specs)
+    with staged_writes() as batch:
+        for files in render(_listed(specs, listed), settings):
+            for relative, data in files:
+                (written if batch.stage(root / relative, data) else unchanged).append(relative)
+        pages = ((INDEX_FILE, render_index), (OPML_FILE, render_opml))
+        for relative, render_page in pages:
+            data = render_page(listings, settings)
+            (written if batch.stage(root / relative, data) else unchanged).append(relative)
+    removed = remove_stale(root, listings, published_suffixes(settings)) if prune else []
     log.info(
         "published output_dir=%s feeds=%d written=%d unchanged=%d removed=%d",
         root,
-        len(specs),
+        len(listings),
         len(written),
         len(unchanged),
         len(removed),
     )
     return PublishResult(written=tuple(written), unchanged=tuple(unchanged), removed=tuple(removed))
+
+
+def _listed(specs: Iterable[FeedSpec], listed: set[str]) -> Iterator[FeedSpec]:
+    for spec in specs:
+        if spec.path not in listed:
+            raise PublishError(f"feed {spec.path!r} is not among the listed feeds")
+        yield spec
 
 
 def changed_feed_urls(paths: Iterable[str], settings: Settings) -> list[str]:

@@ -15,17 +15,25 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from feedsvc.publish.text import is_http, utc
 from feedsvc.types import (
     Article,
     FeedEntry,
+    FeedListing,
+    FeedSet,
     FeedSpec,
     RelatedLink,
     Settings,
     SourceConfig,
     StoryView,
+    TagConfig,
 )
+
+if TYPE_CHECKING:
+    from feedsvc.tags import Tagger
 
 # Fixed for good: changing it would change every published guid.
 _ENTRY_NAMESPACE = uuid.UUID("28245e89-1296-4c10-b3a4-d0bdf5ec5d8b")
@@ -33,6 +41,10 @@ _SAFE_SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _UNSAFE_RUN = re.compile(r"[^a-z0-9._-]+")
 
 ALL_PATH = "all"
+ALL_TITLE = "All stories"
+ALL_DESCRIPTION = "Every story feedsvc collected, newest first"
+# Other outlets linked from a story's entry; the rest are counted, not listed.
+RELATED_LIMIT = 10
 
 
 def entry_guid(source: str, article_id: str) -> str:
@@ -41,15 +53,24 @@ def entry_guid(source: str, article_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(_ENTRY_NAMESPACE, name)}"
 
 
-def _merged_categories(article: Article) -> tuple[str, ...]:
+def _merged_categories(tags: Iterable[str], categories: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
-    for term in (*article.tags, *article.categories):
+    for term in (*tags, *categories):
         seen.setdefault(term.casefold(), term)
     return tuple(seen.values())
 
 
-def entry_from_article(article: Article, source: SourceConfig) -> FeedEntry:
-    """The feed entry of ``article``; categories are its tags, then its own categories."""
+def entry_from_article(
+    article: Article, source: SourceConfig, tagger: Tagger | None = None
+) -> FeedEntry:
+    """The feed entry of ``article``; categories are its tags, then its own categories.
+
+    With a ``tagger``, tags carry their titles as labels, and the article's own
+    categories that name a tag (or all of them, when the vocabulary drops
+    them) are left out.
+    """
+    plain = article.categories if tagger is None else tagger.plain_categories(article.categories)
+    labels = () if tagger is None else tuple((tag, tagger.title(tag)) for tag in article.tags)
     return FeedEntry(
         guid=entry_guid(article.source, article.id),
         title=article.title,
@@ -62,7 +83,8 @@ def entry_from_article(article: Article, source: SourceConfig) -> FeedEntry:
         source_title=source.title,
         source_url=source.url if is_http(source.url) else None,
         authors=article.authors,
-        categories=_merged_categories(article),
+        categories=_merged_categories(article.tags, plain),
+        labels=labels,
     )
 
 
@@ -71,16 +93,37 @@ def story_guid(story_id: str) -> str:
     return entry_guid("story", story_id)
 
 
-def entry_from_story(story: StoryView, sources: Mapping[str, SourceConfig]) -> FeedEntry:
-    """One entry for a whole story: the representative's text, the others as related links."""
+def entry_from_story(
+    story: StoryView,
+    sources: Mapping[str, SourceConfig],
+    related_limit: int = RELATED_LIMIT,
+    *,
+    tags: Sequence[str] | None = None,
+    tagger: Tagger | None = None,
+) -> FeedEntry:
+    """One entry for a whole story: the representative's text, other outlets as related links.
+
+    Each other outlet is linked once, by its first report, up to
+    ``related_limit`` of them; the entry counts the outlets left out. ``tags``
+    are the story's tags (the union of its members'; by default the
+    representative's), which become the entry's categories.
+    """
     rep = story.representative
-    base = entry_from_article(rep, sources[rep.source])
+    if tags is not None:
+        rep = replace(rep, tags=tuple(tags))
+    base = entry_from_article(rep, sources[rep.source], tagger)
+    firsts: dict[str, Article] = {}
+    for article in story.others:
+        if article.source in sources and article.source != rep.source:
+            firsts.setdefault(article.source, article)
     related = tuple(
         RelatedLink(outlet=_outlet(a, sources), title=a.title, url=a.url)
-        for a in story.others
-        if a.source in sources
+        for a in list(firsts.values())[:related_limit]
     )
-    return replace(base, guid=story_guid(story.id), updated=story.updated, related=related)
+    more = max(0, story.outlets - 1 - len(related))
+    return replace(
+        base, guid=story_guid(story.id), updated=story.updated, related=related, more_outlets=more
+    )
 
 
 def _outlet(article: Article, sources: Mapping[str, SourceConfig]) -> str:
@@ -101,56 +144,79 @@ def path_segment(name: str) -> str:
     return f"{slug}-{digest}" if slug else f"x-{digest}"
 
 
-def newest_first(entries: Iterable[FeedEntry], size: int) -> tuple[FeedEntry, ...]:
-    """At most ``size`` entries, newest published first (ties by guid), one per guid."""
+def newest_first(
+    entries: Iterable[FeedEntry], size: int, max_age: timedelta | None = None
+) -> tuple[FeedEntry, ...]:
+    """At most ``size`` entries, newest published first (ties by guid), one per guid.
+
+    With ``max_age``, entries published more than that before the newest one
+    are left out (measured from the data, not the clock, so output stays
+    reproducible).
+    """
     by_guid = sorted(entries, key=lambda e: e.guid)
     ordered = sorted(by_guid, key=lambda e: utc(e.published), reverse=True)
     unique: dict[str, FeedEntry] = {}
     for entry in ordered:
         unique.setdefault(entry.guid, entry)
-    return tuple(unique.values())[: max(size, 0)]
+    kept = tuple(unique.values())[: max(size, 0)]
+    if max_age is None or not kept:
+        return kept
+    oldest = utc(kept[0].published) - max_age
+    return tuple(entry for entry in kept if utc(entry.published) >= oldest)
 
 
-def _all_spec(entries: Sequence[FeedEntry], size: int) -> FeedSpec:
+def feed_listings(
+    sources: Mapping[str, str],
+    tags: Iterable[str] | Sequence[TagConfig],
+    sets: Sequence[FeedSet] = ("all", "sources", "tags"),
+) -> list[FeedListing]:
+    """Every feed published: "all", one per source (name → title, in order), one per tag.
+
+    ``tags`` are slugs, or vocabulary entries whose titles and descriptions
+    the tag feeds take; ``sets`` chooses which of the three kinds exist.
+    """
+    listings: list[FeedListing] = []
+    if "all" in sets:
+        listings.append(FeedListing(ALL_PATH, ALL_TITLE, ALL_DESCRIPTION, "all"))
+    if "sources" in sets:
+        listings += [
+            FeedListing(
+                f"sources/{path_segment(name)}", title, f"Articles from {title}", "source", name
+            )
+            for name, title in sources.items()
+        ]
+    if "tags" in sets:
+        listings += [_tag_listing(tag) for tag in _vocabulary(tags)]
+    return listings
+
+
+def _vocabulary(tags: Iterable[str] | Sequence[TagConfig]) -> list[TagConfig]:
+    entries = [tag if isinstance(tag, TagConfig) else TagConfig(tag, tag) for tag in tags]
+    unique = {tag.slug: tag for tag in entries}
+    return [unique[slug] for slug in sorted(unique)]
+
+
+def _tag_listing(tag: TagConfig) -> FeedListing:
+    title = tag.title if tag.title != tag.slug else f"Tag: {tag.slug}"
+    description = tag.description or f"Stories tagged {tag.title}"
+    return FeedListing(f"tags/{path_segment(tag.slug)}", title, description, "tag", tag.slug)
+
+
+def feed_spec(
+    listing: FeedListing,
+    entries: Iterable[FeedEntry],
+    size: int,
+    max_age: timedelta | None = None,
+) -> FeedSpec:
+    """The feed ``listing`` holding at most ``size`` of ``entries``, newest first."""
     return FeedSpec(
-        path=ALL_PATH,
-        title="All stories",
-        description="Every story feedsvc collected, newest first",
-        kind="all",
-        entries=newest_first(entries, size),
+        listing.path,
+        listing.title,
+        listing.description,
+        listing.kind,
+        newest_first(entries, size, max_age),
+        listing.key,
     )
-
-
-def _source_spec(name: str, title: str, entries: Sequence[FeedEntry], size: int) -> FeedSpec:
-    return FeedSpec(
-        path=f"sources/{path_segment(name)}",
-        title=title,
-        description=f"Articles from {title}",
-        kind="source",
-        entries=newest_first(entries, size),
-    )
-
-
-def _source_specs(
-    by_source: Mapping[str, Sequence[FeedEntry]], sources: Sequence[SourceConfig], size: int
-) -> list[FeedSpec]:
-    titles = {s.name: s.title for s in sources}
-    extra = sorted(name for name in by_source if name not in titles)
-    names = [*titles, *extra]
-    return [_source_spec(n, titles.get(n, n), by_source.get(n, ()), size) for n in names]
-
-
-def _tag_specs(by_tag: Mapping[str, Sequence[FeedEntry]], size: int) -> list[FeedSpec]:
-    return [
-        FeedSpec(
-            path=f"tags/{path_segment(tag)}",
-            title=f"Tag: {tag}",
-            description=f"Articles tagged {tag}",
-            kind="tag",
-            entries=newest_first(by_tag[tag], size),
-        )
-        for tag in sorted(by_tag)
-    ]
 
 
 def plan_feeds(
@@ -160,10 +226,21 @@ def plan_feeds(
     sources: Sequence[SourceConfig],
     settings: Settings,
 ) -> list[FeedSpec]:
-    """The feeds to publish: "all", one per source (config order), one per tag (sorted)."""
-    size = settings.feed_size
+    """The feeds to publish: "all", one per source (config order), one per tag (sorted).
+
+    Entries of a source that is not configured get a feed of their own after
+    the configured ones, titled by the source name.
+    """
+    titles = {s.name: s.title for s in sources}
+    titles.update({name: name for name in sorted(by_source) if name not in titles})
+
+    def entries_of(listing: FeedListing) -> Sequence[FeedEntry]:
+        if listing.kind == "all":
+            return all_entries
+        return (by_source if listing.kind == "source" else by_tag).get(listing.key, ())
+
+    feeds = settings.feeds
     return [
-        _all_spec(all_entries, size),
-        *_source_specs(by_source, sources, size),
-        *_tag_specs(by_tag, size),
+        feed_spec(listing, entries_of(listing), settings.feed_size, feeds.max_age)
+        for listing in feed_listings(titles, by_tag, feeds.sets)
     ]

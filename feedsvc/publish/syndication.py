@@ -18,6 +18,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
+from feedsvc.publish.plan import path_segment
 from feedsvc.publish.text import (
     entry_authors,
     entry_categories,
@@ -28,6 +29,7 @@ from feedsvc.publish.text import (
     index_url,
     is_http,
     public_url,
+    rfc3339,
     utc,
     xml_text,
 )
@@ -64,16 +66,21 @@ class _RssHub:
 class _EntryExtras:
     """feedgen entry extension: source attribution and related links.
 
-    RSS gets ``<source url="...">title</source>`` only when the outlet's feed URL
-    is http(s) (RSS requires the url). Atom always gets ``<source><title>`` (plus
-    a ``rel="self"`` link to the outlet's feed when there is one) and one
-    ``<link rel="related">`` per related URL; feedgen 1.0 drops the ``rel`` of
-    entry links, so they are written here.
+    RSS gets ``<source url="...">title</source>``: the outlet's feed URL when it
+    is http(s), else feedsvc's own feed of that outlet (RSS requires the url).
+    Atom gets ``<source>`` with the outlet's ``id``, ``title``, ``updated`` (the
+    entry's: the outlet as of this entry) and a link (``rel="self"`` to the
+    outlet's own feed, else ``rel="alternate"`` to feedsvc's feed of it), plus
+    one ``<link rel="related">`` per related URL; feedgen 1.0 drops the ``rel``
+    of entry links, so they are written here.
     """
 
     def __init__(self) -> None:
         self.source_title = ""
         self.source_url: str | None = None
+        self.source_id = ""
+        self.source_feed: str | None = None
+        self.source_updated = ""
         self.related: list[tuple[str, str]] = []
 
     def extend_ns(self) -> dict[str, str]:
@@ -82,8 +89,9 @@ class _EntryExtras:
 
     def extend_rss(self, item: Any) -> Any:
         """Append the RSS ``<source>`` element to ``item``."""
-        if self.source_url:
-            element = xml_elem("source", item, url=self.source_url)
+        url = self.source_url or self.source_feed
+        if url:
+            element = xml_elem("source", item, url=url)
             element.text = self.source_title
         return item
 
@@ -92,9 +100,13 @@ class _EntryExtras:
         for href, title in self.related:
             xml_elem("link", entry, rel="related", href=href, title=title)
         source = xml_elem("source", entry)
+        xml_elem("id", source).text = self.source_id
         xml_elem("title", source).text = self.source_title
+        xml_elem("updated", source).text = self.source_updated
         if self.source_url:
             xml_elem("link", source, rel="self", href=self.source_url)
+        elif self.source_feed:
+            xml_elem("link", source, rel="alternate", href=self.source_feed, type=ATOM_TYPE)
         return entry
 
 
@@ -114,11 +126,16 @@ def _generator(spec: FeedSpec, settings: Settings, ext: str, mime: str) -> Any:
     return fg
 
 
-def _extras(fe: Any, entry: FeedEntry) -> None:
+def _extras(fe: Any, entry: FeedEntry, settings: Settings, ext: str) -> None:
     fe.register_extension(_EXTRAS, _EntryExtras, atom=True, rss=True)
     extras: _EntryExtras = getattr(fe, _EXTRAS)
     extras.source_title = xml_text(entry.source_title).strip() or entry.source_name
     extras.source_url = xml_text(entry.source_url or "") if is_http(entry.source_url) else None
+    own_feed = public_url(settings, f"sources/{path_segment(entry.source_name)}{ext}")
+    extras.source_id = extras.source_url or own_feed
+    if "sources" in settings.feeds.sets:
+        extras.source_feed = own_feed
+    extras.source_updated = rfc3339(entry.updated)
     extras.related = [
         (xml_text(link.url), xml_text(link.outlet).strip())
         for link in entry.related
@@ -126,7 +143,20 @@ def _extras(fe: Any, entry: FeedEntry) -> None:
     ]
 
 
-def _add_entry(fg: Any, entry: FeedEntry) -> Any:
+def _categories(entry: FeedEntry, settings: Settings) -> list[dict[str, str]]:
+    labels = {term.casefold(): xml_text(label).strip() for term, label in entry.labels}
+    scheme = public_url(settings, "tags/")
+    found = []
+    for term in entry_categories(entry):
+        label = labels.get(term.casefold())
+        category = {"term": term}
+        if label is not None:
+            category |= {"scheme": scheme} | ({"label": label} if label else {})
+        found.append(category)
+    return found
+
+
+def _add_entry(fg: Any, entry: FeedEntry, settings: Settings, ext: str) -> Any:
     fe = fg.add_entry(order="append")
     fe.guid(xml_text(entry.guid), permalink=False)
     fe.title(entry_title(entry))
@@ -140,12 +170,14 @@ def _add_entry(fg: Any, entry: FeedEntry) -> Any:
     if summary:
         fe.summary(html.escape(summary), type="html")
     authors = entry_authors(entry)
+    if ext == ".atom" and not authors:  # Atom requires an author: the outlet stands in
+        authors = [xml_text(entry.source_title).strip() or entry.source_name]
     if authors:
         fe.author([{"name": name} for name in authors])
-    categories = entry_categories(entry)
+    categories = _categories(entry, settings)
     if categories:
-        fe.category([{"term": term} for term in categories])
-    _extras(fe, entry)
+        fe.category(categories)
+    _extras(fe, entry, settings, ext)
     return fe
 
 
@@ -157,7 +189,7 @@ def render_rss(spec: FeedSpec, settings: Settings) -> bytes:
         fg.register_extension(_HUB, _RssHub, atom=False, rss=True)
         getattr(fg, _HUB).hub = xml_text(settings.websub_hub)
     for entry in spec.entries:
-        fe = _add_entry(fg, entry)
+        fe = _add_entry(fg, entry, settings, ".rss")
         authors = entry_authors(entry)
         if authors:
             fe.dc.dc_creator(authors)
@@ -169,6 +201,6 @@ def render_atom(spec: FeedSpec, settings: Settings) -> bytes:
     """``spec`` as Atom 1.0 bytes (html content, ``rel="related"`` links)."""
     fg = _generator(spec, settings, ".atom", ATOM_TYPE)
     for entry in spec.entries:
-        _add_entry(fg, entry)
+        _add_entry(fg, entry, settings, ".atom")
     data: bytes = fg.atom_str(pretty=True)
     return data

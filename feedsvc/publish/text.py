@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from feedsvc.types import FeedEntry, RelatedLink, Settings
 
-# Timestamp of an empty feed: fixed, never the clock.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Timestamp of an empty feed: fixed, never the clock, and plausible (the W3C feed
+# validator warns about dates before 1990).
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 INDEX_FILE = "index.html"
 OPML_FILE = "feeds.opml"
 UNTITLED = "(untitled)"
@@ -93,11 +94,13 @@ def _related_item(link: RelatedLink) -> str:
     return f"{named} ({escape(title)})" if title else named
 
 
-def related_html(related: Sequence[RelatedLink]) -> str:
+def related_html(related: Sequence[RelatedLink], more: int = 0) -> str:
     """The escaped "Also reported by" paragraph, or "" when there is nothing."""
     if not related:
         return ""
     items = ", ".join(_related_item(link) for link in related)
+    if more:
+        items += f" and {more} more outlet{'s' if more > 1 else ''}"
     return f'<p class="also-reported">Also reported by: {items}</p>'
 
 
@@ -107,7 +110,7 @@ def entry_content(entry: FeedEntry) -> str:
     if not body:
         fallback = entry.summary.strip() or entry_title(entry)
         body = f"<p>{escape(fallback)}</p>"
-    block = related_html(entry.related)
+    block = related_html(entry.related, entry.more_outlets)
     return xml_text(f"{body}\n{block}" if block else body)
 
 

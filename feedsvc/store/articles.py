@@ -5,6 +5,9 @@ owns; none commits or translates exceptions (the ``Store`` does). A batch costs
 a fixed handful of statements whatever its size: one SELECT per chunk of keys
 to find what is stored, then one executemany per kind of write.
 
+New and changed articles mark their source (and changed ones their stories)
+for the next publish, in the same transaction (see ``publishing``).
+
 The store keeps an article's tags as a set: they come back sorted and without
 duplicates, and an article whose tags differ only in order is unchanged.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
@@ -21,13 +24,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from feedsvc.store import publishing
+from feedsvc.store import tags as tag_sql
 from feedsvc.store.schema import article_tags, articles, sources
 from feedsvc.types import Article, UpsertResult
 
 log = logging.getLogger("feedsvc.store.articles")
 
 CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
-_COLUMNS = tuple(f.name for f in fields(Article) if f.name != "tags")
+_COLUMNS = tuple(f.name for f in fields(Article) if f.name not in ("tags", "tag_origins"))
+_UNTAGGED: tag_sql.Tagged = ((), ())
 _KEY: dict[str, sa.BindParameter[Any]] = {
     "k_source": sa.bindparam("k_source"),
     "k_id": sa.bindparam("k_id"),
@@ -53,14 +59,19 @@ def upsert(
     _insert(connection, new, seen_at)
     _update(connection, changed, seen_at)
     _touch(connection, unchanged, seen_at)
-    _replace_tags(connection, new, changed)
+    tag_sql.replace_tags(connection, changed, new)
+    if new or changed:
+        publishing.mark(connection, "source", [source])
+    if changed:
+        publishing.mark_stories_of(connection, source, [a.id for a in changed])
     return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged))
 
 
 def _last_wins(batch: Sequence[Article]) -> dict[str, Article]:
     incoming: dict[str, Article] = {}
     for article in batch:
-        incoming[article.id] = replace(article, tags=tuple(sorted(set(article.tags))))
+        tags, origins = sorted(set(article.tags)), sorted(set(article.tag_origins))
+        incoming[article.id] = replace(article, tags=tuple(tags), tag_origins=tuple(origins))
     return incoming
 
 
@@ -77,30 +88,18 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def _load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Article]:
-    tags = _load_tags(connection, source, ids)
+    tags = tag_sql.load(connection, source, ids)
     found: dict[str, Article] = {}
     for chunk in _chunks(ids):
         stmt = sa.select(articles).where(articles.c.source == source, articles.c.id.in_(chunk))
         for row in connection.execute(stmt):
-            found[row.id] = _to_article(row, tags.get(row.id, ()))
+            found[row.id] = _to_article(row, tags.get(row.id, _UNTAGGED))
     return found
 
 
-def _load_tags(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, list[str]]:
-    tags: dict[str, list[str]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        stmt = (
-            sa.select(article_tags.c.article_id, article_tags.c.tag)
-            .where(article_tags.c.source == source, article_tags.c.article_id.in_(chunk))
-            .order_by(article_tags.c.article_id, article_tags.c.tag)
-        )
-        for article_id, tag in connection.execute(stmt):
-            tags[article_id].append(tag)
-    return tags
-
-
-def _to_article(row: Row[Any], tags: Iterable[str]) -> Article:
-    return Article(**{name: getattr(row, name) for name in _COLUMNS}, tags=tuple(tags))
+def _to_article(row: Row[Any], tagged: tag_sql.Tagged) -> Article:
+    values = {name: getattr(row, name) for name in _COLUMNS}
+    return Article(**values, tags=tagged[0], tag_origins=tagged[1])
 
 
 def _values(article: Article) -> dict[str, Any]:
@@ -141,23 +140,6 @@ def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -
     connection.execute(stmt, rows)
 
 
-def _replace_tags(
-    connection: Connection, new: Sequence[Article], changed: Sequence[Article]
-) -> None:
-    if changed:
-        stmt = sa.delete(article_tags).where(
-            article_tags.c.source == _KEY["k_source"], article_tags.c.article_id == _KEY["k_id"]
-        )
-        connection.execute(stmt, [{"k_source": a.source, "k_id": a.id} for a in changed])
-    rows = [
-        {"source": a.source, "article_id": a.id, "tag": tag}
-        for a in [*new, *changed]
-        for tag in a.tags
-    ]
-    if rows:
-        connection.execute(sa.insert(article_tags), rows)
-
-
 def recent(
     connection: Connection, limit: int, *, source: str | None = None, tag: str | None = None
 ) -> list[Article]:
@@ -176,6 +158,36 @@ def recent(
     return with_tags(connection, list(connection.execute(stmt)))
 
 
+def recent_by_source(
+    connection: Connection, names: Sequence[str], limit: int
+) -> dict[str, list[Article]]:
+    """The newest ``limit`` articles of each of these configured sources, newest first."""
+    found: dict[str, list[Article]] = {name: [] for name in names}
+    for chunk in _chunks(list(names)):
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=articles.c.source,
+                order_by=(articles.c.published.desc(), articles.c.id),
+            )
+            .label("rank")
+        )
+        ranked = (
+            sa.select(articles, rank)
+            .join(sources, sources.c.name == articles.c.source)
+            .where(sources.c.removed_at.is_(None), articles.c.source.in_(chunk))
+            .subquery()
+        )
+        stmt = (
+            sa.select(*(ranked.c[column.name] for column in articles.columns))
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.source, ranked.c.published.desc(), ranked.c.id)
+        )
+        for article in with_tags(connection, list(connection.execute(stmt))):
+            found[article.source].append(article)
+    return found
+
+
 def _has_tag(tag: str) -> sa.Exists:
     return sa.exists().where(
         article_tags.c.source == articles.c.source,
@@ -189,8 +201,8 @@ def with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]
     ids_by_source: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         ids_by_source[row.source].append(row.id)
-    tags = {src: _load_tags(connection, src, ids) for src, ids in ids_by_source.items()}
-    return [_to_article(row, tags[row.source].get(row.id, ())) for row in rows]
+    tags = {src: tag_sql.load(connection, src, ids) for src, ids in ids_by_source.items()}
+    return [_to_article(row, tags[row.source].get(row.id, _UNTAGGED)) for row in rows]
 
 
 def get(connection: Connection, source: str, article_id: str) -> Article | None:

@@ -4,13 +4,15 @@ For SQLite this module turns on WAL, foreign keys and a busy timeout on every
 connection, creates the parent directory of the database file, and takes over
 BEGIN from the sqlite3 driver so that transactions (DDL included) are real and
 writes start with ``BEGIN IMMEDIATE``. Other engines (PostgreSQL) get a plain
-engine with pre-ping. This module runs no application SQL and translates no
-exceptions: the ``Store`` does that.
+engine with pre-ping. It also spells the dialect-specific locks (PostgreSQL advisory locks). This
+module runs no application SQL and translates no exceptions: the ``Store``
+does that.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,10 @@ BUSY_TIMEOUT_MS = 10_000
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``, prepared for feedsvc's use of it."""
     parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":  # psycopg 3, not SQLAlchemy's psycopg2 default
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     return _sqlite_engine(parsed)
@@ -94,3 +100,23 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A connection in a read transaction: one consistent snapshot for several queries."""
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+def lock_key(name: str) -> int:
+    """The PostgreSQL advisory lock key (a signed 64-bit number) of a feedsvc lock name."""
+    return 0xFEED << 32 | zlib.crc32(name.encode())
+
+
+def is_postgres(connection: Connection) -> bool:
+    """Whether ``connection`` talks to PostgreSQL."""
+    return connection.dialect.name == "postgresql"
+
+
+def serialise(connection: Connection, name: str) -> None:
+    """Make transactions that call this with the same ``name`` run one after another.
+
+    On PostgreSQL a transaction-scoped advisory lock, held until commit or
+    rollback; SQLite write transactions (``BEGIN IMMEDIATE``) already take turns.
+    """
+    if is_postgres(connection):
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})

@@ -11,40 +11,51 @@ thread per process; reads may come from any thread.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 
 import sqlalchemy as sa
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
+from feedsvc.store import publishing as publish_sql
 from feedsvc.store import sources as source_sql
+from feedsvc.store import state as state_sql
 from feedsvc.store.engine import make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
-from feedsvc.types import Article, FetchIntent, SourceConfig, SourceState, UpsertResult
+from feedsvc.store.tag_queries import TagQueries
+from feedsvc.store.worker_queries import WorkerQueries
+from feedsvc.types import (
+    Article,
+    FetchIntent,
+    PublishMarks,
+    SourceConfig,
+    SourceState,
+    UpsertResult,
+)
 
 log = logging.getLogger("feedsvc.store")
 
 
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
-    """Turn a SQLAlchemy or Alembic failure into a StoreError that says what failed."""
+    """Turn a SQLAlchemy failure into a StoreError that says what failed.
+
+    (Alembic's failures are translated where Alembic is used, in ``migrate``.)
+    """
     try:
         yield
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         raise StoreError(f"{action} failed: {type(cause).__name__}: {cause}") from exc
-    except CommandError as exc:
-        raise StoreError(f"{action} failed: {exc}") from exc
 
 
-class Store(StoryQueries):
+class Store(StoryQueries, TagQueries, WorkerQueries):
     """Sources, their fetch state, their articles and stories, in one SQL database."""
 
     _translate = staticmethod(_translated)
@@ -95,10 +106,13 @@ class Store(StoryQueries):
         with _translated("syncing sources"), writing(self.engine) as connection:
             source_sql.sync(connection, sources, now)
 
-    def source_states(self) -> list[SourceState]:
-        """Every configured (not removed) source with its fetch state, by name."""
+    def source_states(self, *, counts: bool = True) -> list[SourceState]:
+        """Every configured (not removed) source with its fetch state, by name.
+
+        Article counts cost a scan of the articles; ``counts=False`` leaves them 0.
+        """
         with _translated("reading sources"), reading(self.engine) as connection:
-            return source_sql.states(connection)
+            return source_sql.states(connection, counts=counts)
 
     def source_state(self, name: str) -> SourceState | None:
         """One configured source's state, or None if it is unknown or removed."""
@@ -106,7 +120,7 @@ class Store(StoryQueries):
             return source_sql.state(connection, name)
 
     def due_sources(self, now: datetime) -> list[SourceState]:
-        """Enabled configured sources due at ``now``, never-fetched ones first."""
+        """Enabled configured sources due at ``now``, never-fetched ones first (counts 0)."""
         with _translated("reading due sources"), reading(self.engine) as connection:
             return source_sql.due(connection, now)
 
@@ -126,14 +140,30 @@ class Store(StoryQueries):
         with _translated(f"saving batch source={source}"), writing(self.engine) as connection:
             result = article_sql.upsert(connection, source, articles, intent.fetched_at)
             source_sql.record_fetch(connection, intent)
-        log.info(
-            "batch saved source=%s new=%d updated=%d unchanged=%d",
-            source,
-            result.new,
-            result.updated,
-            result.unchanged,
-        )
+        _log_batch(source, result)
         return result
+
+    def save_fetches(
+        self, fetches: Sequence[tuple[FetchIntent, Sequence[Article] | None]]
+    ) -> list[UpsertResult | None]:
+        """Record several fetches (with their articles, if any) in one transaction."""
+        for intent, batch in fetches:
+            if batch is not None:
+                _check_batch(intent.source, batch, intent)
+        names = ",".join(sorted({intent.source for intent, _ in fetches}))
+        results: list[UpsertResult | None] = []
+        with _translated(f"saving fetches sources={names}"), writing(self.engine) as connection:
+            for intent, batch in fetches:
+                if batch is None:
+                    results.append(None)
+                    continue
+                saved = article_sql.upsert(connection, intent.source, batch, intent.fetched_at)
+                results.append(saved)
+            source_sql.record_fetches(connection, [intent for intent, _ in fetches])
+        for (intent, batch), result in zip(fetches, results, strict=True):
+            if batch is not None and result is not None:
+                _log_batch(intent.source, result)
+        return results
 
     def recent_articles(
         self, limit: int, *, source: str | None = None, tag: str | None = None
@@ -146,6 +176,13 @@ class Store(StoryQueries):
         with _translated("reading recent articles"), reading(self.engine) as connection:
             return article_sql.recent(connection, limit, source=source, tag=tag)
 
+    def recent_articles_by_source(
+        self, names: Sequence[str], limit: int
+    ) -> dict[str, list[Article]]:
+        """The newest ``limit`` articles of each named configured source, newest first."""
+        with _translated("reading recent articles"), reading(self.engine) as connection:
+            return article_sql.recent_by_source(connection, names, limit)
+
     def article(self, source: str, article_id: str) -> Article | None:
         """One article by its key, or None."""
         with (
@@ -153,6 +190,27 @@ class Store(StoryQueries):
             reading(self.engine) as connection,
         ):
             return article_sql.get(connection, source, article_id)
+
+    def publish_marks(self) -> PublishMarks:
+        """What changed since the last publish (sources and stories marked)."""
+        with _translated("reading publish marks"), reading(self.engine) as connection:
+            return publish_sql.pending(connection)
+
+    def service_state(self, key: str) -> str | None:
+        """A value the service stored under ``key`` (e.g. by the last publish)."""
+        with _translated("reading service state"), reading(self.engine) as connection:
+            return state_sql.get(connection, key)
+
+    def published(self, upto: int, state: Mapping[str, str]) -> None:
+        """Record a finished publish: drop the marks up to ``upto``, store ``state``."""
+        with _translated("recording a publish"), writing(self.engine) as connection:
+            publish_sql.clear(connection, upto)
+            state_sql.put(connection, state)
+
+    def tags_of_stories(self, story_ids: Iterable[str]) -> set[str]:
+        """The tags carried by any member of these stories."""
+        with _translated("reading story tags"), reading(self.engine) as connection:
+            return publish_sql.tags_of_stories(connection, sorted(story_ids))
 
     def tags(self) -> list[str]:
         """Every tag that at least one article of a configured source carries, sorted."""
@@ -174,6 +232,16 @@ def _engine_for(url: str, shown: str) -> Engine:
         raise StoreError(f"no database driver for url={shown}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot create the database directory for url={shown}: {exc}") from exc
+
+
+def _log_batch(source: str, result: UpsertResult) -> None:
+    log.info(
+        "batch saved source=%s new=%d updated=%d unchanged=%d",
+        source,
+        result.new,
+        result.updated,
+        result.unchanged,
+    )
 
 
 def _check_batch(source: str, articles: Sequence[Article], intent: FetchIntent) -> None:

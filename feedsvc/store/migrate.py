@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feedsvc.errors import StoreError
-from feedsvc.store.engine import writing
+from feedsvc.store.engine import reading, writing
+from feedsvc.store.idle import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("feedsvc.store.migrate")
 
@@ -28,6 +30,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for the packaged revisions, bound to ``connection``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
@@ -37,6 +41,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision this feedsvc knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise StoreError(f"no migrations found in {MIGRATIONS}")
@@ -45,24 +51,49 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine) -> str:
-    """Bring the database to the newest revision and return that revision."""
-    with writing(engine) as connection:
-        before = current_revision(connection)
-        _check_known(before)
-        command.upgrade(alembic_config(connection), "head")
-        after = current_revision(connection)
+    """Bring the database to the newest revision and return that revision.
+
+    A database already at ``HEAD_REVISION`` is recognised with one query,
+    without loading Alembic.
+    """
+    if _stamped(engine) == HEAD_REVISION:
+        return HEAD_REVISION
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    try:
+        with writing(engine) as connection:
+            before = current_revision(connection)
+            _check_known(before)
+            command.upgrade(alembic_config(connection), "head")
+            after = current_revision(connection)
+    except CommandError as exc:
+        raise StoreError(f"migrating the database failed: {exc}") from exc
     if before != after:
         log.info("database migrated from=%s to=%s", before or "empty", after)
     return after or ""
 
 
+def _stamped(engine: Engine) -> str | None:
+    """The revision recorded in ``alembic_version``, or None when there is none (yet)."""
+    with reading(engine) as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def _check_known(revision: str | None) -> None:
     if revision is None:
         return
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     known = {rev.revision for rev in script.walk_revisions()}
     if revision not in known:

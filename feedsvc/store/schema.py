@@ -98,6 +98,10 @@ sources = sa.Table(
     sa.Column("disabled_at", UTCDateTime(), nullable=True),
     sa.Column("disabled_reason", sa.Text(), nullable=True),
     sa.Column("body_hash", sa.String(), nullable=True),
+    # r0006: the worker that has taken the source to fetch it, and until when (a
+    # lease that lapses if the worker dies); both NULL when no one holds it.
+    sa.Column("lease_owner", sa.String(), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="kind"),
     sa.CheckConstraint(
         "last_status IS NULL OR last_status IN ('ok', 'not-modified', 'error')",
@@ -139,6 +143,9 @@ article_tags = sa.Table(
     sa.Column("source", sa.String(), primary_key=True),
     sa.Column("article_id", sa.String(), primary_key=True),
     sa.Column("tag", sa.String(), primary_key=True),
+    # r0005: where the tag came from, as "source:<name>", "rule:<what matched>" or
+    # "category:<the feed's category>", one string per origin.
+    sa.Column("via", StrTuple(), nullable=False, server_default="[]"),
     sa.ForeignKeyConstraint(
         ["source", "article_id"],
         ["articles.source", "articles.id"],
@@ -188,4 +195,45 @@ story_aliases = sa.Table(
     sa.Column("alias", sa.String(), primary_key=True),
     sa.Column("story_id", sa.String(), nullable=False),
     sa.Column("merged_at", UTCDateTime(), nullable=False),
+)
+
+# --------------------------------------------------------------------------- publishing (r0004)
+
+# What changed since the last publish: one row per changed source or story,
+# written in the transaction that changed it, deleted by the publish that
+# rendered it (up to the highest seq it read), so a killed publish loses nothing.
+publish_marks = sa.Table(
+    "publish_marks",
+    metadata,
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key", sa.Text(), nullable=False),
+    sa.CheckConstraint("kind IN ('source', 'story')", name="kind"),
+)
+
+# The service's own facts by key (the last publish's output fingerprint, the story
+# snapshot's token), each written in the transaction whose result it describes.
+service_state = sa.Table(
+    "service_state",
+    metadata,
+    sa.Column("key", sa.String(), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+# --------------------------------------------------------------------------- workers (r0006)
+
+# Every ``feedsvc worker`` process: who it is, when it last reported, what it has done.
+# A worker whose ``seen_at`` is old is gone (its leases lapse on their own).
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("host", sa.Text(), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("seen_at", UTCDateTime(), nullable=False),
+    sa.Column("stopped_at", UTCDateTime(), nullable=True),
+    sa.Column("publisher", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("fetches", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("articles", sa.Integer(), nullable=False, server_default="0"),
 )

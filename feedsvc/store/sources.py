@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from feedsvc.errors import StoreError
+from feedsvc.store.engine import serialise
 from feedsvc.store.schema import articles, sources
 from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceConfig, SourceState
 
@@ -43,8 +44,12 @@ _FRESH_START: dict[str, Any] = {
 
 
 def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime) -> None:
-    """Insert new sources, update known ones, mark the ones no longer configured as removed."""
+    """Insert new sources, update known ones, mark the ones no longer configured as removed.
+
+    Processes that sync at once (several workers starting) take turns.
+    """
     wanted = _by_name(configs)
+    serialise(connection, "sync-sources")
     known = {row.name: row for row in connection.execute(sa.select(sources))}
     added = [_new_row(config, now) for name, config in wanted.items() if name not in known]
     if added:
@@ -97,17 +102,21 @@ def _update_known(connection: Connection, config: SourceConfig, row: Row[Any]) -
     return 1
 
 
-def _state_select() -> sa.Select[Any]:
-    count = (
+def state_select(counts: bool = True) -> sa.Select[Any]:
+    """Live sources with their article count (counting costs a scan: 0 unless ``counts``)."""
+    count: sa.ColumnElement[int] = (
         sa.select(sa.func.count())
         .select_from(articles)
         .where(articles.c.source == sources.c.name)
         .scalar_subquery()
+        if counts
+        else sa.literal(0)
     )
     return sa.select(sources, count.label("article_count")).where(sources.c.removed_at.is_(None))
 
 
-def _to_state(row: Row[Any]) -> SourceState:
+def to_state(row: Row[Any]) -> SourceState:
+    """The ``SourceState`` of a row of ``state_select``."""
     return SourceState(
         name=row.name,
         location=row.location,
@@ -127,32 +136,67 @@ def _to_state(row: Row[Any]) -> SourceState:
     )
 
 
-def states(connection: Connection) -> list[SourceState]:
-    """Every configured (not removed) source, by name."""
-    rows = connection.execute(_state_select().order_by(sources.c.name))
-    return [_to_state(row) for row in rows]
+def states(connection: Connection, *, counts: bool = True) -> list[SourceState]:
+    """Every configured (not removed) source, by name (article counts only if ``counts``)."""
+    rows = connection.execute(state_select(counts).order_by(sources.c.name))
+    return [to_state(row) for row in rows]
 
 
 def state(connection: Connection, name: str) -> SourceState | None:
     """One configured source, or None if it is unknown or removed."""
-    row = connection.execute(_state_select().where(sources.c.name == name)).first()
-    return None if row is None else _to_state(row)
+    row = connection.execute(state_select().where(sources.c.name == name)).first()
+    return None if row is None else to_state(row)
+
+
+def due_clause(now: datetime) -> sa.ColumnElement[bool]:
+    """Enabled, configured, not disabled, and never fetched or due at ``now``."""
+    return sa.and_(
+        sources.c.removed_at.is_(None),
+        sources.c.enabled.is_(True),
+        sources.c.disabled_at.is_(None),
+        sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now),
+    )
 
 
 def due(connection: Connection, now: datetime) -> list[SourceState]:
-    """Enabled, configured, not disabled sources whose time has come (never fetched first)."""
+    """Enabled, configured, not disabled sources whose time has come (never fetched first).
+
+    Their article counts are not read (0).
+    """
     stmt = (
-        _state_select()
-        .where(sources.c.enabled.is_(True))
-        .where(sources.c.disabled_at.is_(None))
-        .where(sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now))
+        state_select(counts=False)
+        .where(due_clause(now))
         .order_by(sources.c.next_fetch_after.asc().nulls_first(), sources.c.name)
     )
-    return [_to_state(row) for row in connection.execute(stmt)]
+    return [to_state(row) for row in connection.execute(stmt)]
 
 
 def record_fetch(connection: Connection, intent: FetchIntent) -> None:
     """Store the outcome of one fetch on its source."""
+    record_fetches(connection, [intent])
+
+
+def record_fetches(connection: Connection, intents: Sequence[FetchIntent]) -> None:
+    """Store the outcomes of several fetches: one statement per shape of outcome."""
+    shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for intent in intents:
+        failed, values = _fetch_values(intent)
+        shapes.setdefault((failed, tuple(sorted(values))), []).append(
+            {**values, "k_name": intent.source}
+        )
+    for (failed, columns), rows in shapes.items():
+        sets: dict[str, Any] = {column: sa.bindparam(column) for column in columns}
+        sets["failures"] = sources.c.failures + 1 if failed else 0
+        stmt = sa.update(sources).where(sources.c.name == sa.bindparam("k_name")).values(sets)
+        result = connection.execute(stmt, rows)
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+            names = sorted(row["k_name"] for row in rows)
+            raise StoreError(f"cannot record a fetch of unknown source among {names!r}")
+    log.debug("fetches recorded count=%d", len(intents))
+
+
+def _fetch_values(intent: FetchIntent) -> tuple[bool, dict[str, Any]]:
+    """Whether the fetch failed, and the columns it sets besides the failure count."""
     failed = intent.status == "error"
     values: dict[str, Any] = {
         "last_fetch": intent.fetched_at,
@@ -160,17 +204,16 @@ def record_fetch(connection: Connection, intent: FetchIntent) -> None:
         "http_status": intent.http_status,
         "last_error": intent.error,
         "next_fetch_after": intent.next_fetch_after,
-        "failures": sources.c.failures + 1 if failed else 0,
+        # A recorded fetch ends the lease a worker took to make it (see ``leases``).
+        "lease_owner": None,
+        "lease_until": None,
     }
     if not failed and intent.etag is not None:
         values["etag"] = intent.etag
     if not failed and intent.last_modified is not None:
         values["last_modified"] = intent.last_modified
     values.update(_politeness_values(intent))
-    stmt = sa.update(sources).where(sources.c.name == intent.source).values(values)
-    if connection.execute(stmt).rowcount == 0:
-        raise StoreError(f"cannot record a fetch of unknown source {intent.source!r}")
-    log.debug("fetch recorded source=%s status=%s", intent.source, intent.status)
+    return failed, values
 
 
 def _politeness_values(intent: FetchIntent) -> dict[str, Any]:

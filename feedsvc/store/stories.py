@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
 from feedsvc.store.schema import (
     article_tags,
@@ -26,7 +27,7 @@ from feedsvc.store.schema import (
     story_aliases,
     story_members,
 )
-from feedsvc.types import Article, StoryAssignment, StoryUpdate, StoryView
+from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Key = tuple[str, str]
 
@@ -52,22 +53,31 @@ def aliases(connection: Connection) -> dict[str, str]:
     return {row.alias: row.story_id for row in connection.execute(stmt)}
 
 
-def articles_since(connection: Connection, since: datetime) -> list[Article]:
+def texts_since(connection: Connection, since: datetime) -> list[ArticleText]:
     """Articles of configured sources published at or after ``since``, oldest first."""
-    stmt = _configured_articles().where(articles.c.published >= since)
-    return with_tags(connection, list(connection.execute(stmt)))
+    stmt = _configured_texts().where(articles.c.published >= since)
+    return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
-def unassigned(connection: Connection) -> list[Article]:
+def unassigned_texts(connection: Connection) -> list[ArticleText]:
     """Articles of configured sources that belong to no story yet, oldest first."""
     member = sa.exists().where(_member_of_article)
-    stmt = _configured_articles().where(~member)
-    return with_tags(connection, list(connection.execute(stmt)))
+    stmt = _configured_texts().where(~member)
+    return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
-def _configured_articles() -> sa.Select[Any]:
+def _configured_texts() -> sa.Select[Any]:
+    """The grouping columns (in ``ArticleText`` order) of configured sources' articles, by date."""
     return (
-        sa.select(articles)
+        sa.select(
+            articles.c.source,
+            articles.c.id,
+            articles.c.url,
+            articles.c.title,
+            articles.c.text,
+            articles.c.published,
+            articles.c.content_hash,
+        )
         .join(sources, sources.c.name == articles.c.source)
         .where(sources.c.removed_at.is_(None))
         .order_by(articles.c.published, articles.c.source, articles.c.id)
@@ -80,13 +90,20 @@ def save(
     updates: Sequence[StoryUpdate],
     merges: Mapping[str, str],
     now: datetime,
+    facts: Mapping[str, str] | None = None,
 ) -> None:
-    """Record new assignments, merges and the new shape of every touched story."""
+    """Record new assignments, merges and the new shape of every touched story (marked).
+
+    ``facts`` go to the service state in the same transaction (the engine
+    snapshot's token).
+    """
     _assign(connection, assignments, now)
     for alias, into in merges.items():
         _merge(connection, alias, into, now)
     for update in updates:
         _upsert_story(connection, update, now)
+    publishing.mark(connection, "story", [*(u.id for u in updates), *merges.values()])
+    state.put(connection, facts or {})
 
 
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
@@ -150,14 +167,120 @@ def _upsert_story(connection: Connection, update: StoryUpdate, now: datetime) ->
     )
 
 
-def recent(connection: Connection, limit: int, *, tag: str | None = None) -> list[StoryView]:
-    """The newest stories (by their representative's date), newest first."""
+def recent(
+    connection: Connection, limit: int, *, tag: str | None = None, others: int | None = None
+) -> list[StoryView]:
+    """The newest stories (by their representative's date), newest first.
+
+    With ``others`` set, each view holds the representative and the first
+    report of each other outlet, at most ``others`` of them, whatever the size
+    of the story; otherwise every member.
+    """
     stmt = sa.select(stories).order_by(stories.c.published.desc(), stories.c.id).limit(limit)
     if tag is not None:
         stmt = stmt.where(_has_member_tagged(tag))
     rows = list(connection.execute(stmt))
-    members = _members(connection, [row.id for row in rows])
-    return [view for row in rows if (view := _view(row, members.get(row.id, []))) is not None]
+    ids = [row.id for row in rows]
+    shapes = _shapes(connection, ids)
+    if others is None:
+        members = _members(connection, ids)
+    else:
+        members = _bounded_members(connection, rows, others)
+    views = (_view(row, members.get(row.id, []), shapes.get(row.id)) for row in rows)
+    return [view for view in views if view is not None]
+
+
+def _configured_members(story_ids: Sequence[str]) -> sa.Select[Any]:
+    return (
+        sa.select(story_members.c.story_id, articles.c.source, articles.c.id, articles.c.published)
+        .join(articles, _member_of_article)
+        .join(sources, sources.c.name == articles.c.source)
+        .where(story_members.c.story_id.in_(story_ids), sources.c.removed_at.is_(None))
+    )
+
+
+def _shapes(connection: Connection, story_ids: Sequence[str]) -> dict[str, tuple[int, int, Any]]:
+    """Per story: its members, its outlets and its latest member date (configured sources)."""
+    shapes: dict[str, tuple[int, int, Any]] = {}
+    for chunk in _chunks(story_ids, 500):
+        stmt = (
+            sa.select(
+                story_members.c.story_id,
+                sa.func.count(),
+                sa.func.count(sa.distinct(articles.c.source)),
+                sa.func.max(sa.func.coalesce(articles.c.updated, articles.c.published)),
+            )
+            .join(articles, _member_of_article)
+            .join(sources, sources.c.name == articles.c.source)
+            .where(story_members.c.story_id.in_(chunk), sources.c.removed_at.is_(None))
+            .group_by(story_members.c.story_id)
+        )
+        for story, members, outlets, updated in connection.execute(stmt):
+            shapes[story] = (members, outlets, updated)
+    return shapes
+
+
+def _bounded_members(
+    connection: Connection, rows: Sequence[Row[Any]], others: int
+) -> dict[str, list[Article]]:
+    """Per story: the representative, then the first report of up to ``others`` other outlets."""
+    picked: dict[str, list[Key]] = defaultdict(list)
+    for chunk in _chunks([row.id for row in rows], 500):
+        for story_id, source, article_id in connection.execute(_first_per_outlet(chunk, others)):
+            picked[story_id].append((source, article_id))
+    wanted = {key for keys in picked.values() for key in keys}
+    wanted |= {(row.rep_source, row.rep_article_id) for row in rows if row.id in picked}
+    loaded = _articles_by_key(connection, wanted)
+    grouped: dict[str, list[Article]] = {}
+    for row in rows:
+        keys = picked.get(row.id)
+        if not keys:
+            continue
+        rep_key = (row.rep_source, row.rep_article_id)
+        rep = loaded[rep_key] if rep_key in loaded else loaded[keys[0]]
+        rest = [loaded[k] for k in keys if loaded[k].source != rep.source]
+        grouped[row.id] = [rep, *rest[:others]]
+    return grouped
+
+
+def _first_per_outlet(story_ids: Sequence[str], others: int) -> sa.Select[Any]:
+    """(story, source, id) of the first report of each outlet, the first ``others + 1`` per story.
+
+    One more than asked, because the representative's outlet may be among them.
+    """
+    nth = sa.func.row_number().over(
+        partition_by=(story_members.c.story_id, articles.c.source),
+        order_by=(articles.c.published, articles.c.id),
+    )
+    firsts = _configured_members(story_ids).add_columns(nth.label("nth")).subquery()
+    rank = sa.func.row_number().over(
+        partition_by=firsts.c.story_id,
+        order_by=(firsts.c.published, firsts.c.source, firsts.c.id),
+    )
+    ranked = (
+        sa.select(firsts.c.story_id, firsts.c.source, firsts.c.id, rank.label("rank"))
+        .where(firsts.c.nth == 1)
+        .subquery()
+    )
+    return (
+        sa.select(ranked.c.story_id, ranked.c.source, ranked.c.id)
+        .where(ranked.c.rank <= others + 1)
+        .order_by(ranked.c.story_id, ranked.c.rank)
+    )
+
+
+def _articles_by_key(connection: Connection, keys: set[Key]) -> dict[Key, Article]:
+    """The articles with these (source, id) keys, with their tags."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, article_id in sorted(keys):
+        by_source[source].append(article_id)
+    found: dict[Key, Article] = {}
+    for source, ids in by_source.items():
+        for chunk in _chunks(ids, 500):
+            stmt = sa.select(articles).where(articles.c.source == source, articles.c.id.in_(chunk))
+            for article in with_tags(connection, list(connection.execute(stmt))):
+                found[(article.source, article.id)] = article
+    return found
 
 
 def _has_member_tagged(tag: str) -> sa.Exists:
@@ -185,13 +308,16 @@ def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list
     return grouped
 
 
-def _view(row: Row[Any], members: list[Article]) -> StoryView | None:
-    if not members:
+def _view(
+    row: Row[Any], members: list[Article], shape: tuple[int, int, Any] | None
+) -> StoryView | None:
+    if not members or shape is None:
         return None
     key = (row.rep_source, row.rep_article_id)
     rep = next((a for a in members if (a.source, a.id) == key), members[0])
     others = tuple(a for a in members if a is not rep)
-    return StoryView(row.id, rep, others)
+    count, outlets, updated = shape
+    return StoryView(row.id, rep, others, count, outlets, updated)
 
 
 def count(connection: Connection) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from feedsvc.store import stories as story_sql
 from feedsvc.store.engine import reading, writing
-from feedsvc.types import Article, StoryAssignment, StoryUpdate, StoryView
+from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Translator = Callable[[str], AbstractContextManager[None]]
 
@@ -39,15 +39,15 @@ class StoryQueries:
         with self._translate("reading story aliases"), reading(self.engine) as connection:
             return story_sql.aliases(connection)
 
-    def articles_since(self, since: datetime) -> list[Article]:
-        """Articles of configured sources published at or after ``since``, oldest first."""
+    def texts_since(self, since: datetime) -> list[ArticleText]:
+        """What grouping needs of the articles published at or after ``since``, oldest first."""
         with self._translate("reading articles"), reading(self.engine) as connection:
-            return story_sql.articles_since(connection, since)
+            return story_sql.texts_since(connection, since)
 
-    def unassigned_articles(self) -> list[Article]:
-        """Articles of configured sources not yet in a story, oldest first."""
+    def unassigned_texts(self) -> list[ArticleText]:
+        """What grouping needs of the articles not yet in a story, oldest first."""
         with self._translate("reading unassigned articles"), reading(self.engine) as connection:
-            return story_sql.unassigned(connection)
+            return story_sql.unassigned_texts(connection)
 
     def save_stories(
         self,
@@ -55,15 +55,18 @@ class StoryQueries:
         updates: Sequence[StoryUpdate],
         merges: Mapping[str, str],
         now: datetime,
+        facts: Mapping[str, str] | None = None,
     ) -> None:
-        """Record one round of story decisions in one transaction."""
+        """Record one round of story decisions (and ``facts`` about it) in one transaction."""
         with self._translate("saving stories"), writing(self.engine) as connection:
-            story_sql.save(connection, assignments, updates, merges, now)
+            story_sql.save(connection, assignments, updates, merges, now, facts)
 
-    def recent_stories(self, limit: int, *, tag: str | None = None) -> list[StoryView]:
-        """The newest stories with their members, newest first."""
+    def recent_stories(
+        self, limit: int, *, tag: str | None = None, others: int | None = None
+    ) -> list[StoryView]:
+        """The newest stories with their members (or first reports of ``others`` outlets)."""
         with self._translate("reading stories"), reading(self.engine) as connection:
-            return story_sql.recent(connection, limit, tag=tag)
+            return story_sql.recent(connection, limit, tag=tag, others=others)
 
     def story_members(self, story_id: str) -> list[Article]:
         """The articles of one story, oldest first."""

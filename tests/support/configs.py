@@ -15,7 +15,11 @@ def write_config(
     fetch: dict[str, Any] | None = None,
     **settings: Any,
 ) -> Path:
-    """Write a sources.yaml under ``directory`` whose data and output stay inside it."""
+    """Write a sources.yaml under ``directory`` whose data and output stay inside it.
+
+    Fetching from private addresses is allowed (the test servers are on
+    loopback) unless ``fetch`` says otherwise.
+    """
     merged: dict[str, Any] = {
         "data_dir": "data",
         "output_dir": "output",
@@ -23,8 +27,8 @@ def write_config(
         "contact": "mailto:tests@feedsvc.test",
         **settings,
     }
-    if fetch:
-        merged["fetch"] = fetch
+    # Test servers listen on loopback, which feedsvc refuses by default.
+    merged["fetch"] = {"allow_private_addresses": True, **(fetch or {})}
     path = directory / "sources.yaml"
     path.write_text(yaml.safe_dump({"settings": merged, "sources": sources}, sort_keys=False))
     return path

@@ -112,6 +112,7 @@ class LoopbackServer:
         self._max_active: Counter[str] = Counter()
         self._max_total = 0
         self._sent = 0
+        self._accepted = 0
         self._connections: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._httpd = _Server(("127.0.0.1", 0), _RequestHandler, self)
@@ -186,6 +187,12 @@ class LoopbackServer:
             return self._sent
 
     @property
+    def connections_accepted(self) -> int:
+        """How many client connections the server has accepted so far."""
+        with self._lock:
+            return self._accepted
+
+    @property
     def open_connections(self) -> int:
         """How many client connections a handler thread is still serving."""
         with self._lock:
@@ -212,6 +219,7 @@ class LoopbackServer:
 
     def _connected(self, conn: socket.socket) -> None:
         with self._lock:
+            self._accepted += 1
             self._connections.add(conn)
             self._threads.add(threading.current_thread())
 
@@ -244,6 +252,9 @@ class LoopbackServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # LoopbackServer.close joins its handler threads with a timeout
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that went away (tests kill them on purpose)."""
 
     def __init__(self, address: tuple[str, int], handler: Any, owner: LoopbackServer) -> None:
         self.owner = owner

@@ -1,0 +1,1 @@
+"""Pieces of the whole-process speed benchmark (``bench/speed.py``): corpora, server, runners."""

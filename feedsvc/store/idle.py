@@ -1,0 +1,93 @@
+"""Is there anything for a run to do? A cheap, read-only look at a SQLite database.
+
+A cron line runs ``feedsvc run`` every few minutes and most runs find nothing
+due. Answering that through the ``Store`` costs importing SQLAlchemy and
+Alembic; this module answers it with the standard library's ``sqlite3``, and
+says "idle" only when it is sure: the schema is at ``HEAD_REVISION``, the
+stored sources are exactly the configured ones (so syncing would change
+nothing), none of them is due, no publish mark is waiting (new articles always
+come with one, so none waits for a story either), and the last publish used
+the same output fingerprint. Any doubt (another database engine, a missing file
+or table, a row it cannot read) answers "not idle", and the full run decides.
+It never writes. Timestamps are compared as the text SQLAlchemy stores in
+SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which a test checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from feedsvc.types import SourceConfig
+
+log = logging.getLogger("feedsvc.store.idle")
+
+# The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
+HEAD_REVISION = "r0006"
+STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL, or None for any other database or an in-memory one."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    name = unquote(database_url[len(prefix) :].partition("?")[0])
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def is_idle(
+    database_url: str, sources: Sequence[SourceConfig], now: datetime, fingerprint: str
+) -> bool:
+    """True only when a run at ``now`` would fetch, group and publish nothing."""
+    path = sqlite_path(database_url)
+    if path is None or not path.is_file():
+        return False
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return False
+    try:
+        return _idle(connection, sources, now, fingerprint)
+    except sqlite3.Error as exc:
+        log.debug("idle check gave up: %s", exc)
+        return False
+    finally:
+        connection.close()
+
+
+def _idle(
+    connection: sqlite3.Connection,
+    sources: Sequence[SourceConfig],
+    now: datetime,
+    fingerprint: str,
+) -> bool:
+    revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    if revision != [(HEAD_REVISION,)] or not _synced(connection, sources):
+        return False
+    due = connection.execute(
+        "SELECT 1 FROM sources WHERE removed_at IS NULL AND enabled = 1 AND disabled_at IS NULL"
+        " AND (next_fetch_after IS NULL OR next_fetch_after <= ?) LIMIT 1",
+        (now.astimezone(UTC).strftime(STORED_TIME),),
+    ).fetchone()
+    if due is not None or connection.execute("SELECT 1 FROM publish_marks LIMIT 1").fetchone():
+        return False
+    stored = connection.execute(
+        "SELECT value FROM service_state WHERE key = 'output_fingerprint'"
+    ).fetchone()
+    return bool(stored == (fingerprint,))
+
+
+def _synced(connection: sqlite3.Connection, sources: Sequence[SourceConfig]) -> bool:
+    """Whether the live stored sources are exactly the configured ones, field for field."""
+    rows = connection.execute(
+        "SELECT name, title, kind, location, enabled FROM sources WHERE removed_at IS NULL"
+    ).fetchall()
+    wanted = {(s.name, s.title, s.kind, s.location, int(s.enabled)) for s in sources}
+    return len(rows) == len(sources) and set(rows) == wanted

@@ -1,0 +1,78 @@
+"""SQL for incremental publishing: marks of what changed since the last publish.
+
+A mark names a source whose articles changed or a story whose shape changed;
+marks are written in the same transaction as the change, so a change and its
+mark are stored together or not at all. The publisher reads the marks up to
+the highest ``seq`` it saw, renders what they name, then deletes exactly those:
+a mark made meanwhile, or left by a publish that was killed, is kept for the
+next one. Every function takes a connection inside the caller's transaction.
+It decides nothing about which feeds to render (see ``feedsvc.publishing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from feedsvc.store.schema import article_tags, publish_marks, story_members
+from feedsvc.types import PublishMarks
+
+CHUNK = 500
+
+
+def mark(connection: Connection, kind: str, keys: Iterable[str]) -> None:
+    """Record that the sources (``kind="source"``) or stories (``"story"``) ``keys`` changed."""
+    rows = [{"kind": kind, "key": key} for key in sorted(set(keys))]
+    if rows:
+        connection.execute(sa.insert(publish_marks), rows)
+
+
+def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[str]) -> None:
+    """Mark the stories that hold any of these articles of ``source`` (their text changed)."""
+    stories: set[str] = set()
+    for start in range(0, len(article_ids), CHUNK):
+        stmt = sa.select(story_members.c.story_id).where(
+            story_members.c.source == source,
+            story_members.c.article_id.in_(article_ids[start : start + CHUNK]),
+        )
+        stories.update(connection.execute(stmt).scalars())
+    mark(connection, "story", stories)
+
+
+def pending(connection: Connection) -> PublishMarks:
+    """Every source and story marked so far, and the highest mark read."""
+    rows = list(connection.execute(sa.select(publish_marks)))
+    if not rows:
+        return PublishMarks()
+    return PublishMarks(
+        upto=max(row.seq for row in rows),
+        sources=frozenset(row.key for row in rows if row.kind == "source"),
+        stories=frozenset(row.key for row in rows if row.kind == "story"),
+    )
+
+
+def clear(connection: Connection, upto: int) -> None:
+    """Delete the marks up to ``upto`` (a publish rendered what they named)."""
+    connection.execute(sa.delete(publish_marks).where(publish_marks.c.seq <= upto))
+
+
+def tags_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:
+    """The tags carried by any member of these stories."""
+    tags: set[str] = set()
+    for start in range(0, len(story_ids), CHUNK):
+        stmt = (
+            sa.select(article_tags.c.tag)
+            .distinct()
+            .join(
+                story_members,
+                sa.and_(
+                    story_members.c.source == article_tags.c.source,
+                    story_members.c.article_id == article_tags.c.article_id,
+                ),
+            )
+            .where(story_members.c.story_id.in_(story_ids[start : start + CHUNK]))
+        )
+        tags.update(connection.execute(stmt).scalars())
+    return tags

@@ -1,0 +1,135 @@
+"""The story engine's window, kept on disk between runs.
+
+Rebuilding the engine for every cron run means replaying every article of the
+window (three days of news) before the first new one can be placed; a pickled
+engine is read back in a fraction of that. The snapshot is only a cache: it is
+used when everything says it matches the store, and otherwise the engine is
+rebuilt from the store as before.
+
+* It is written after the story round it reflects was committed, with a random
+  token that the round also stored (``SNAPSHOT_KEY`` in the service state); a
+  snapshot whose token is not the stored one (a run killed between the commit
+  and the write, a restored database, another process that assigned stories)
+  is ignored.
+* Its header names the engine parameters, the configured sources and a hash of
+  the story engine's code and data files; any difference: ignored.
+* Reading it fails safe: a missing, truncated or unreadable file is ignored.
+
+The file holds two pickles, the header and the engine, so a stale snapshot is
+recognised without unpickling an engine of another shape. It lives in the data
+directory, which only feedsvc writes (as for the database, whoever can write
+there can change what feedsvc does). Writing is atomic (a temporary file
+renamed over the old one); no fsync, since a snapshot lost in a crash only
+costs a rebuild. This module decides nothing about grouping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from feedsvc.stories import StoryEngine, StoryParams
+from feedsvc.tempfiles import remove_leftovers, temp_prefix
+
+log = logging.getLogger("feedsvc.story_snapshot")
+
+SNAPSHOT_KEY = "story_snapshot"
+SNAPSHOT_FILE = "stories.snapshot"
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An engine read back from disk, and the newest publication time it has seen."""
+
+    engine: StoryEngine
+    latest: datetime
+
+
+@cache
+def engine_code() -> str:
+    """A hash of the story engine's code and data files: another engine, another hash."""
+    package = Path(__file__).parent / "stories"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".json"}):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _header(params: StoryParams, sources: Iterable[str], token: str) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "code": engine_code(),
+        "params": repr(params),
+        "sources": sorted(sources),
+        "token": token,
+    }
+
+
+def load_snapshot(
+    path: Path, params: StoryParams, sources: Iterable[str], token: str | None
+) -> Snapshot | None:
+    """The engine saved at ``path`` if it matches all of these, else None."""
+    if token is None or not path.is_file():
+        return None
+    wanted = _header(params, sources, token)
+    try:
+        with path.open("rb") as handle:
+            header = pickle.load(handle)
+            if not isinstance(header, dict) or {k: header.get(k) for k in wanted} != wanted:
+                log.info("story snapshot is stale; rebuilding the window path=%s", path)
+                return None
+            engine = pickle.load(handle)
+            latest = header["latest"]
+    except Exception as exc:  # a cache: anything unreadable means "rebuild"
+        log.warning("story snapshot unreadable; rebuilding the window path=%s error=%r", path, exc)
+        return None
+    if not isinstance(engine, StoryEngine) or not isinstance(latest, datetime):
+        return None
+    return Snapshot(engine, latest)
+
+
+def remove_snapshot_leftovers(path: Path) -> None:
+    """Remove temporary snapshot files of rounds that were killed while writing.
+
+    Only the process that assigns stories (it holds the run lock or the
+    publisher role) writes the snapshot, so every temporary snapshot file not
+    its own is a leftover, whatever process id it names.
+    """
+    remove_leftovers(path.parent, sole_writer_of=path.name)
+
+
+def save_snapshot(
+    path: Path,
+    engine: StoryEngine,
+    params: StoryParams,
+    sources: Iterable[str],
+    token: str,
+    latest: datetime,
+) -> None:
+    """Write the engine to ``path`` (atomically); a failure is logged, never raised."""
+    header = {**_header(params, sources, token), "latest": latest}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_snapshot_leftovers(path)
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(header, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(engine, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            Path(name).replace(path)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+    except (OSError, pickle.PicklingError) as exc:
+        log.warning("story snapshot not saved path=%s error=%r", path, exc)

@@ -1,0 +1,191 @@
+"""``feedsvc worker``: one of many processes, on any host, sharing the work through the database.
+
+A worker claims a batch of due sources (``Store.claim_sources``: row locks that
+skip what another worker is claiming, and a lease that lapses if this worker
+dies), fetches and ingests them with the ordinary cycle (``pipeline.Cycle``),
+whose recording of each fetch ends its lease, then claims the next batch. There
+is no coordinator: the database is the queue.
+
+Story grouping and publishing stay serialised: they run only in the worker
+that holds the *publisher role* (a PostgreSQL advisory lock held on an open
+connection, an ``flock`` on SQLite). The role is sticky, so the story engine's
+snapshot stays warm on that host; when its holder dies, the server frees the
+lock and the next worker to try takes it over. Every article is grouped by
+that one process, in order, so two reports of one event ingested at the same
+moment by two workers meet in one story round.
+
+With ``once``, the worker takes the sources due when it started until none is
+left anywhere (waiting for other workers' leases to end or lapse), publishes
+if it holds the role, and exits. Otherwise it runs until ``stop`` is set,
+polling for due work. This module orchestrates; it decides no schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from feedsvc.pipeline import Cycle
+from feedsvc.timing import StageTimes
+from feedsvc.types import PublishResult, SourceResult, SourceState
+from feedsvc.workers import worker_pool
+
+if TYPE_CHECKING:
+    from feedsvc.service import Service
+    from feedsvc.store import Store
+    from feedsvc.store.roles import RoleLock
+
+log = logging.getLogger("feedsvc.worker")
+
+Clock = Callable[[], datetime]
+ONCE_WAIT_SECONDS = 0.5  # how often a --once worker looks again while others hold leases
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How a worker takes its work."""
+
+    once: bool = False
+    batch: int = 25
+    lease: timedelta = timedelta(minutes=10)
+    poll: timedelta = timedelta(seconds=10)
+    publish: bool = True
+    publish_every: timedelta = timedelta(seconds=60)
+    extract_workers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """What one worker did before it stopped."""
+
+    worker: str
+    sources: tuple[SourceResult, ...] = ()
+    publishes: int = 0
+    published: tuple[PublishResult, ...] = field(default=(), repr=False)
+
+    @property
+    def failed(self) -> tuple[SourceResult, ...]:
+        """The sources whose fetch or ingest failed."""
+        return tuple(s for s in self.sources if s.status == "error")
+
+
+def new_worker_id() -> str:
+    """A worker id unique across hosts and restarts: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """One worker process's loop; ``run`` it until it returns."""
+
+    def __init__(
+        self,
+        service: Service,
+        options: WorkerOptions,
+        stop: threading.Event,
+        *,
+        clock: Clock,
+        worker_id: str | None = None,
+    ) -> None:
+        self._service = service
+        self._options = options
+        self._stop = stop
+        self._clock = clock
+        self.id = worker_id or new_worker_id()
+        self._results: list[SourceResult] = []
+        self._published: list[PublishResult] = []
+        self._last_publish: datetime | None = None
+
+    def run(self) -> WorkerResult:
+        """Claim, fetch and ingest (and publish, holding the role) until done or stopped."""
+        config = self._service.config
+        with (
+            self._service.open_store() as store,
+            worker_pool(self._options.extract_workers) as pool,
+        ):
+            role = store.publisher_role()
+            store.sync_sources(config.sources, self._clock())
+            store.register_worker(self.id, socket.gethostname(), os.getpid(), self._clock())
+            log.info("worker started worker=%s once=%s", self.id, self._options.once)
+            try:
+                self._loop(store, pool, role)
+            finally:
+                released = store.release_leases(self.id)
+                store.report_worker(self.id, self._clock(), stopped=True)
+                role.release()
+                log.info("worker stopped worker=%s released=%d", self.id, released)
+        return WorkerResult(
+            self.id, tuple(self._results), len(self._published), tuple(self._published)
+        )
+
+    def _loop(self, store: Store, pool: Executor, role: RoleLock) -> None:
+        started = self._clock()
+        due_by = started if self._options.once else None
+        while not self._stop.is_set():
+            now = self._clock()
+            claimed = store.claim_sources(
+                self.id, now, lease=self._options.lease, limit=self._options.batch, due_by=due_by
+            )
+            if claimed:
+                self._ingest(store, pool, claimed, now)
+                self._publish(store, pool, role, now, eager=False)
+                continue
+            left = store.workload(started, self._options.poll).due if self._options.once else 1
+            self._publish(store, pool, role, now, eager=True)
+            if left == 0:
+                return
+            wait = ONCE_WAIT_SECONDS if self._options.once else self._options.poll.total_seconds()
+            store.report_worker(self.id, self._clock(), publisher=role.held)
+            self._stop.wait(wait)
+
+    def _ingest(
+        self, store: Store, pool: Executor, claimed: list[SourceState], now: datetime
+    ) -> None:
+        configured = {s.name: s for s in self._service.config.sources}
+        strangers = [s.name for s in claimed if s.name not in configured]
+        if strangers:  # configured on another host only: leave them to a worker that knows them
+            log.warning("worker=%s not configured here sources=%s", self.id, ",".join(strangers))
+            store.release_leases(self.id, strangers)
+        sources = [configured[s.name] for s in claimed if s.name in configured]
+        states = {s.name: s for s in claimed}
+        cycle = Cycle(
+            self._service.config, store, now, cpu=pool, stop=self._stop, times=StageTimes()
+        )
+        results = asyncio.run(cycle.run(sources, states)) if sources else ()
+        self._results.extend(results)
+        articles = sum(r.new + r.updated for r in results)
+        store.report_worker(self.id, self._clock(), fetches=len(results), articles=articles)
+        log.info("worker=%s batch fetched=%d articles=%d", self.id, len(results), articles)
+
+    def _publish(
+        self, store: Store, pool: Executor, role: RoleLock, now: datetime, *, eager: bool
+    ) -> None:
+        """Group and publish if this worker holds (or can take) the publisher role.
+
+        While ingesting, at most once per ``publish_every``; when idle (``eager``), always.
+        """
+        if not self._options.publish or self._stop.is_set():
+            return
+        recent = (
+            self._last_publish is not None
+            and now - self._last_publish < self._options.publish_every
+        )
+        if recent and not eager:
+            return
+        was_held = role.held
+        if not role.try_take():
+            return
+        if not was_held:
+            store.report_worker(self.id, self._clock(), publisher=True)
+        self._last_publish = now
+        published = self._service.publish_pending(store, pool, role)
+        if published.written:
+            self._published.append(published)

@@ -1,0 +1,156 @@
+"""The pool of worker processes that does a run's CPU-bound work.
+
+Extraction and normalisation (``pipeline``) and feed rendering
+(``publishing``) go to the same pool, so one run starts its workers once. The
+pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
+of the parent is ever forked), one process per core by default, or a single
+thread when one worker is asked for. Processes start at the first task, so a
+run with nothing to do starts none. Workers ignore SIGINT: Ctrl-C reaches the
+whole process group, and the parent decides how to stop. Workers exit by
+themselves when the parent dies, even by SIGKILL: otherwise they (and the
+forkserver, which they keep alive) would wait for work forever, about 45 MB
+each, a set per killed run. A worker that dies does not end the run: the pool
+starts new workers (``RenewingPool``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import select
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+log = logging.getLogger("feedsvc.workers")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """How many worker processes to use: one per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def worker_pool(workers: int | None = None) -> Executor:
+    """An executor for CPU-bound work: ``workers`` processes, or a thread for one."""
+    count = workers or default_workers()
+    if count <= 1:
+        return ThreadPoolExecutor(1, "feedsvc-worker")
+    return RenewingPool(count)
+
+
+class RenewingPool(Executor):
+    """A process pool that starts afresh when one of its workers dies.
+
+    A dead worker (killed, out of memory, a crash in a C extension) breaks a
+    ``ProcessPoolExecutor`` for good: every task in flight fails with
+    ``BrokenProcessPool`` and every later submit too. Here the next submit
+    replaces the broken pool, so callers that retry their task once carry on;
+    a task that kills its worker again fails alone.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+        self.renewals = 0
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Schedule ``fn(*args, **kwargs)``, on a new pool if the current one is broken."""
+        with self._lock:
+            try:
+                return self._pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                log.warning("a worker process died; starting new workers")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                self.renewals += 1
+                return self._pool.submit(fn, *args, **kwargs)
+
+    def processes(self) -> list[int]:
+        """The process ids of the current workers (those started so far)."""
+        with self._lock:
+            started = getattr(self._pool, "_processes", None) or {}
+            return sorted(started)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the current pool down."""
+        with self._lock:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _start_worker(parent: int) -> None:
+    """Ignore Ctrl-C (the parent stops the run) and exit when ``parent`` is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), name="feedsvc-orphan", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Wait for ``parent`` to end (a pidfd where there is one, else polling), then exit."""
+    try:
+        handle = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
+        while _alive(parent):
+            time.sleep(1.0)
+    else:
+        with contextlib.suppress(OSError):
+            select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def bounded_map(
+    pool: Executor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` tasks in flight.
+
+    ``items`` is consumed only as results are taken, so a generator of large
+    items (feeds read from the database) never has more than ``window`` of
+    them in memory. An exception in ``fn`` is raised when its result is taken;
+    a task lost to a dying worker is run once more.
+    """
+    pending: deque[tuple[T, Future[R]]] = deque()
+    try:
+        for item in items:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) >= window:
+                yield _result(pool, fn, *pending.popleft())
+        while pending:
+            yield _result(pool, fn, *pending.popleft())
+    finally:
+        for _, future in pending:
+            future.cancel()
+
+
+def _result(pool: Executor, fn: Callable[[T], R], item: T, future: Future[R]) -> R:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return pool.submit(fn, item).result()

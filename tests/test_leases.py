@@ -1,0 +1,175 @@
+"""Leases on due sources, the workers table and the publisher role, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from feedsvc.store import Store
+from feedsvc.types import FetchIntent, SourceConfig
+
+T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+NAMES = [f"s{n:03d}" for n in range(60)]
+
+
+def feed(name: str) -> SourceConfig:
+    return SourceConfig(name=name, title=name, kind="feed", url=f"https://{name}.example/rss")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with Store.open(store_url) as opened:
+        opened.sync_sources([feed(name) for name in NAMES], T0)
+        yield opened
+
+
+def fetched(name: str, at: datetime = T0) -> FetchIntent:
+    return FetchIntent(
+        source=name, fetched_at=at, status="ok", next_fetch_after=at + timedelta(hours=1)
+    )
+
+
+def test_a_claim_takes_due_sources_no_one_holds(store: Store) -> None:
+    first = store.claim_sources("w1", T0, lease=LEASE, limit=10)
+    second = store.claim_sources("w2", T0, lease=LEASE, limit=100)
+    assert [s.name for s in first] == NAMES[:10]
+    assert [s.name for s in second] == NAMES[10:]
+    assert store.claim_sources("w3", T0, lease=LEASE, limit=10) == []
+
+
+def test_a_recorded_fetch_ends_the_lease_and_the_source_is_not_due(store: Store) -> None:
+    (claimed,) = store.claim_sources("w1", T0, lease=LEASE, limit=1)
+    store.record_fetch(fetched(claimed.name))
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert claimed.name not in {
+        s.name for s in store.claim_sources("w2", later, lease=LEASE, limit=100)
+    }
+    (worker,) = [w for w in store.worker_states(later) if w.id == "w1"] or [None]
+    assert worker is None  # never registered: leases need no worker row
+
+
+def test_a_lapsed_lease_lets_another_worker_take_the_source(store: Store) -> None:
+    taken = {s.name for s in store.claim_sources("dead", T0, lease=LEASE, limit=5)}
+    before = store.claim_sources("w2", T0 + LEASE - timedelta(seconds=1), lease=LEASE, limit=100)
+    assert taken.isdisjoint(s.name for s in before)
+    rescued = store.claim_sources("w3", T0 + LEASE, lease=LEASE, limit=100)
+    assert {s.name for s in rescued} == taken
+
+
+def test_release_and_extend_touch_only_the_owners_leases(store: Store) -> None:
+    mine = [s.name for s in store.claim_sources("w1", T0, lease=LEASE, limit=3)]
+    store.claim_sources("w2", T0, lease=LEASE, limit=3)
+    assert store.extend_leases("w1", T0 + 2 * LEASE) == 3
+    assert store.release_leases("w1", mine[:1]) == 1
+    assert store.release_leases("w1") == 2
+    again = store.claim_sources("w3", T0 + LEASE, lease=LEASE, limit=100)
+    assert set(mine) <= {s.name for s in again}
+
+
+def test_concurrent_claims_never_share_a_source(store_url: str) -> None:
+    with Store.open(store_url) as seed:
+        seed.sync_sources([feed(name) for name in NAMES], T0)
+    taken: dict[str, list[str]] = {}
+    start = threading.Barrier(4)
+
+    def claimer(owner: str) -> None:
+        with Store.open(store_url) as own:
+            start.wait()
+            names: list[str] = []
+            while batch := own.claim_sources(owner, T0, lease=LEASE, limit=3):
+                names += [s.name for s in batch]
+            taken[owner] = names
+
+    threads = [threading.Thread(target=claimer, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    every = [name for names in taken.values() for name in names]
+    assert sorted(every) == NAMES  # each source once, none lost
+    assert len(taken) == 4
+
+
+def test_workers_are_listed_with_their_leases_and_counts(store: Store) -> None:
+    store.register_worker("host-a:1", "host-a", 1, T0)
+    store.register_worker("host-b:2", "host-b", 2, T0)
+    store.claim_sources("host-a:1", T0, lease=LEASE, limit=2)
+    store.report_worker(
+        "host-a:1", T0 + timedelta(minutes=1), fetches=7, articles=30, publisher=True
+    )
+    store.report_worker("host-a:1", T0 + timedelta(minutes=2), fetches=3)
+    store.report_worker("host-b:2", T0, stopped=True)
+    states = {w.id: w for w in store.worker_states(T0 + timedelta(minutes=3))}
+    a, b = states["host-a:1"], states["host-b:2"]
+    assert (a.alive, a.publisher, a.fetches, a.articles) == (True, True, 10, 30)
+    assert a.leases == (NAMES[0], NAMES[1])
+    assert (b.alive, b.stopped_at, b.leases) == (False, T0, ())
+    assert not store.worker_states(T0 + timedelta(hours=1))[0].alive  # silent too long
+
+
+def test_the_workload_says_what_is_due_how_late_and_recent_fetches(store: Store) -> None:
+    for name in NAMES[:50]:
+        store.record_fetch(fetched(name, T0 - timedelta(hours=2)))  # due again at T0 - 1h
+    store.claim_sources("w1", T0, lease=LEASE, limit=4)
+    load = store.workload(T0, timedelta(minutes=5))
+    assert (load.due, load.leased, load.never_fetched) == (60, 4, 10)
+    assert load.lag == timedelta(hours=1)
+    assert load.fetched_recently == 0
+    store.record_fetch(fetched(NAMES[0], T0))
+    assert store.workload(T0, timedelta(minutes=5)).fetched_recently == 1
+
+
+def test_one_process_at_a_time_holds_the_publisher_role(store_url: str) -> None:
+    with Store.open(store_url) as one, Store.open(store_url) as two:
+        first, second = one.publisher_role(), two.publisher_role()
+        assert first.try_take()
+        assert first.try_take()  # again: still ours
+        assert not second.try_take()
+        first.release()
+        assert second.try_take()
+        assert not first.try_take()
+        second.release()
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from feedsvc.store import Store
+    store = Store.open(sys.argv[1])
+    role = store.publisher_role()
+    assert role.try_take()
+    print("held", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_the_role_passes_on_when_its_holder_is_killed(store_url: str) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, store_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with Store.open(store_url) as store:
+            role = store.publisher_role()
+            assert not role.try_take()
+            os.kill(holder.pid, signal.SIGKILL)
+            holder.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while not role.try_take():  # the server notices the closed connection
+                assert time.monotonic() < deadline, "the role was never freed"
+                time.sleep(0.1)
+            role.release()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

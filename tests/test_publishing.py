@@ -1,0 +1,217 @@
+"""Incremental publishing: only what changed is rendered; nothing changed renders nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedsvc.errors import PublishError
+from feedsvc.publish import entry_from_story
+from feedsvc.publish.text import entry_content
+from feedsvc.publishing import publish_changes
+from feedsvc.service import Service
+from feedsvc.store import Store
+from feedsvc.types import (
+    Article,
+    FetchIntent,
+    PublishResult,
+    SourceConfig,
+    StoryAssignment,
+    StoryUpdate,
+)
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
+
+NOW = datetime(2031, 3, 4, 12, 0, tzinfo=UTC)
+FORMATS = ("rss", "atom", "json")
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    """An RSS feed with one item per (guid, title, text)."""
+    body = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><description>{text}</description>"
+        f"<link>https://news.example/{guid}</link>"
+        f"<pubDate>Mon, 03 Mar 2031 {10 + n}:00:00 +0000</pubDate></item>"
+        for n, (guid, title, text) in enumerate(items)
+    )
+    channel = f"<channel><title>t</title>{body}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
+
+
+GULLS = ("g1", "Gulls nest on the lighthouse roof", "Keepers found forty nests on the roof.")
+TRAMS = ("t1", "Tram line to the airport opens in May", "The new line has nine stops.")
+BAKERY = ("b1", "Bakery wins regional bread prize", "Its rye loaf took first place.")
+
+
+def publish(service: Service) -> PublishResult:
+    """An incremental publish, as the end of a run does it."""
+    with service.open_store() as store:
+        return publish_changes(service.config, store)
+
+
+def files(output: Path) -> set[str]:
+    return {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
+
+
+def feed_files(*paths: str) -> set[str]:
+    return {f"{path}.{ext}" for path in paths for ext in FORMATS}
+
+
+@pytest.fixture
+def setup(tmp_path: Path, loopback_server: LoopbackServer) -> tuple[Service, LoopbackServer]:
+    loopback_server.route("/coast.xml", body=rss(GULLS))
+    loopback_server.route("/city.xml", body=rss(TRAMS))
+    config = write_config(
+        tmp_path,
+        [
+            feed_source("coast", loopback_server.url("/coast.xml"), tags=["nature"]),
+            feed_source("city", loopback_server.url("/city.xml"), tags=["transport"]),
+        ],
+    )
+    return Service.from_path(config, clock=lambda: NOW), loopback_server
+
+
+def test_a_run_with_nothing_new_renders_nothing(setup: tuple[Service, LoopbackServer]) -> None:
+    service, _ = setup
+    first = service.run_once(force=True, workers=1)
+    assert first.published is not None
+    output = service.config.settings.output_dir
+    assert set(first.published.written) == files(output)
+    before = {p: (output / p).stat().st_mtime_ns for p in files(output)}
+
+    again = service.run_once(force=True, workers=1)  # same bytes: no article changes
+    assert again.published is not None
+    assert again.published.written == again.published.unchanged == ()
+    assert again.timings["files_written"] == again.timings["files_unchanged"] == 0
+    assert {p: (output / p).stat().st_mtime_ns for p in files(output)} == before
+
+
+def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, LoopbackServer]) -> None:
+    service, server = setup
+    service.run_once(force=True, workers=1)
+    server.route("/city.xml", body=rss(TRAMS, BAKERY))
+
+    result = service.run_once(force=True, workers=1)
+    assert result.published is not None
+    rendered = {*result.published.written, *result.published.unchanged}
+    expected = feed_files("all", "sources/city", "tags/transport") | {"index.html", "feeds.opml"}
+    assert rendered == expected
+    assert set(result.published.written) == feed_files("all", "sources/city", "tags/transport")
+    output = service.config.settings.output_dir
+    titles = [
+        e.title for e in feedparser.parse((output / "sources/city.atom").read_bytes()).entries
+    ]
+    assert titles == [BAKERY[1], TRAMS[1]]
+    assert len(feedparser.parse((output / "all.rss").read_bytes()).entries) == 3
+
+
+def test_a_config_change_or_a_missing_index_publishes_everything(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, _ = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+
+    (output / "index.html").unlink()
+    again = publish(service)
+    assert set(again.written) == {"index.html"}
+    assert len(again.unchanged) == len(files(output)) - 1
+
+    config = service.config.path
+    config.write_text(config.read_text().replace("name: city", "name: city\n  title: City News"))
+    retitled = Service.from_path(config, clock=lambda: NOW)
+    result = publish(retitled)
+    assert feed_files("sources/city") <= set(result.written)
+    assert "index.html" in result.written and "feeds.opml" in result.written
+    assert feedparser.parse((output / "sources/city.rss").read_bytes()).feed.title == "City News"
+
+
+def test_marks_survive_a_failed_publish(setup: tuple[Service, LoopbackServer]) -> None:
+    service, server = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    server.route("/coast.xml", body=rss(GULLS, BAKERY))
+    (output / "sources/coast.atom").unlink()
+    (output / "sources/coast.atom").mkdir()  # the publish of this run fails on it
+    with pytest.raises(PublishError, match=r"coast\.atom"):
+        service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        marks = store.publish_marks()
+    assert marks.sources == {"coast"} and len(marks.stories) == 1  # kept for the next publish
+    assert not [p for p in files(output) if p.rsplit("/", 1)[-1].startswith(".")]
+
+    (output / "sources/coast.atom").rmdir()
+    result = publish(service)
+    assert "sources/coast.atom" in result.written
+    rendered = {*result.written, *result.unchanged}
+    assert feed_files("all", "sources/coast", "tags/nature") <= rendered
+    assert len(feedparser.parse((output / "sources/coast.atom").read_bytes()).entries) == 2
+    assert publish(service).written == ()
+
+
+def test_batches_and_story_rounds_leave_marks_in_their_own_transaction(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, _ = setup
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        assert store.publish_marks().empty
+        intent = FetchIntent("coast", NOW, "not-modified", NOW + timedelta(hours=1))
+        store.record_fetch(intent)  # a 304 changes no feed
+        assert store.publish_marks().empty
+        (article,) = store.recent_articles(1, source="coast")
+        changed = dataclasses.replace(article, title="Gulls leave the roof")
+        store.save_batch("coast", [changed], intent)
+        marks = store.publish_marks()
+        story = store.story_of("coast", article.id)
+    assert marks.sources == {"coast"}
+    assert marks.stories == {story}  # the changed article's story must be re-rendered
+    with service.open_store() as store:
+        publish_changes(service.config, store)
+        assert store.publish_marks().empty
+
+
+def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(store_url: str) -> None:
+    outlets = [f"o{n:02d}" for n in range(14)]
+    configs = [
+        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
+    ]
+    with Store.open(store_url) as store:
+        store.sync_sources(configs, NOW)
+        keys = []
+        for n, outlet in enumerate(outlets):
+            # two reports from each outlet; o05 reported first of all
+            for k in range(2):
+                hours = 0 if outlet == "o05" and k == 0 else 1 + n + 20 * k
+                report = story_article(outlet, f"{outlet}-{k}", NOW + timedelta(hours=hours))
+                intent = FetchIntent(outlet, NOW, "ok", NOW)
+                store.save_batch(outlet, [report], intent)
+                keys.append((outlet, report.id))
+        members = [StoryAssignment(s, i, "story-x", "same-event", 0.5) for s, i in keys]
+        store.save_stories(members, [StoryUpdate("story-x", "o05", "o05-0", len(keys))], {}, NOW)
+        (bounded,) = store.recent_stories(5, others=3)
+        (whole,) = store.recent_stories(5)
+
+    assert (bounded.members, bounded.outlets) == (28, 14) == (whole.members, whole.outlets)
+    assert bounded.updated == whole.updated == NOW + timedelta(hours=1 + 13 + 20)
+    assert bounded.representative.id == whole.representative.id == "o05-0"
+    assert [a.id for a in bounded.others] == ["o00-0", "o01-0", "o02-0"]  # first per outlet
+    assert len(whole.others) == 27
+
+    sources = {c.name: c for c in configs}
+    entry = entry_from_story(whole, sources, related_limit=4)
+    assert [link.outlet for link in entry.related] == ["O00", "O01", "O02", "O03"]
+    assert entry.more_outlets == 14 - 1 - 4
+    assert "and 9 more outlets" in entry_content(entry)
+
+
+def story_article(source: str, article_id: str, published: datetime) -> Article:
+    return Article(
+        source=source, id=article_id, url=f"http://{source}.test/{article_id}",
+        title=f"Report {article_id}", summary="", content_html="<p>x</p>", text="x",
+        published=published, updated=None, date_estimated=False, content_hash=article_id,
+    )  # fmt: skip

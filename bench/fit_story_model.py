@@ -62,8 +62,8 @@ MAX_ROWS = 20_000
 L2 = 1.0
 # Precision margin over the target asked of every training fold.
 MARGIN = 0.02
-JOIN_GRID = (0.6, 0.7, 0.8, 0.9)
-MERGE_GRID = (0.9, 0.95, 0.98)
+JOIN_GRID = (0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
+MERGE_GRID = (0.95, 0.98)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,18 @@ def load_all(dev: Path = DEV, large: Path = LARGE) -> dict[str, list[Labelled]]:
     return {name: data[name] for name in COLLECTIONS if name in data}
 
 
+def subsample(rows: Iterable[Labelled], share: float, seed: str = "cv") -> list[Labelled]:
+    """Keep the items of a fixed, seeded share of the stories (whole stories, by hash)."""
+    if share >= 1.0:
+        return list(rows)
+    cut = int(share * 10_000)
+    return [r for r in rows if _story_hash(f"{seed}:{r.story}") % 10_000 < cut]
+
+
+def _story_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
 def split(rows: Iterable[Labelled], test_fold: int) -> tuple[list[Labelled], list[Labelled]]:
     """Return (training rows, test rows) for one fold."""
     train, test = [], []

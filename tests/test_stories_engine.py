@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from feedsvc.stories import (
     story_id_for,
 )
 from feedsvc.stories.evaluate import score, score_by_prefix
+from feedsvc.stories.scoring import FEATURES, StoryModel
 from feedsvc.stories.text import name_stems, stem, terms
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stories"
@@ -157,8 +157,8 @@ def test_same_outlet_needs_stronger_evidence() -> None:
     model = StoryParams().model
     weight = model.weights[model.features.index("outlet")]
     assert weight < 0
-    odds = [d.signals["p_same"] / (1 - d.signals["p_same"]) for d in (in_same, in_other)]
-    assert math.log(odds[0] / odds[1]) == pytest.approx(weight, abs=0.01)
+    logits = [model.logit([d.signals[f] for f in model.features]) for d in (in_same, in_other)]
+    assert logits[0] - logits[1] == pytest.approx(weight, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- identity
@@ -244,13 +244,18 @@ BRIDGE = [
 def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
     # thresholds between the a-b score and the scores of c against a and b:
     # a and b stay apart, then c bridges them (the probe keeps all three apart)
-    apart = StoryParams().model.with_thresholds(join=0.9999, merge=0.9999)
+    # a hand-set model, so the test is about merging, not about the fitted weights
+    hand = {"centroid": 6.0, "best": 4.0, "second": 1.0, "names": 0.3, "numbers": 0.3}
+    hand |= {"words": 0.8, "outlet": -0.5, "size": 0.1, "evidence": -0.2}
+    weights = tuple(hand[f] for f in FEATURES)
+    cosines = StoryModel(bias=-4.0, weights=weights, join_threshold=0.5, merge_threshold=0.5)
+    apart = cosines.with_thresholds(join=0.9999, merge=0.9999)
     probe = run(BRIDGE, StoryParams(model=apart))
     ab = probe.explain("a1", "b1").score
     bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
     assert ab < bridge, (ab, bridge)
     threshold = (ab + bridge) / 2
-    model = StoryParams().model.with_thresholds(join=threshold, merge=threshold)
+    model = cosines.with_thresholds(join=threshold, merge=threshold)
     engine = StoryEngine(StoryParams(model=model))
     a, b, c = (engine.add(item) for item in BRIDGE)
     assert a.story_id != b.story_id

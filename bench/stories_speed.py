@@ -20,7 +20,10 @@ prints the engine's speed as a ratio to it; compare ratios across runs, not
 raw rates. It also prints the peak resident memory and the resident memory
 at each tenth of the run (flat once the 3-day window is full).
 
-usage: python bench/stories_speed.py [--corpus giant|news] [SIZE ...]
+With ``--tracemalloc`` each size is run a second time with the engine's own
+allocations traced (slower; the items themselves are not counted).
+
+usage: python bench/stories_speed.py [--corpus giant|news] [--tracemalloc] [SIZE ...]
        (default: --corpus giant 20900 100000)
 """
 
@@ -34,6 +37,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -159,6 +163,7 @@ def run_one(corpus: str, size: int) -> None:
         gen = NewsGenerator(seed=size).items(size)
     items = list(gen)
     base_before = reference(items)
+    before = rss_mib()
     engine = StoryEngine()
     marks: list[str] = []
     tenth = max(1, size // 10)
@@ -168,6 +173,7 @@ def run_one(corpus: str, size: int) -> None:
         if n % tenth == 0:
             marks.append(f"{rss_mib():.0f}")
     spent, wall = time.process_time() - started, time.perf_counter() - wall
+    grown = rss_mib() - before
     base = (base_before + reference(items)) / 2
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sizes = sorted(len(engine.story(s).members) + 1 for s in engine.active_stories())
@@ -175,8 +181,28 @@ def run_one(corpus: str, size: int) -> None:
     print(f"{corpus} {size:>7} items: engine {rate:7.0f} items/s ({spent:.1f} CPU s, "
           f"{wall:.1f} s wall), "
           f"reference {base_rate:7.0f} items/s, ratio {rate / base_rate:.4f}; "
-          f"peak RSS {peak:.0f} MiB, RSS at each tenth (MiB): {' '.join(marks)}; "
+          f"peak RSS {peak:.0f} MiB (engine: +{grown:.0f} MiB over the items alone), "
+          f"RSS at each tenth (MiB): {' '.join(marks)}; "
           f"{len(sizes)} active stories, largest {sizes[-3:][::-1]}", flush=True)  # fmt: skip
+
+
+def traced(corpus: str, size: int) -> None:
+    """Print the memory the engine holds at each tenth of the run, traced by tracemalloc."""
+    gen = giant_items(size, days=4.0 * max(1.0, size / 20_900)) if corpus == "giant" else (
+        NewsGenerator(seed=size).items(size)
+    )  # fmt: skip
+    items = list(gen)
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    engine = StoryEngine()
+    marks = []
+    for n, item in enumerate(items, start=1):
+        engine.add(item)
+        if n % max(1, size // 10) == 0:
+            marks.append(f"{(tracemalloc.get_traced_memory()[0] - start) / 2**20:.0f}")
+    peak = (tracemalloc.get_traced_memory()[1] - start) / 2**20
+    print(f"{corpus} {size:>7} items: engine memory (tracemalloc) at each tenth (MiB): "
+          f"{' '.join(marks)}; peak {peak:.0f} MiB", flush=True)  # fmt: skip
 
 
 def main() -> int:
@@ -184,14 +210,19 @@ def main() -> int:
     parser.add_argument("sizes", nargs="*", type=int)
     parser.add_argument("--corpus", choices=("giant", "news"), default="giant")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace the engine's memory (slow)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or [20_900, 100_000]
     if args.one:
-        run_one(args.corpus, sizes[0])
+        (traced if args.tracemalloc else run_one)(args.corpus, sizes[0])
         return 0
     for size in sizes:
         command = [sys.executable, __file__, "--one", "--corpus", args.corpus, str(size)]
         subprocess.run(command, check=True)
+        if args.tracemalloc:
+            subprocess.run([*command, "--tracemalloc"], check=True)
     return 0
 
 

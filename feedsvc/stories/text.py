@@ -44,6 +44,9 @@ _STOP_TEXT = """a about above after again against all also am an and any are as 
     watch video photos photo read more here now live latest breaking exclusive"""
 STOPWORDS = frozenset(_STOP_TEXT.split())
 
+# One empty set shared by every item without names or numbers (most headlines).
+_NONE: frozenset[str] = frozenset()
+
 SKETCH_SIZE = 64
 # A sketch: sorted signed 64-bit hashes, kept compactly (8 bytes a value).
 Sketch: TypeAlias = "array[int]"
@@ -276,8 +279,8 @@ def analyse(title: str, text: str, lead_words: int, cache: WordCache | None = No
     return Analysed(
         title_terms=title_terms,
         body_terms=body_terms,
-        names=frozenset(names),
-        numbers=frozenset(numbers),
+        names=frozenset(names) if names else _NONE,
+        numbers=frozenset(numbers) if numbers else _NONE,
         shingles=sketch(hashes),
         fingerprint=digest,
         length=length,

@@ -44,7 +44,15 @@ from operator import itemgetter
 
 from feedsvc.stories.idf import DocFreq
 from feedsvc.stories.index import ActiveIndex, Member, StoryRecord
-from feedsvc.stories.model import Decision, Explanation, Story, StoryItem, StoryParams, StoryState
+from feedsvc.stories.model import (
+    Decision,
+    Explanation,
+    Signals,
+    Story,
+    StoryItem,
+    StoryParams,
+    StoryState,
+)
 from feedsvc.stories.scoring import FEATURES, sigmoid
 from feedsvc.stories.signals import (
     Profile,
@@ -221,7 +229,9 @@ class StoryEngine:
             other = self._index.members[cand.best_member].profile
             overlap = sketch_jaccard(profile.shingles, other.shingles)
             if overlap >= self.params.near_duplicate_threshold and len(other.shingles) >= 5:
-                signals = {"shingle_jaccard": round(overlap, 4), "cosine": round(cand.best, 4)}
+                signals = Signals(
+                    {"shingle_jaccard": round(overlap, 4), "cosine": round(cand.best, 4)}
+                )
                 return Decision(
                     profile.item_id, cand.story, "near-duplicate", overlap, other.item_id, signals
                 )
@@ -257,14 +267,14 @@ class StoryEngine:
         limit = self.params.merge_max_members
         return [s for s in stories if s == largest or len(records[s].members) <= limit]
 
-    def _signals(self, cand: Candidate) -> dict[str, float]:
+    def _signals(self, cand: Candidate) -> Signals:
         """The signals of a decision: each feature, the probability, time prior and score."""
         signals = {name: round(v, 4) for name, v in zip(FEATURES, cand.features, strict=True)}
         signals.update(
             {"p_same": round(cand.probability, 4), "time_prior": round(cand.decay, 4),
              "score": round(cand.score, 4)}
         )  # fmt: skip
-        return signals
+        return Signals(signals)
 
     def _decay(self, when: float, other: datetime | float, other_dated: bool) -> float:
         """Return the time prior between a time and another (a story's mean, or an item's).

@@ -7,7 +7,8 @@ persist ``Decision`` and ``StoryState`` later. Nothing here does I/O or scoring.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -86,6 +87,44 @@ class StoryParams:
     def merge_threshold(self) -> float:
         """The score an item must reach against each of several stories to merge them."""
         return self.model.merge_threshold
+
+
+# One tuple of names per distinct set of signal names (a handful in all).
+_NAME_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+class Signals(Mapping[str, float]):
+    """A compact, read-only mapping of signal names to values (a decision's evidence).
+
+    The names are one tuple shared by every mapping with the same names and
+    the values a packed array, so the engine's window of decisions costs a
+    fraction of what as many dicts would.
+    """
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        names = tuple(values)
+        self._names = _NAME_TUPLES.setdefault(names, names)
+        self._values = array("d", values.values())
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Signals({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[type[Signals], tuple[dict[str, float]]]:
+        return Signals, (dict(self),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ that respect's doing.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -185,3 +186,18 @@ def test_candidate_records_the_model_signals() -> None:
     assert {"centroid", "best", "p_same", "time_prior", "score"} <= set(decision.signals)
     assert decision.signals["score"] == pytest.approx(decision.score, abs=1e-4)
     assert Candidate.__name__ == "Candidate"
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def test_explanation_contributions_add_up_to_the_model_probability() -> None:
+    engine = StoryEngine()
+    engine.add(COLLIERY_A)
+    engine.add(colliery_b("Chimaura", "183"))
+    why = engine.explain(COLLIERY_A.id, "colliery-b")
+    parts = {k: v for k, v in why.signals.items() if k.startswith("model.")}
+    assert set(parts) == {"model.bias", *(f"model.{f}" for f in engine.params.model.features)}
+    logit = sum(parts.values())
+    assert 1 / (1 + math.exp(-logit)) == pytest.approx(why.signals["p_same"], abs=1e-3)
+    assert why.score == pytest.approx(why.signals["p_same"] * why.signals["time_prior"], abs=1e-3)

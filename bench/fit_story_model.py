@@ -24,7 +24,9 @@ cross-validation in ``stories_quality.py``):
    training fold, in every collection, clears its target plus ``MARGIN``,
    and so does the next higher join threshold of the grid (precision that
    holds in a neighbourhood, not at one lucky point). Among those settings
-   the best mean F1 wins: the most recall that precision allows.
+   the best mean F1 wins (the most recall that precision allows), except
+   that higher thresholds with a mean F1 within ``F1_TIE`` of the best are
+   preferred: such a difference is noise, a lost precision point is not.
 
 Pure Python (no NumPy needed); the development text is read from ../shared
 and never written. Usage::
@@ -62,6 +64,8 @@ MAX_ROWS = 20_000
 L2 = 1.0
 # Precision margin over the target asked of every training fold.
 MARGIN = 0.02
+# Mean F1 differences below this are noise: the higher thresholds are taken.
+F1_TIE = 0.005
 JOIN_GRID = (0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
 MERGE_GRID = (0.95, 0.98)
 
@@ -219,9 +223,9 @@ def calibrate(
     log: Callable[[str], None],
     shape: StoryParams | None = None,
 ) -> StoryModel:
-    """Pick join and merge thresholds: precision on every fold first, then mean F1."""
+    """Pick join and merge thresholds: precision on every fold first, then mean F1 (ties up)."""
     names = list(data)
-    best: tuple[float, StoryModel] | None = None
+    counted: list[tuple[float, StoryModel]] = []
     fallback: tuple[float, StoryModel] | None = None
     for merge in MERGE_GRID:
         admissible: list[tuple[float, StoryModel]] = []
@@ -241,16 +245,21 @@ def calibrate(
             if fallback is None or slack > fallback[0]:
                 fallback = (slack, candidate)
             admissible.append((f1, candidate) if slack >= 0 else (-1.0, candidate))
-            if len(admissible) >= 2 and min(f for f, _ in admissible[-2:]) >= 0:
-                break  # two admissible in a row: higher thresholds only lose recall
+            if len(admissible) >= 3 and min(f for f, _ in admissible[-3:]) >= 0:
+                break  # three admissible in a row: higher thresholds only lose recall
         # a setting counts when the next higher join threshold is admissible too
         # (precision that holds in a neighbourhood, not at one lucky point)
         for (f1, candidate), (nxt, _) in itertools.pairwise(admissible):
-            if f1 >= 0 and nxt >= 0 and (best is None or f1 > best[0]):
-                best = (f1, candidate)
-    chosen = best or fallback
-    assert chosen is not None
-    return chosen[1]
+            if f1 >= 0 and nxt >= 0:
+                counted.append((f1, candidate))
+    if not counted:
+        assert fallback is not None
+        return fallback[1]
+    # precision first: of the settings within F1_TIE of the best mean F1 (a
+    # difference smaller than the folds' spread), the highest thresholds win
+    top = max(f1 for f1, _ in counted)
+    near = [c for f1, c in counted if f1 >= top - F1_TIE]
+    return max(near, key=lambda c: (c.join_threshold, c.merge_threshold))
 
 
 def _mean(values: Iterable[float]) -> float:

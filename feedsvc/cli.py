@@ -230,10 +230,29 @@ def format_explanation(explanation: Explanation) -> str:
         f"verdict: {verdict}",
         f"score: {explanation.score:.4f}",
         "signals:",
-        *(f"  {name:<20} {value:.4f}" for name, value in sorted(explanation.signals.items())),
+        *(
+            f"  {name:<20} {value:.4f}"
+            for name, value in sorted(explanation.signals.items())
+            if not name.startswith("model.")
+        ),
+        *_contribution_lines(explanation.signals),
         f"why: {explanation.reason}",
     ]
     return "\n".join(lines)
+
+
+def _contribution_lines(signals: Mapping[str, float]) -> list[str]:
+    """The model's per-feature contributions to the log-odds, largest effect first."""
+    parts = {k.removeprefix("model."): v for k, v in signals.items() if k.startswith("model.")}
+    if not parts:
+        return []
+    total = sum(parts.values())
+    ordered = sorted(parts.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    return [
+        "model (contributions to the log-odds of one story, from content alone):",
+        *(f"  {name:<20} {value:+.4f}" for name, value in ordered),
+        f"  {'= log-odds':<20} {total:+.4f}",
+    ]
 
 
 def format_sources(states: Sequence[SourceState]) -> str:

@@ -33,12 +33,12 @@ def name_features(text: str, found: list[Word], *, headline: bool) -> set[str]:
     A ``headline`` is read as the engine reads titles: in Title Case only
     acronyms count as names.
     """
-    return name_stems(text, is_title_case(found) if headline else False, found)
+    return name_stems(text, headline_case(found) if headline else False)
 
 
 def headline_case(found: list[Word]) -> bool:
     """Whether words read as a headline in Title Case, as the engine judges titles."""
-    return is_title_case(found)
+    return is_title_case([word for word, _ in found])
 
 
 def spelling_variants(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:

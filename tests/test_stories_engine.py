@@ -20,6 +20,7 @@ from feedsvc.stories import (
     story_id_for,
 )
 from feedsvc.stories.evaluate import score, score_by_prefix
+from feedsvc.stories.scoring import FEATURES, StoryModel
 from feedsvc.stories.text import name_stems, stem, terms
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stories"
@@ -149,7 +150,15 @@ def test_same_outlet_needs_stronger_evidence() -> None:
     other.add(a)
     in_same, in_other = same.add(b), other.add(c)
     assert in_same.layer == in_other.layer == "same-event"
-    assert in_same.score == pytest.approx(in_other.score * StoryParams().same_outlet_factor)
+    assert in_same.signals["outlet"] == 1.0
+    assert in_other.signals["outlet"] == 0.0
+    assert in_same.score < in_other.score
+    # the outlet's learned weight is what tells the two apart, in log-odds
+    model = StoryParams().model
+    weight = model.weights[model.features.index("outlet")]
+    assert weight < 0
+    logits = [model.logit([d.signals[f] for f in model.features]) for d in (in_same, in_other)]
+    assert logits[0] - logits[1] == pytest.approx(weight, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- identity
@@ -212,40 +221,60 @@ def test_many_days_of_items_keep_only_the_window() -> None:
     assert len(engine.active_stories()) <= 9
 
 
+BRIDGE = [
+    StoryItem(
+        "a1", "Velmora council votes to close Hallan bridge",
+        "Velmora city council voted to close the Hallan bridge to traffic after engineers "
+        "found cracks in its main span.", "Outlet A", T0,
+    ),
+    StoryItem(
+        "b1", "Engineers find cracks in span of Hallan bridge",
+        "Inspectors from the regional roads agency reported cracks in the main span of the "
+        "Hallan bridge in Velmora.", "Outlet B", T0 + timedelta(minutes=30),
+    ),
+    StoryItem(
+        "c1", "Hallan bridge closure: council cites cracks found by engineers",
+        "Velmora's council closed the Hallan bridge after engineers from the roads agency "
+        "found cracks in the main span, the council and the agency said.",
+        "Outlet C", T0 + timedelta(hours=1),
+    ),
+]  # fmt: skip
+
+
 def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
-    params = StoryParams(
-        same_event_threshold=0.57, merge_threshold=0.57, story_merge_threshold=0.95
-    )
-    engine = StoryEngine(params)
-    a = engine.add(
-        StoryItem(
-            "a1", "Velmora council votes to close Hallan bridge",
-            "Velmora city council voted to close the Hallan bridge to traffic after engineers "
-            "found cracks in its main span.", "Outlet A", T0,
-        )
-    )  # fmt: skip
-    b = engine.add(
-        StoryItem(
-            "b1", "Engineers find cracks in span of Hallan bridge",
-            "Inspectors from the regional roads agency reported cracks in the main span of the "
-            "Hallan bridge in Velmora.", "Outlet B", T0 + timedelta(minutes=30),
-        )
-    )  # fmt: skip
+    # thresholds between the a-b score and the scores of c against a and b:
+    # a and b stay apart, then c bridges them (the probe keeps all three apart)
+    # a hand-set model, so the test is about merging, not about the fitted weights
+    hand = {"centroid": 6.0, "best": 4.0, "second": 1.0, "names": 0.3, "numbers": 0.3}
+    hand |= {"words": 0.8, "outlet": -0.5, "size": 0.1, "evidence": -0.2}
+    weights = tuple(hand[f] for f in FEATURES)
+    cosines = StoryModel(bias=-4.0, weights=weights, join_threshold=0.5, merge_threshold=0.5)
+    apart = cosines.with_thresholds(join=0.9999, merge=0.9999)
+    probe = run(BRIDGE, StoryParams(model=apart))
+    ab = probe.explain("a1", "b1").score
+    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
+    assert ab < bridge, (ab, bridge)
+    threshold = (ab + bridge) / 2
+    model = cosines.with_thresholds(join=threshold, merge=threshold)
+    engine = StoryEngine(StoryParams(model=model))
+    a, b, c = (engine.add(item) for item in BRIDGE)
     assert a.story_id != b.story_id
-    c = engine.add(
-        StoryItem(
-            "c1", "Hallan bridge closure: council cites cracks found by engineers",
-            "Velmora's council closed the Hallan bridge after engineers from the roads agency "
-            "found cracks in the main span, the council and the agency said.",
-            "Outlet C", T0 + timedelta(hours=1),
-        )
-    )  # fmt: skip
     assert c.story_id == a.story_id
     assert c.merged == (b.story_id,)
     assert engine.story_of("b1") == a.story_id
     assert engine.state().aliases == {b.story_id: a.story_id}
     assert engine.story(b.story_id).aliases == (b.story_id,)
     assert final_stories([a, b, c]) == {"a1": a.story_id, "b1": a.story_id, "c1": a.story_id}
+
+
+def test_two_grown_stories_are_not_merged_by_one_bridging_item() -> None:
+    model = StoryParams().model.with_thresholds(join=0.01, merge=0.01)
+    params = StoryParams(model=model, merge_max_members=1)
+    engine = StoryEngine(params)
+    engine._index.advance(T0)
+    a, b, c = (engine.add(item) for item in BRIDGE)
+    assert b.story_id == a.story_id  # a low bar: b joins a
+    assert c.merged == ()
 
 
 # ---------------------------------------------------------------- stories and explanations

@@ -3,49 +3,66 @@
 Layers, in order: (1) exact copies: same item id, URL, content hash or
 normalised text (8 words or more); (2) near-duplicate reprints: estimated
 word-3-shingle Jaccard >= 0.60 with a candidate's best member; (3) same event:
-a score against candidate stories found through an inverted index, joined at
->= 0.18. Otherwise the item founds a new story whose id is derived from the
-item id, so re-running over the same items gives the same ids.
+a learned score against the candidate stories found through an inverted
+index. Otherwise the item founds a new story whose id is derived from the item
+id, so re-running over the same items gives the same ids.
 
-The same-event score (defaults of ``StoryParams``)::
+The same-event score of an item against a candidate story is::
 
-    (0.6 x cos(item, story centroid) + 0.4 x cos(item, best member))
-    x 2^(-gap / 1 day)   (gap less one day when a timestamp is a bare date)
-    x 0.75 if the item's outlet is already in the story
-    x 0.3 if the best member shares fewer than 2 words with the item
+    P(same story | signals) x 2^(-gap / 1 day)
 
-over tf-idf vectors (title words x2, first 300 body words, names x1.35,
-numbers x0.6, neighbouring-word phrases x0.25, idf counted once per story).
-Stories merge, keeping the oldest id and recording the others as aliases, when
-their centroids reach a cosine of 0.24 (time-decayed) or an item scores 0.60
-against several. One configuration for all kinds of input, chosen on the
-development data as ``docs/stories.md`` tells, with the figures.
+P is a logistic model (``scoring.py``: weights fitted on the development data
+by ``bench/fit_story_model.py``, shipped in ``weights.json``) over the
+signals of ``scoring.FEATURES``: cosines with the story's summed vector and
+its two best members (names spelled differently counting as shared), shared
+names, numbers and words, outlet, story size and how much text the item has.
+The second factor is a fixed time prior, not learned: the gap runs to the
+story's mean publication time, less two days when a timestamp is a bare date.
+The item joins the best story whose score reaches the calibrated
+``join_threshold``. Stories merge, keeping the oldest id and recording the
+others as aliases, when one item scores ``merge_threshold`` against several
+and all but the largest hold at most ``merge_max_members`` members (a merge
+repairs a story that began as fragments). ``docs/stories.md`` tells how all
+of it was chosen, with the cross-validated figures.
 
 Only stories active in the time window are held, in ``index.py``; older members
 are evicted as time moves on, so one item costs the same however large the
 archive. The engine holds no SQL and does no I/O: the store persists the
-``Decision`` records (and ``state()``) it returns.
+``Decision`` records (and ``state()``) it returns. It pickles, and decides the
+same after a round trip, in any process.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from operator import itemgetter
 
 from feedsvc.stories.idf import DocFreq
-from feedsvc.stories.index import ActiveIndex, Member
-from feedsvc.stories.model import Decision, Explanation, Story, StoryItem, StoryParams, StoryState
+from feedsvc.stories.index import ActiveIndex, Member, StoryRecord
+from feedsvc.stories.model import (
+    Decision,
+    Explanation,
+    Signals,
+    Story,
+    StoryItem,
+    StoryParams,
+    StoryState,
+)
+from feedsvc.stories.scoring import FEATURES, sigmoid
 from feedsvc.stories.signals import (
     Profile,
     build_vector,
+    cosine_words,
     counted_terms,
+    is_date_only,
     pair_signals,
-    shared_words,
-    time_decay,
-    time_gap,
+    spelled_names,
+    variants,
 )
 from feedsvc.stories.text import WordCache, analyse, hash_text, sketch_jaccard
 
@@ -54,15 +71,25 @@ log = logging.getLogger("feedsvc.stories.engine")
 # A reprint with small edits shares almost all weighted terms; below this cosine
 # the (costlier) shingle comparison is not even tried.
 _NEAR_DUPLICATE_MIN_COSINE = 0.5
+_LN2 = math.log(2.0)
+# A story whose partial similarity to the item is below this is not scored.
+_MIN_PROXY = 0.01
+# Stories are ranked through the members with the largest partial dot products:
+# members are visited best first until this many stories are found, or this many
+# members were visited.
+_LEADING_STORIES = 16
+_LEADING_WALK = 96
 
 
 @dataclass(slots=True)
-class _Candidate:
-    """A story scored against the incoming item."""
+class Candidate:
+    """A story scored against the incoming item: its signals, probability and score."""
 
     story: str
     score: float
-    centroid: float
+    probability: float
+    decay: float
+    features: tuple[float, ...]
     best: float
     best_member: str | None
 
@@ -73,15 +100,22 @@ def story_id_for(item_id: str) -> str:
 
 
 class StoryEngine:
-    """Groups items into stories incrementally and deterministically."""
+    """Groups items into stories incrementally and deterministically.
+
+    The engine pickles: ``pickle.loads(pickle.dumps(engine))`` continues with
+    the same decisions as the engine it was taken from.
+    """
 
     def __init__(self, params: StoryParams | None = None, state: StoryState | None = None) -> None:
         self.params = params or StoryParams()
         self._idf = DocFreq(self.params.idf_half_life_items, self.params.idf_prior_docs)
         aliases = dict(state.aliases) if state else {}
-        self._index = ActiveIndex(self.params.window, self.params.max_postings, aliases)
+        p = self.params
+        self._index = ActiveIndex(p.window, p.max_postings, p.member_terms, aliases)
         self._known: dict[str, str] = dict(state.assignments) if state else {}
         self._words = WordCache()
+        self._rate = _LN2 / p.time_half_life.total_seconds()
+        self._grace = p.date_only_grace.total_seconds()
 
     # ------------------------------------------------------------------ public
 
@@ -90,19 +124,12 @@ class StoryEngine:
         if item.id in self._index.members:
             return self._index.members[item.id].decision
         self._index.advance(item.published)
-        analysed = analyse(item.title, item.text, self.params.lead_words, self._words)
-        vector = build_vector(analysed, self._idf, self.params)
-        profile = Profile(
-            item.id, item.outlet, item.published, vector, analysed.names, analysed.shingles,
-            analysed.length,
-        )  # fmt: skip
-        keys = _exact_keys(item, analysed.fingerprint if analysed.words >= 8 else None)
+        profile, fingerprint = self._profile(item)
+        keys = _exact_keys(item, fingerprint)
         decision = self._decide(item, profile, keys)
-        self._count_terms(vector, decision.story_id)
+        self._count_terms(profile.vector, decision.story_id)
         member = Member(profile, decision.story_id, keys, decision, item.url is not None)
         self._index.insert(member, decision.merged)
-        if decision.layer in ("same-event", "near-duplicate"):
-            decision = self._merge_similar_stories(decision)
         log.debug(
             "story decision item=%s story=%s layer=%s score=%.3f",
             item.id, decision.story_id, decision.layer, decision.score,
@@ -143,16 +170,41 @@ class StoryEngine:
         return StoryState(assignments=known, aliases=dict(self._index.aliases))
 
     def explain(self, a_id: str, b_id: str) -> Explanation:
-        """Compare two active items: their signals, score, and why they share a story or not."""
+        """Compare two active items: signals, the model's view, and why they share a story or not.
+
+        The signals compare the two items as if the earlier were a one-member
+        story; ``model.*`` entries are each signal's contribution to the
+        log-odds, ``p_same`` the model's probability and ``time_prior`` the
+        time factor; their product is the score set against the threshold.
+        """
         a, b = self._index.members[a_id], self._index.members[b_id]
-        signals = pair_signals(a.profile, b.profile, self.params)
-        score = self._pair_score(a.profile, b.profile, signals["cosine"])
+        first, later = sorted((a, b), key=lambda m: (m.profile.published, m.profile.item_id))
+        signals = pair_signals(a.profile, b.profile)
+        values = self._pair_features(later.profile, first.profile)
+        model = self.params.model
+        probability = model.probability(values)
+        decay = self._decay(later.profile.published.timestamp(), first.profile.published, False)
+        score = probability * decay
+        signals.update({"p_same": round(probability, 4), "time_prior": round(decay, 4)})
+        contributions = model.contributions(values).items()
+        signals.update({f"model.{k}": round(v, 4) + 0.0 for k, v in contributions})
         story_a, story_b = self.resolve(a.story), self.resolve(b.story)
         same = story_a == story_b
-        reason = self._reason(a, b, same, score)
+        reason = self._reason(later, same, score, probability, decay)
         return Explanation(a_id, b_id, same, story_a, story_b, signals, round(score, 4), reason)
 
     # ------------------------------------------------------------------ deciding
+
+    def _profile(self, item: StoryItem) -> tuple[Profile, str | None]:
+        """Analyse an item into its comparable profile and its text fingerprint."""
+        p = self.params
+        analysed = analyse(item.title, item.text, p.lead_words, self._words)
+        vector = build_vector(analysed, self._idf, p)
+        profile = Profile(
+            item.id, item.outlet, item.published, vector, analysed.names, analysed.numbers,
+            analysed.shingles, analysed.length, spelled_names(analysed.names, vector),
+        )  # fmt: skip
+        return profile, analysed.fingerprint if analysed.words >= 8 else None
 
     def _decide(self, item: StoryItem, profile: Profile, keys: tuple[str, ...]) -> Decision:
         """Run the three layers in order and return the first that places the item."""
@@ -167,23 +219,25 @@ class StoryEngine:
         candidates = self._candidates(profile)
         return self._near_duplicate(profile, candidates) or self._same_event(profile, candidates)
 
-    def _near_duplicate(self, profile: Profile, candidates: list[_Candidate]) -> Decision | None:
+    def _near_duplicate(self, profile: Profile, candidates: list[Candidate]) -> Decision | None:
         """Return a near-duplicate decision if a candidate's best member shares most shingles."""
         if len(profile.shingles) < 5:
             return None
-        for cand in candidates[:5]:
+        for cand in candidates:
             if cand.best_member is None or cand.best < _NEAR_DUPLICATE_MIN_COSINE:
                 continue
             other = self._index.members[cand.best_member].profile
             overlap = sketch_jaccard(profile.shingles, other.shingles)
             if overlap >= self.params.near_duplicate_threshold and len(other.shingles) >= 5:
-                signals = {"shingle_jaccard": round(overlap, 4), "cosine": round(cand.best, 4)}
+                signals = Signals(
+                    {"shingle_jaccard": round(overlap, 4), "cosine": round(cand.best, 4)}
+                )
                 return Decision(
                     profile.item_id, cand.story, "near-duplicate", overlap, other.item_id, signals
                 )
         return None
 
-    def _same_event(self, profile: Profile, candidates: list[_Candidate]) -> Decision:
+    def _same_event(self, profile: Profile, candidates: list[Candidate]) -> Decision:
         """Join the best story above threshold (merging others above the merge bar) or found one."""
         p = self.params
         above = [c for c in candidates if c.score >= p.same_event_threshold]
@@ -192,93 +246,190 @@ class StoryEngine:
             return Decision(profile.item_id, story_id_for(profile.item_id), "new", best)
         top = above[0]
         merging = [c.story for c in above if c.score >= p.merge_threshold]
+        if len(merging) > 1:
+            merging = self._mergeable(top.story, merging)
         target = self._oldest([top.story, *merging])
-        signals = {"score": round(top.score, 4), "centroid": round(top.centroid, 4),
-                   "best_member": round(top.best, 4)}  # fmt: skip
         merged = tuple(sorted(s for s in {top.story, *merging} if s != target))
         return Decision(
-            profile.item_id, target, "same-event", top.score, top.best_member, signals, merged
-        )
+            profile.item_id, target, "same-event", top.score, top.best_member,
+            self._signals(top), merged,
+        )  # fmt: skip
 
-    def _merge_similar_stories(self, decision: Decision) -> Decision:
-        """Merge into one the stories whose centroids now resemble the item's story."""
-        p = self.params
-        rec = self._index.stories[decision.story_id]
-        links = self._index.story_links(rec, p.story_link_terms, p.story_merge_threshold)
-        similar = sorted(
-            s
-            for s, cos in links.items()
-            if cos * self._decay(rec.last, self._index.stories[s].last) >= p.story_merge_threshold
-        )
-        if not similar:
-            return decision
-        target = self._oldest([rec.id, *similar])
-        for other in sorted({rec.id, *similar} - {target}):
-            self._index.merge(other, target)
-        merged = tuple(sorted({*decision.merged, *similar, rec.id} - {target}))
-        new = replace(decision, story_id=target, merged=merged)
-        self._index.members[decision.item_id].decision = new
-        return new
+    def _mergeable(self, top: str, stories: list[str]) -> list[str]:
+        """Keep the stories a bridging item may merge: all but the largest must be small.
 
-    def _decay(self, a: datetime | None, b: datetime | None) -> float:
-        """Return the time-decay factor between two times (1 when one is unknown)."""
-        if a is None or b is None:
-            return 1.0
-        gap = time_gap(a, b, self.params.date_only_grace)
-        return time_decay(gap, self.params.time_half_life)
+        A merge repairs a story that began as fragments. Two stories that each
+        grew past ``merge_max_members`` members without their members meeting
+        are two stories, whatever one item that resembles both says.
+        """
+        records = self._index.stories
+        largest = max(stories, key=lambda s: (len(records[s].members), s == top, s))
+        limit = self.params.merge_max_members
+        return [s for s in stories if s == largest or len(records[s].members) <= limit]
+
+    def _signals(self, cand: Candidate) -> Signals:
+        """The signals of a decision: each feature, the probability, time prior and score."""
+        signals = {name: round(v, 4) for name, v in zip(FEATURES, cand.features, strict=True)}
+        signals.update(
+            {"p_same": round(cand.probability, 4), "time_prior": round(cand.decay, 4),
+             "score": round(cand.score, 4)}
+        )  # fmt: skip
+        return Signals(signals)
+
+    def _decay(self, when: float, other: datetime | float, other_dated: bool) -> float:
+        """Return the time prior between a time and another (a story's mean, or an item's).
+
+        It halves with every ``time_half_life`` of gap; when either time is a
+        bare date, the gap is first reduced by ``date_only_grace``.
+        """
+        if isinstance(other, datetime):
+            other_dated = is_date_only(other)
+            other = other.timestamp()
+        gap = abs(when - other)
+        if other_dated or when % 86400 == 0:
+            gap = max(0.0, gap - self._grace)
+        return math.exp(-self._rate * gap)
+
+    def _story_prior(self, when: float, rec: StoryRecord) -> float:
+        """Return the time prior between an item's time and a story.
+
+        The gap runs to the story's mean publication time, so a story does not
+        drift along with its latest members. Bare dates (outlets that date by
+        the day, like print) follow up day after day: when the item or every
+        member of the story carries a bare date, the story's latest date
+        counts too, whichever is nearer.
+        """
+        dated = rec.date_only()
+        prior = self._decay(when, rec.mean_time(), dated)
+        if (dated or when % 86400 == 0) and rec.last is not None:
+            prior = max(prior, self._decay(when, rec.last.timestamp(), dated))
+        return prior
 
     def _oldest(self, story_ids: list[str]) -> str:
         """Return the story founded first (ties broken by id)."""
         return min(story_ids, key=lambda s: (self._index.stories[s].founded, s))
 
-    def _candidates(self, profile: Profile) -> list[_Candidate]:
-        """Score the stories that share indexed terms with the item, best first."""
-        centroid = self._index.centroid_cosines(profile.vector)
-        shortlist = heapq.nlargest(self.params.max_candidates, centroid.items(), key=itemgetter(1))
-        best = self._index.best_members(profile.vector, {s for s, _ in shortlist})
-        scored = [self._score(profile, s, cos, best.get(s)) for s, cos in shortlist]
+    def _candidates(self, profile: Profile) -> list[Candidate]:
+        """Score the stories that share heavy terms with the item, best first.
+
+        Stories and members are found through the item's ``lookup_terms``
+        heaviest terms; the ``scored_candidates`` stories with the largest
+        partial similarity (summed vector plus best member) are then scored
+        exactly.
+        """
+        p = self.params
+        index = self._index
+        vector = profile.vector
+        heavy = list(islice(vector.items(), p.lookup_terms))  # the vector is heaviest first
+        story_dots, member_dots = index.lookup(heavy)
+        best = index.leading_members(member_dots, _LEADING_STORIES, _LEADING_WALK)
+        stories = index.stories
+        # partial similarity: summed vector plus best member; a story whose best
+        # member is not among the leading members counts its sum twice, as a
+        # one-member story (not in the story index) counts its member twice
+        centroids = {s: d * stories[s].inv_norm for s, d in story_dots.items()}
+        proxy = {s: c + c for s, c in centroids.items()}
+        for s, top in best.items():
+            lead = top[0][0]
+            proxy[s] = centroids.get(s, lead) + lead
+        ranked = heapq.nlargest(p.scored_candidates, proxy.items(), key=itemgetter(1, 0))
+        wanting = [s for s, _ in ranked if len(best.get(s, ())) < min(2, len(stories[s].members))]
+        if wanting:
+            best.update(index.best_members(member_dots, set(wanting)))
+        when = profile.published.timestamp()
+        evidence = math.log1p(sum(1 for t in vector if "_" not in t))
+        scored = [
+            self._score(profile, s, best.get(s, []), when, evidence)
+            for s, value in ranked
+            if value >= _MIN_PROXY
+        ]
         return sorted(scored, key=lambda c: (-c.score, c.story))
 
     def _score(
-        self, profile: Profile, story: str, centroid: float, best: tuple[float, str] | None
-    ) -> _Candidate:
-        """Combine centroid and best-member similarity, time gap and outlet into one score."""
-        best_dot, best_member = best if best else (0.0, None)
-        p = self.params
+        self,
+        profile: Profile,
+        story: str,
+        found: list[tuple[float, str]],
+        when: float,
+        evidence: float,
+    ) -> Candidate:
+        """Compute the signals of an item against one story, and the model's score."""
         rec = self._index.stories[story]
-        score = p.centroid_weight * centroid + (1.0 - p.centroid_weight) * best_dot
-        score *= self._decay(profile.published, rec.last)
-        if profile.outlet in rec.outlets:
-            score *= p.same_outlet_factor
-        if score >= p.same_event_threshold and best_member is not None:
-            shared = shared_words(profile.vector, self._index.members[best_member].profile.vector)
-            if shared < p.min_shared_words:
-                score *= p.thin_evidence_factor
-        return _Candidate(story, score, centroid, best_dot, best_member)
+        members = self._index.members
+        single = len(rec.members) == 1
+        if single:
+            found = [(0.0, next(iter(rec.members)))]
+            centroid = 0.0  # the member's cosine, below
+        else:
+            centroid = self._index.centroid_dot(profile.vector, rec)
+        best = second = 0.0
+        best_member: str | None = None
+        names = numbers = words = 0
+        for _, member in found:
+            other = members[member].profile
+            cos, shared = cosine_words(profile.vector, other.vector)
+            if single:
+                centroid = cos
+            gained, variant_pairs = variants(profile, other)
+            sim = cos + gained
+            if best_member is None or (sim, member) > (best, best_member):
+                second = best
+                best, best_member = sim, member
+                names = len(profile.names & other.names) + variant_pairs
+                numbers = len(profile.numbers & other.numbers)
+                words = shared
+            else:
+                second = sim
+        features = (
+            centroid,
+            best,
+            second,
+            math.log1p(names),
+            math.log1p(numbers),
+            math.log1p(words),
+            1.0 if profile.outlet in rec.outlets else 0.0,
+            math.log1p(len(rec.members)),
+            evidence,
+        )
+        probability = sigmoid(self.params.model.logit(features))
+        decay = self._story_prior(when, rec)
+        return Candidate(
+            story, probability * decay, probability, decay, features, best, best_member
+        )
 
-    def _pair_score(self, a: Profile, b: Profile, cos: float) -> float:
-        """Score two items as ``_score`` would score a one-member story."""
-        p = self.params
-        gap = time_gap(a.published, b.published, p.date_only_grace)
-        score = cos * time_decay(gap, p.time_half_life)
-        if a.outlet == b.outlet:
-            score *= p.same_outlet_factor
-        if shared_words(a.vector, b.vector) < p.min_shared_words:
-            score *= p.thin_evidence_factor
-        return score
+    def _pair_features(self, item: Profile, other: Profile) -> tuple[float, ...]:
+        """The model's signals for an item against another item taken as a one-member story."""
+        cos, shared = cosine_words(item.vector, other.vector)
+        gained, pairs = variants(item, other)
+        return (
+            cos,
+            cos + gained,
+            0.0,
+            math.log1p(len(item.names & other.names) + pairs),
+            math.log1p(len(item.numbers & other.numbers)),
+            math.log1p(shared),
+            1.0 if item.outlet == other.outlet else 0.0,
+            math.log1p(1),
+            math.log1p(sum(1 for t in item.vector if "_" not in t)),
+        )
 
-    def _reason(self, a: Member, b: Member, same: bool, score: float) -> str:
+    def _reason(
+        self, later: Member, same: bool, score: float, probability: float, decay: float
+    ) -> str:
         """Say in words why two items do or do not share a story."""
-        p = self.params
+        threshold = self.params.same_event_threshold
+        pair = (
+            f"pair score {score:.3f} (P(same) {probability:.3f} x time prior {decay:.3f}) "
+            f"vs threshold {threshold:.3f}"
+        )
         if not same:
-            return (
-                f"different stories: pair score {score:.3f} vs threshold {p.same_event_threshold}"
-            )
-        later = a if (a.profile.published, a.profile.item_id) > (
-            b.profile.published, b.profile.item_id) else b  # fmt: skip
+            return f"different stories: {pair}"
         d = later.decision
         via = f" via {d.matched_item}" if d.matched_item else ""
-        return f"same story: {later.profile.item_id} joined by {d.layer} ({d.score:.3f}){via}"
+        return (
+            f"same story: {later.profile.item_id} joined by {d.layer} "
+            f"({d.score:.3f} against its story){via}; {pair}"
+        )
 
     def _representative_key(self, member_id: str) -> tuple[float, float, datetime, str]:
         """Sort key that puts the representative first under the configured rule.
@@ -307,6 +458,10 @@ class StoryEngine:
             self._idf.add(terms)
         else:
             self._idf.add(t for t in terms if t not in rec.total)
+
+
+def _value_then_key(kv: tuple[str, float]) -> tuple[float, str]:
+    return kv[1], kv[0]
 
 
 def _exact_keys(item: StoryItem, fingerprint: str | None) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ together; B-cubed averages, over items, the share of an item's predicted
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from math import comb
 
@@ -64,3 +64,33 @@ def score_by_prefix(gold: Mapping[str, str], pred: Mapping[str, str]) -> dict[st
     result = {"all": score(gold, pred)}
     result.update({k: score(parts[k], pred) for k in sorted(parts)})
     return result
+
+
+def score_items(gold: Mapping[str, str], pred: Mapping[str, str], ids: Iterable[str]) -> Scores:
+    """Score the items ``ids`` of a grouping of all of ``gold``, whole stories counting.
+
+    Each item of ``ids`` is judged by its whole predicted and gold story, so an
+    item wrongly grouped with items outside ``ids`` loses precision (this is
+    how one fold is scored inside a clustering of a whole file). Pairwise
+    figures count the ordered pairs that start at an item of ``ids``; over all
+    items they equal ``score``'s.
+    """
+    chosen = list(ids)
+    if not chosen:
+        return Scores(0, 0, 0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    guess = {i: pred.get(i, "__single__" + i) for i in gold}
+    g_sizes = Counter(gold.values())
+    p_sizes = Counter(guess.values())
+    joint = Counter((gold[i], guess[i]) for i in gold)
+    both = [joint[(gold[i], guess[i])] for i in chosen]
+    tp = sum(n - 1 for n in both)
+    pp = sum(p_sizes[guess[i]] - 1 for i in chosen)
+    gp = sum(g_sizes[gold[i]] - 1 for i in chosen)
+    pair_p = tp / pp if pp else 1.0
+    pair_r = tp / gp if gp else 1.0
+    b3_p = sum(n / p_sizes[guess[i]] for n, i in zip(both, chosen, strict=True)) / len(chosen)
+    b3_r = sum(n / g_sizes[gold[i]] for n, i in zip(both, chosen, strict=True)) / len(chosen)
+    return Scores(
+        len(chosen), len({gold[i] for i in chosen}), len({guess[i] for i in chosen}),
+        pair_p, pair_r, _f1(pair_p, pair_r), b3_p, b3_r, _f1(b3_p, b3_r),
+    )  # fmt: skip

@@ -34,10 +34,11 @@ class DocFreq:
 
     def idf_map(self, terms: Iterable[str]) -> dict[str, float]:
         """Return ``idf(term)`` for many terms at once (the same values, faster)."""
-        inc = self._increment
-        top = math.log(self._total / inc + self._prior + 1.0)
-        counts = self._counts
-        return {t: top - math.log(counts.get(t, 0.0) / inc + 0.5) for t in terms}
+        inv = 1.0 / self._increment
+        top = math.log(self._total * inv + self._prior + 1.0)
+        get = self._counts.get
+        log = math.log
+        return {t: top - log(get(t, 0.0) * inv + 0.5) for t in terms}
 
     def add(self, terms: Iterable[str]) -> None:
         """Count one item holding ``terms`` (duplicates count once)."""

@@ -5,7 +5,7 @@ aliases), two inverted indexes (term → member weights, term → story centroid
 weights), the exact-copy keys, and an expiry heap that evicts members whose
 publication time left the window, so memory is bounded by the window and not
 by the archive. It answers similarity look-ups (centroid and member cosines,
-story-to-story links) but makes no decision: that is ``engine.py``. No I/O.
+story-to-story similarity) but makes no decision: that is ``engine.py``. No I/O.
 """
 
 from __future__ import annotations
@@ -13,22 +13,16 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from operator import itemgetter
 
 from feedsvc.stories.model import Decision
-from feedsvc.stories.signals import Profile, cosine
+from feedsvc.stories.signals import Profile, is_date_only
 
 log = logging.getLogger("feedsvc.stories.index")
-
-# Members are looked up through this many of the item's heaviest terms.
-MEMBER_LOOKUP_TERMS = 40
-
-# A story whose summed vector meets the item's by less than this is no candidate
-# (a centroid's norm is at least 1, so its cosine is smaller still).
-_MIN_DOT = 0.01
 
 
 @dataclass(slots=True)
@@ -48,29 +42,41 @@ class StoryRecord:
 
     id: str
     founded: datetime
-    members: list[str] = field(default_factory=list)
+    members: dict[str, None] = field(default_factory=dict)
     total: dict[str, float] = field(default_factory=dict)
+    shared: bool = False
     norm2: float = 0.0
     inv_norm: float = 0.0
     last: datetime | None = None
+    time_sum: float = 0.0
+    dated: int = 0
     outlets: Counter[str] = field(default_factory=Counter)
     aliases: list[str] = field(default_factory=list)
-    top_terms: list[str] = field(default_factory=list)
-    top_at: int = 0
+
+    def mean_time(self) -> float:
+        """Return the mean publication time of the members (POSIX seconds)."""
+        return self.time_sum / len(self.members) if self.members else 0.0
+
+    def date_only(self) -> bool:
+        """Tell whether every member carries a bare date."""
+        return self.dated == len(self.members) > 0
 
 
 class ActiveIndex:
     """Members and stories of the window, with their inverted indexes."""
 
-    def __init__(self, window: timedelta, max_postings: int, aliases: dict[str, str]) -> None:
+    def __init__(
+        self, window: timedelta, max_postings: int, member_terms: int, aliases: dict[str, str]
+    ) -> None:
         self.window = window
         self.max_postings = max_postings
+        self.member_terms = member_terms
         self.members: dict[str, Member] = {}
         self.stories: dict[str, StoryRecord] = {}
         self.aliases = aliases
         self.keys: dict[str, str] = {}
-        self._postings: dict[str, dict[str, float]] = defaultdict(dict)
-        self._story_postings: dict[str, dict[str, float]] = defaultdict(dict)
+        self._postings: dict[str, dict[str, float]] = {}
+        self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
         self._now: datetime | None = None
 
@@ -84,69 +90,91 @@ class ActiveIndex:
             story_id = self.aliases[story_id]
         return story_id
 
-    def centroid_cosines(self, vector: dict[str, float]) -> dict[str, float]:
-        """Return the cosine of a vector with each story centroid sharing a term."""
-        dots: dict[str, float] = defaultdict(float)
-        for term, weight in vector.items():
-            posting = self._story_postings.get(term)
-            if posting is None or len(posting) > self.max_postings:
-                continue
-            for story, total in posting.items():
-                dots[story] += weight * total
-        stories = self.stories
-        return {s: d * stories[s].inv_norm for s, d in dots.items() if d >= _MIN_DOT}
+    def lookup(self, heavy: list[tuple[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+        """Return partial dot products of an item's heaviest terms with stories and members.
+
+        ``heavy`` holds (term, weight) pairs; terms held by more than
+        ``max_postings`` stories (or members) are skipped: too common to tell
+        stories apart, and what would make an item's cost grow with the window.
+        """
+        stories: dict[str, float] = {}
+        members: dict[str, float] = {}
+        s_get, m_get = stories.get, members.get
+        limit = self.max_postings
+        story_postings, member_postings = self._story_postings, self._postings
+        for term, weight in heavy:
+            posting = story_postings.get(term)
+            if posting is not None and len(posting) <= limit:
+                for story, total in posting.items():
+                    stories[story] = s_get(story, 0.0) + weight * total
+            posting = member_postings.get(term)
+            if posting is not None and len(posting) <= limit:
+                for member, w in posting.items():
+                    members[member] = m_get(member, 0.0) + weight * w
+        return stories, members
+
+    def leading_members(
+        self, dots: dict[str, float], stories: int, walk: int
+    ) -> dict[str, list[tuple[float, str]]]:
+        """Return the two best members of the stories whose members lead by dot product.
+
+        Members are visited best first until ``stories`` stories are found or
+        ``walk`` members were visited.
+        """
+        found: dict[str, list[tuple[float, str]]] = {}
+        members = self.members
+        ordered = sorted(dots.items(), key=itemgetter(1), reverse=True)
+        for member, dot in ordered[:walk]:
+            story = members[member].story
+            top = found.get(story)
+            if top is None:
+                if len(found) >= stories:
+                    break
+                found[story] = [(dot, member)]
+            elif len(top) == 1:
+                top.append((dot, member))
+        return found
 
     def best_members(
-        self, vector: dict[str, float], stories: set[str]
-    ) -> dict[str, tuple[float, str]]:
-        """Return, per story of ``stories``, its best-matching member and their cosine.
-
-        Members are found through the vector's heaviest terms; the cosine with
-        the member found is then computed exactly.
-        """
-        dots: dict[str, float] = defaultdict(float)
-        for term, weight in heapq.nlargest(MEMBER_LOOKUP_TERMS, vector.items(), key=itemgetter(1)):
-            posting = self._postings.get(term)
-            if posting is None or len(posting) > self.max_postings:
-                continue
-            for member, w in posting.items():
-                dots[member] += weight * w
-        found: dict[str, tuple[float, str]] = {}
+        self, dots: dict[str, float], only: set[str] | None = None
+    ) -> dict[str, list[tuple[float, str]]]:
+        """Return, per story (of ``only`` if given), its two members with the largest dots."""
+        first: dict[str, tuple[float, str]] = {}
+        second: dict[str, tuple[float, str]] = {}
+        members = self.members
         for member, dot in dots.items():
-            story = self.members[member].story
-            if story in stories and (story not in found or (dot, member) > found[story]):
-                found[story] = (dot, member)
+            story = members[member].story
+            if only is not None and story not in only:
+                continue
+            entry = (dot, member)
+            top = first.get(story)
+            if top is None:
+                first[story] = entry
+            elif entry > top:
+                second[story] = top
+                first[story] = entry
+            else:
+                runner = second.get(story)
+                if runner is None or entry > runner:
+                    second[story] = entry
         return {
-            story: (cosine(vector, self.members[m].profile.vector), m)
-            for story, (_, m) in found.items()
+            story: [top, second[story]] if story in second else [top]
+            for story, top in first.items()
         }
 
-    def story_links(self, rec: StoryRecord, top: int, floor: float) -> dict[str, float]:
-        """Return the centroid cosine of ``rec`` with other stories, those >= ``floor``.
+    def centroid_dot(self, vector: dict[str, float], rec: StoryRecord) -> float:
+        """Return the cosine of a unit vector with a story's summed vector."""
+        total = rec.total
+        return sum([vector[t] * total[t] for t in sorted(vector.keys() & total.keys())]) * (
+            rec.inv_norm
+        )
 
-        Only the ``top`` heaviest terms of ``rec`` are looked up, and very common
-        terms (long postings) are skipped.
-        """
-        dots: dict[str, float] = defaultdict(float)
-        for term in self._top_terms(rec, top):
-            posting = self._story_postings.get(term)
-            if posting is None or len(posting) > self.max_postings:
-                continue
-            weight = rec.total[term]
-            for story, total in posting.items():
-                dots[story] += weight * total
-        dots.pop(rec.id, None)
-        links = {s: d * rec.inv_norm * self.stories[s].inv_norm for s, d in dots.items()}
-        return {s: cos for s, cos in links.items() if cos >= floor}
-
-    def _top_terms(self, rec: StoryRecord, top: int) -> list[str]:
-        """Return the heaviest centroid terms of a story (recomputed as the story grows)."""
-        size = len(rec.members)
-        if size < 16 or size >= rec.top_at * 1.25 or not rec.top_terms:
-            ranked = heapq.nlargest(top, rec.total.items(), key=itemgetter(1))
-            rec.top_terms = [term for term, _ in ranked]
-            rec.top_at = size
-        return [t for t in rec.top_terms if t in rec.total]
+    def centroid_cosine(self, a: StoryRecord, b: StoryRecord) -> float:
+        """Return the cosine of two stories' summed vectors."""
+        ta, tb = a.total, b.total
+        return sum([ta[t] * tb[t] for t in sorted(ta.keys() & tb.keys())]) * (
+            a.inv_norm * b.inv_norm
+        )
 
     # ------------------------------------------------------------------ changes
 
@@ -157,28 +185,54 @@ class ActiveIndex:
             self.stories[story] = StoryRecord(story, profile.published)
         for other in merged:
             self.merge(other, story)
-        self.members[profile.item_id] = member
+        item_id = profile.item_id
+        self.members[item_id] = member
         for key in member.keys:
-            self.keys.setdefault(key, profile.item_id)
-        for term, weight in profile.vector.items():
-            self._postings[term][profile.item_id] = weight
-        self._add_to_story(self.stories[story], profile, 1.0)
-        heapq.heappush(self._expiry, (profile.published, profile.item_id))
+            self.keys.setdefault(key, item_id)
+        postings = self._postings
+        for term, weight in islice(profile.vector.items(), self.member_terms):
+            posting = postings.get(term)
+            if posting is None:
+                postings[term] = {item_id: weight}
+            else:
+                posting[item_id] = weight
+        self._add_to_story(self.stories[member.story], profile, 1.0)
+        heapq.heappush(self._expiry, (profile.published, item_id))
 
     def merge(self, old: str, into: str) -> None:
-        """Move every member of story ``old`` into ``into`` and record the alias."""
-        src = self.stories.pop(old)
-        dst = self.stories[into]
-        for member_id in list(src.members):
+        """Merge story ``old`` into ``into``: ``into`` keeps its id, ``old`` becomes an alias.
+
+        The members of the smaller story move (their vectors are added to the
+        other story's sum); when that is ``into``, the larger record takes its id.
+        """
+        src, dst = self.stories.pop(old), self.stories.pop(into)
+        small, big = (dst, src) if len(src.members) > len(dst.members) else (src, dst)
+        for member_id in list(small.members):
             member = self.members[member_id]
-            self._add_to_story(src, member.profile, -1.0)
-            member.story = into
-            self._add_to_story(dst, member.profile, 1.0)
-        self._drop_story_postings(src)
-        for alias in (old, *src.aliases):
+            self._add_to_story(small, member.profile, -1.0)
+            member.story = big.id
+            self._add_to_story(big, member.profile, 1.0)
+        self._drop_story_postings(small)
+        if big.id != into:
+            self._rename(big, into)
+        big.founded = min(src.founded, dst.founded)
+        self.stories[into] = big
+        aliases = {old, *src.aliases, *dst.aliases} - {into}
+        for alias in aliases:
             self.aliases[alias] = into
-        dst.aliases.extend([old, *src.aliases])
+        big.aliases = sorted(aliases)
         log.info("stories merged alias=%s into=%s", old, into)
+
+    def _rename(self, rec: StoryRecord, new_id: str) -> None:
+        """Give a story record another id (in the story index and its members)."""
+        old_id = rec.id
+        if len(rec.members) > 1:
+            for term in rec.total:
+                posting = self._story_postings[term]
+                posting[new_id] = posting.pop(old_id)
+        for member_id in rec.members:
+            self.members[member_id].story = new_id
+        rec.id = new_id
 
     def advance(self, now: datetime) -> None:
         """Move the clock to ``now`` (never backwards) and evict what left the window."""
@@ -190,44 +244,91 @@ class ActiveIndex:
             self._evict(item_id)
 
     def _add_to_story(self, rec: StoryRecord, profile: Profile, sign: float) -> None:
-        """Add (sign 1) or remove (sign -1) a member and its vector to a story."""
-        self._shift_centroid(rec, profile.vector, sign)
+        """Add (sign 1) or remove (sign -1) a member and its vector to a story.
+
+        Only stories of two members or more are in the story index: a
+        one-member story is found through its member.
+        """
+        indexed = len(rec.members) > 1
+        if sign > 0 and not rec.members and not rec.total:
+            # a one-member story's sum is its member's vector: share it, copy on change
+            rec.total, rec.shared = profile.vector, True
+            rec.norm2 = math.fsum(w * w for w in profile.vector.values())
+            rec.inv_norm = 1.0 / math.sqrt(rec.norm2) if rec.norm2 > 1e-12 else 0.0
+        else:
+            if rec.shared:
+                rec.total, rec.shared = dict(rec.total), False
+            self._shift_centroid(rec, profile.vector, sign, indexed)
+        rec.time_sum += sign * profile.published.timestamp()
+        dated = is_date_only(profile.published)
         if sign > 0:
-            rec.members.append(profile.item_id)
+            rec.members[profile.item_id] = None
             rec.outlets[profile.outlet] += 1
+            rec.dated += dated
             if rec.last is None or profile.published > rec.last:
                 rec.last = profile.published
+            if len(rec.members) == 2:
+                self._index_story(rec)
             return
-        rec.members.remove(profile.item_id)
+        del rec.members[profile.item_id]
+        rec.dated -= dated
         rec.outlets[profile.outlet] -= 1
         if rec.outlets[profile.outlet] <= 0:
             del rec.outlets[profile.outlet]
+        if len(rec.members) == 1:
+            self._drop_story_postings(rec, keep_sum=True)
 
-    def _shift_centroid(self, rec: StoryRecord, vector: dict[str, float], sign: float) -> None:
-        """Add ``sign`` times a vector to a story's summed vector and the story index."""
-        for term, weight in vector.items():
-            old = rec.total.get(term, 0.0)
-            new = old + sign * weight
-            rec.norm2 += new * new - old * old
-            posting = self._story_postings[term]
-            if abs(new) < 1e-9:
-                rec.total.pop(term, None)
-                posting.pop(rec.id, None)
-                if not posting:
-                    del self._story_postings[term]
+    def _index_story(self, rec: StoryRecord) -> None:
+        """Put a story's summed vector into the story index."""
+        postings = self._story_postings
+        story = rec.id
+        for term, weight in rec.total.items():
+            posting = postings.get(term)
+            if posting is None:
+                postings[term] = {story: weight}
             else:
-                rec.total[term] = new
-                posting[rec.id] = new
-        rec.inv_norm = 1.0 / math.sqrt(rec.norm2) if rec.norm2 > 1e-12 else 0.0
+                posting[story] = weight
+
+    def _shift_centroid(
+        self, rec: StoryRecord, vector: dict[str, float], sign: float, indexed: bool
+    ) -> None:
+        """Add ``sign`` times a vector to a story's summed vector (and the story index)."""
+        total = rec.total
+        postings = self._story_postings
+        story = rec.id
+        norm2 = rec.norm2
+        for term, weight in vector.items():
+            old = total.get(term, 0.0)
+            new = old + sign * weight
+            norm2 += new * new - old * old
+            if -1e-9 < new < 1e-9:
+                total.pop(term, None)
+                if indexed:
+                    posting = postings.get(term)
+                    if posting is not None:
+                        posting.pop(story, None)
+                        if not posting:
+                            del postings[term]
+            else:
+                total[term] = new
+                if indexed:
+                    posting = postings.get(term)
+                    if posting is None:
+                        postings[term] = {story: new}
+                    else:
+                        posting[story] = new
+        rec.norm2 = norm2
+        rec.inv_norm = 1.0 / math.sqrt(norm2) if norm2 > 1e-12 else 0.0
 
     def _evict(self, item_id: str) -> None:
         """Forget an item that left the window (its story goes when its last member does)."""
         member = self.members.pop(item_id)
-        for term in member.profile.vector:
-            posting = self._postings[term]
+        postings = self._postings
+        for term in islice(member.profile.vector, self.member_terms):
+            posting = postings[term]
             posting.pop(item_id, None)
             if not posting:
-                del self._postings[term]
+                del postings[term]
         for key in member.keys:
             if self.keys.get(key) == item_id:
                 del self.keys[key]
@@ -239,12 +340,18 @@ class ActiveIndex:
             for alias in rec.aliases:
                 self.aliases.pop(alias, None)
 
-    def _drop_story_postings(self, rec: StoryRecord) -> None:
-        """Remove an emptied story (and any rounding residue) from the story index."""
-        for term in list(rec.total):
+    def _drop_story_postings(self, rec: StoryRecord, keep_sum: bool = False) -> None:
+        """Remove a story from the story index (and forget its sum unless ``keep_sum``)."""
+        for term in rec.total:
             posting = self._story_postings.get(term)
             if posting is not None:
                 posting.pop(rec.id, None)
                 if not posting:
                     del self._story_postings[term]
-        rec.total.clear()
+        if not keep_sum:
+            rec.total, rec.shared = {}, False
+            rec.norm2 = 0.0
+
+
+def _weight_then_term(kv: tuple[str, float]) -> tuple[float, str]:
+    return kv[1], kv[0]

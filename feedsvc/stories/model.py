@@ -7,12 +7,14 @@ persist ``Decision`` and ``StoryState`` later. Nothing here does I/O or scoring.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from feedsvc.config_types import RepresentativeRule as RepresentativeRule
+from feedsvc.stories.scoring import StoryModel, default_model
 
 Layer = Literal["exact", "near-duplicate", "same-event", "new"]
 
@@ -34,37 +36,34 @@ class StoryItem:
 class StoryParams:
     """Every knob of the engine; the defaults are the service's configuration.
 
-    How each default was chosen on the development data is written in
-    ``docs/stories.md``.
+    The same-event decision is a learned model (``model``: weights and
+    calibrated thresholds, shipped as ``feedsvc/stories/weights.json``); what
+    is left here are the features' shape, the time prior and the cost bounds.
+    How each was chosen is written in ``docs/stories.md``.
     """
 
     # What is compared: the time window of active stories and the features of an item.
     window: timedelta = timedelta(days=3)
     title_weight: float = 2.0
-    lead_words: int = 300
-    max_terms: int = 80
+    lead_words: int = 100
+    max_terms: int = 48
     name_boost: float = 1.35
-    number_weight: float = 0.6
     phrase_weight: float = 0.25
     idf_half_life_items: int = 20_000
     idf_prior_docs: float = 50.0
     idf_per_story: bool = True
-    # How an item is scored against a story.
-    centroid_weight: float = 0.6
+    # The time prior: the chance of one story halves with each half-life of gap.
     time_half_life: timedelta = timedelta(days=1)
-    date_only_grace: timedelta = timedelta(days=1)
-    same_outlet_factor: float = 0.75
-    min_shared_words: int = 2
-    thin_evidence_factor: float = 0.3
-    # The decisions.
+    date_only_grace: timedelta = timedelta(days=2)
+    # The decisions: the learned model and the near-duplicate bar.
+    model: StoryModel = field(default_factory=default_model)
     near_duplicate_threshold: float = 0.60
-    same_event_threshold: float = 0.18
-    merge_threshold: float = 0.60
-    story_merge_threshold: float = 0.24
-    story_link_terms: int = 40
+    merge_max_members: int = 8
     # The cost bounds of the index.
     max_postings: int = 100
-    max_candidates: int = 30
+    lookup_terms: int = 16
+    member_terms: int = 16
+    scored_candidates: int = 5
     # Which member represents a story.
     representative: RepresentativeRule = "earliest"
     source_priority: tuple[str, ...] = ()
@@ -72,10 +71,60 @@ class StoryParams:
     def __post_init__(self) -> None:
         if self.window <= timedelta(0) or self.time_half_life <= timedelta(0):
             raise ValueError("window and time_half_life must be positive")
-        if not 0.0 < self.same_event_threshold <= self.merge_threshold:
-            raise ValueError("need 0 < same_event_threshold <= merge_threshold")
-        if min(self.lead_words, self.max_terms, self.max_postings, self.max_candidates) < 1:
-            raise ValueError("lead_words, max_terms, max_postings and max_candidates must be >= 1")
+        bounds = (self.lead_words, self.max_terms, self.max_postings, self.lookup_terms)
+        if min(*bounds, self.member_terms, self.scored_candidates) < 1:
+            raise ValueError(
+                "lead_words, max_terms, max_postings, lookup_terms, member_terms and "
+                "scored_candidates must be >= 1"
+            )
+
+    @property
+    def same_event_threshold(self) -> float:
+        """The score at which an item joins a story (the model's calibrated threshold)."""
+        return self.model.join_threshold
+
+    @property
+    def merge_threshold(self) -> float:
+        """The score an item must reach against each of several stories to merge them."""
+        return self.model.merge_threshold
+
+
+# One tuple of names per distinct set of signal names (a handful in all).
+_NAME_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+class Signals(Mapping[str, float]):
+    """A compact, read-only mapping of signal names to values (a decision's evidence).
+
+    The names are one tuple shared by every mapping with the same names and
+    the values a packed array, so the engine's window of decisions costs a
+    fraction of what as many dicts would.
+    """
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, values: Mapping[str, float]) -> None:
+        names = tuple(values)
+        self._names = _NAME_TUPLES.setdefault(names, names)
+        self._values = array("d", values.values())
+
+    def __getitem__(self, name: str) -> float:
+        try:
+            return self._values[self._names.index(name)]
+        except ValueError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"Signals({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[type[Signals], tuple[dict[str, float]]]:
+        return Signals, (dict(self),)
 
 
 @dataclass(frozen=True, slots=True)

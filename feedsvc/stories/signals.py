@@ -2,25 +2,34 @@
 
 Pure functions: an item's analysed text plus the current idf table become a
 sparse, L2-normalised vector; two items (or an item and a story centroid) are
-compared by cosine, shingle overlap, shared names and numbers, time gap and
-outlet. No state and no decisions here: the engine (``engine.py``) decides.
+compared by cosine, shingle overlap, shared names (spelling variants included)
+and numbers, time gap and outlet. No state and no decisions here: the engine
+(``engine.py``) decides, with the model of ``scoring.py``.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
+from operator import itemgetter
 
 from feedsvc.stories.idf import DocFreq
 from feedsvc.stories.model import StoryParams
-from feedsvc.stories.text import Analysed, sketch_jaccard
+from feedsvc.stories.text import Analysed, Sketch, sketch_jaccard
 
 Vector = dict[str, float]
+
+# Spelling variants: names of at least this many letters whose letter bigrams
+# overlap with a Dice coefficient of at least VARIANT_DICE (Josei / Chosei).
+VARIANT_MIN_LETTERS = 5
+VARIANT_DICE = 0.6
+# Phrases (pairs of neighbouring terms) are read from the title and the first
+# this many terms of the body.
+PHRASE_BODY_TERMS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,64 +41,232 @@ class Profile:
     published: datetime
     vector: Vector
     names: frozenset[str]
-    shingles: tuple[int, ...]
+    numbers: frozenset[str]
+    shingles: Sketch
     length: int
+    spelled: tuple[tuple[str, frozenset[str]], ...] = ()
+
+
+def spelled_names(names: frozenset[str], vector: Mapping[str, float]) -> tuple[
+    tuple[str, frozenset[str]], ...
+]:  # fmt: skip
+    """Return the names of a vector that may have spelling variants, with their letter bigrams.
+
+    Names of at least ``VARIANT_MIN_LETTERS`` letters (no digits) that are
+    terms of the vector, sorted: the only terms ``variants`` compares.
+    """
+    return tuple(
+        (n, frozenset(_bigrams(n)))
+        for n in sorted(names)
+        if len(n) >= VARIANT_MIN_LETTERS and n in vector and n.isalpha()
+    )
+
+
+def variants(a: Profile, b: Profile) -> tuple[float, int]:
+    """Return (dot product gained, pairs found) from names spelled differently (Josei / Chosei).
+
+    A name of one item that the other lacks is matched with at most one name
+    of the other that it lacks too, when their lengths differ by at most two
+    letters and their letter bigrams overlap with a Dice coefficient of at
+    least ``VARIANT_DICE``; the pair then counts as one shared term (the
+    product of their weights). Only names are compared, never ordinary words.
+    """
+    if not a.spelled or not b.spelled:
+        return 0.0, 0
+    va, vb = a.vector, b.vector
+    theirs = [(y, by) for y, by in b.spelled if y not in va]
+    if not theirs:
+        return 0.0, 0
+    total = 0.0
+    used: set[str] = set()
+    for x, bx in a.spelled:
+        if x in vb:
+            continue
+        size = len(bx)
+        for y, by in theirs:
+            if (
+                y not in used
+                and abs(len(x) - len(y)) <= 2
+                and 2 * len(bx & by) >= VARIANT_DICE * (size + len(by))
+            ):
+                total += va[x] * vb[y]
+                used.add(y)
+                break
+    return total, len(used)
 
 
 def build_vector(analysed: Analysed, idf: DocFreq, params: StoryParams) -> Vector:
-    """Weight the terms of one item (title above body, names up) and normalise."""
-    raw: dict[str, float] = defaultdict(float)
+    """Weight the terms of one item (title above body, names up) and normalise.
+
+    Words weigh ``log(1 + count) x idf`` (names ``name_boost`` times more);
+    each pair of neighbouring terms is a phrase weighing ``phrase_weight`` x
+    the mean idf of its words. Two names side by side make the same phrase in
+    either order ("Takaichi Sanae" / "Sanae Takaichi"). Numbers are not in the
+    vector (see ``Profile.numbers``). The vector keeps the ``max_terms``
+    heaviest terms, heaviest first.
+    """
+    title_w = params.title_weight
+    raw: dict[str, float] = dict(Counter(analysed.body_terms))
+    get = raw.get
     for term in analysed.title_terms:
-        raw[term] += params.title_weight
-    for term in analysed.body_terms:
-        raw[term] += 1.0
-    if params.phrase_weight > 0:
-        _add_phrases(raw, analysed.title_terms, params.title_weight)
-        _add_phrases(raw, analysed.body_terms, 1.0)
-    weights = idf.idf_map(t for t in raw if "_" not in t)
+        raw[term] = get(term, 0.0) + title_w
+    weights = idf.idf_map(raw)
     names = analysed.names
-    vec: Vector = {}
-    for term, count in raw.items():
-        if "_" in term:
-            first, second = term.split("_", 1)
-            kind = params.phrase_weight * (weights[first] + weights[second]) / 2.0
-        elif term[0] == "#":
-            kind = params.number_weight * weights[term]
-        else:
-            kind = (params.name_boost if term in names else 1.0) * weights[term]
-        vec[term] = math.log1p(count) * kind
-    if len(vec) > params.max_terms:
-        vec = dict(heapq.nlargest(params.max_terms, vec.items(), key=lambda kv: (kv[1], kv[0])))
+    boost = params.name_boost
+    log1p = math.log1p
+    vec: Vector = {
+        t: log1p(c) * weights[t] * (boost if t in names else 1.0) for t, c in raw.items()
+    }
+    limit = params.max_terms
+    ordered = sorted(vec.items(), key=itemgetter(1), reverse=True)
+    if params.phrase_weight > 0:
+        # A phrase weighs at most phrase_weight x log(1 + the largest count) x
+        # the mean idf of its words; one that cannot outweigh the limit-th
+        # heaviest word would never be kept, and is not even built.
+        half = params.phrase_weight / 2.0
+        floor = 0.0
+        if len(ordered) >= limit:
+            floor = ordered[limit - 1][1] / (half * log1p(max(raw.values())))
+        phrases: dict[str, float] = {}
+        pairs: dict[str, tuple[str, str]] = {}
+        _count_phrases(phrases, pairs, analysed.title_terms, title_w, names, weights, floor)
+        body = analysed.body_terms[:PHRASE_BODY_TERMS]
+        _count_phrases(phrases, pairs, body, 1.0, names, weights, floor)
+        if phrases:
+            for key, count in phrases.items():
+                first, second = pairs[key]
+                vec[key] = log1p(count) * half * (weights[first] + weights[second])
+            ordered = sorted(vec.items(), key=itemgetter(1), reverse=True)
+    vec = dict(ordered[:limit])
     return normalise(vec)
 
 
-def counted_terms(vector: Mapping[str, float]) -> list[str]:
-    """Return the terms of a vector that the idf table counts (words and numbers, not phrases)."""
-    return [t for t in vector if "_" not in t]
+def _count_phrases(
+    phrases: dict[str, float],
+    pairs: dict[str, tuple[str, str]],
+    terms: tuple[str, ...],
+    weight: float,
+    names: frozenset[str],
+    idf: Mapping[str, float],
+    floor: float,
+) -> None:
+    """Count each pair of neighbouring terms as a phrase; a run of names in any order.
 
-
-def _add_phrases(raw: dict[str, float], terms: tuple[str, ...], weight: float) -> None:
-    """Count each pair of neighbouring terms as a phrase feature."""
+    A run of neighbouring names is read in alphabetical order, so "Takaichi
+    Sanae" and "Sanae Takaichi" make the same phrases. Pairs whose idfs add
+    up to less than ``floor`` are skipped.
+    """
+    if names and len(terms) > 1:
+        terms = _names_sorted(terms, names)
+    get = phrases.get
     for first, second in pairwise(terms):
-        raw[f"{first}_{second}"] += weight
+        if first == second or (floor and idf[first] + idf[second] < floor):
+            continue
+        key = f"{first}_{second}"
+        count = get(key)
+        if count is None:
+            pairs[key] = (first, second)
+            phrases[key] = weight
+        else:
+            phrases[key] = count + weight
+
+
+def _names_sorted(terms: tuple[str, ...], names: frozenset[str]) -> tuple[str, ...]:
+    """Return the terms with each run of neighbouring names in alphabetical order."""
+    out: list[str] = []
+    run: list[str] = []
+    for term in terms:
+        if term in names:
+            run.append(term)
+            continue
+        if run:
+            out += sorted(run) if len(run) > 1 else run
+            run = []
+        out.append(term)
+    if run:
+        out += sorted(run) if len(run) > 1 else run
+    return tuple(out)
+
+
+def counted_terms(vector: Mapping[str, float]) -> list[str]:
+    """Return the terms of a vector that the idf table counts (words, not phrases)."""
+    return [t for t in vector if "_" not in t]
 
 
 def normalise(vec: Mapping[str, float]) -> Vector:
     """Return ``vec`` scaled to unit length (empty stays empty)."""
-    norm = math.sqrt(sum(w * w for w in vec.values()))
-    return {t: w / norm for t, w in vec.items()} if norm > 0 else {}
+    norm = math.hypot(*vec.values())
+    if norm <= 0:
+        return {}
+    scale = 1.0 / norm
+    return {t: w * scale for t, w in vec.items()}
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Return the dot product of two unit vectors."""
-    return sum(a[t] * b[t] for t in a.keys() & b.keys())
+    """Return the dot product of two unit vectors (summed in a fixed order)."""
+    return sum([a[t] * b[t] for t in sorted(a.keys() & b.keys())])
+
+
+def similarity(a: Profile, b: Profile) -> float:
+    """Return the cosine of two items, names spelled differently counting as one term."""
+    return cosine(a.vector, b.vector) + variants(a, b)[0]
+
+
+def cosine_words(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float, int]:
+    """Return the cosine of two unit vectors and the number of word terms they share.
+
+    The shared terms are found by a set intersection and summed in sorted
+    order, so the result does not depend on the process's string hashing.
+    """
+    shared = sorted(a.keys() & b.keys())
+    total = sum([a[t] * b[t] for t in shared])
+    return total, sum([1 for t in shared if "_" not in t])
 
 
 def shared_words(a: Mapping[str, float], b: Mapping[str, float]) -> int:
-    """Count the word terms (not numbers, not phrases) two vectors share."""
+    """Count the word terms (not phrases) two vectors share."""
     if len(a) > len(b):
         a, b = b, a
-    return sum(1 for t in a if t in b and not t.startswith("#") and "_" not in t)
+    return sum(1 for t in a if t in b and "_" not in t)
+
+
+def shared_names(a: frozenset[str], b: frozenset[str]) -> tuple[int, int]:
+    """Return (names both share, further pairs that are spelling variants of each other)."""
+    exact = len(a & b)
+    return exact, len(name_variants(a, b))
+
+
+def name_variants(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
+    """Pair names found on one side only that are spelling variants (Josei / Chosei).
+
+    Only names (capitalised words) are compared, never ordinary words: two
+    names of five or more letters, whose lengths differ by at most two, are
+    variants when their letter bigrams overlap with a Dice coefficient of at
+    least 0.6. Each name is paired at most once.
+    """
+    only_a = sorted(n for n in a - b if len(n) >= VARIANT_MIN_LETTERS and n.isalpha())
+    if not only_a:
+        return []
+    only_b = sorted(n for n in b - a if len(n) >= VARIANT_MIN_LETTERS and n.isalpha())
+    found: list[tuple[str, str]] = []
+    used: set[str] = set()
+    for x in only_a:
+        for y in only_b:
+            if y not in used and abs(len(x) - len(y)) <= 2 and _dice(x, y) >= VARIANT_DICE:
+                found.append((x, y))
+                used.add(y)
+                break
+    return found
+
+
+def _bigrams(word: str) -> set[str]:
+    return {word[i : i + 2] for i in range(len(word) - 1)}
+
+
+def _dice(x: str, y: str) -> float:
+    """Return the Dice overlap of the letter bigrams of two words."""
+    bx, by = _bigrams(x), _bigrams(y)
+    return 2 * len(bx & by) / (len(bx) + len(by))
 
 
 def is_date_only(when: datetime) -> bool:
@@ -97,54 +274,16 @@ def is_date_only(when: datetime) -> bool:
     return when.hour == 0 and when.minute == 0 and when.second == 0 and when.microsecond == 0
 
 
-def time_gap(a: datetime, b: datetime, date_grace: timedelta) -> timedelta:
-    """Return the gap between two times, less ``date_grace`` when either is a bare date."""
-    gap = abs(a - b)
-    if is_date_only(a) or is_date_only(b):
-        gap = max(timedelta(0), gap - date_grace)
-    return gap
-
-
-def time_decay(gap: timedelta, half_life: timedelta) -> float:
-    """Return the factor by which a time gap discounts similarity."""
-    seconds = abs(gap.total_seconds())
-    return math.exp(-math.log(2.0) * seconds / max(1.0, half_life.total_seconds()))
-
-
-def pair_signals(a: Profile, b: Profile, params: StoryParams) -> dict[str, float]:
-    """Return every signal comparing two items (used by ``explain``)."""
-    shared = set(a.vector) & set(b.vector)
+def pair_signals(a: Profile, b: Profile) -> dict[str, float]:
+    """Return the raw signals comparing two items (shown by ``explain``)."""
+    exact, variants = shared_names(a.names, b.names)
     return {
         "cosine": round(cosine(a.vector, b.vector), 4),
         "shingle_jaccard": round(sketch_jaccard(a.shingles, b.shingles), 4),
-        "shared_names": float(len(a.names & b.names)),
-        "shared_numbers": float(sum(1 for t in shared if t.startswith("#"))),
-        "shared_terms": float(len(shared)),
+        "shared_names": float(exact + variants),
+        "name_variants": float(variants),
+        "shared_numbers": float(len(a.numbers & b.numbers)),
+        "shared_words": float(shared_words(a.vector, b.vector)),
         "gap_hours": round(abs((a.published - b.published).total_seconds()) / 3600, 2),
-        "time_decay": round(time_decay(_gap(a, b, params), params.time_half_life), 4),
         "same_outlet": 1.0 if a.outlet == b.outlet else 0.0,
-        "name_variants": float(len(name_variants(a.names, b.names))),
     }
-
-
-def name_variants(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
-    """Pair names found on one side only that are spelling variants (Josei / Chosei).
-
-    Two names of five or more letters are variants when their letter bigrams
-    overlap with a Dice coefficient of at least 0.6.
-    """
-    only_a = sorted(n for n in a - b if len(n) >= 5 and n.isalpha())
-    only_b = sorted(n for n in b - a if len(n) >= 5 and n.isalpha())
-    return [(x, y) for x in only_a for y in only_b if _dice(x, y) >= 0.6]
-
-
-def _dice(x: str, y: str) -> float:
-    """Return the Dice overlap of the letter bigrams of two words."""
-    bx = {x[i : i + 2] for i in range(len(x) - 1)}
-    by = {y[i : i + 2] for i in range(len(y) - 1)}
-    return 2 * len(bx & by) / (len(bx) + len(by))
-
-
-def _gap(a: Profile, b: Profile, params: StoryParams) -> timedelta:
-    """Return the effective publication gap of two items."""
-    return time_gap(a.published, b.published, params.date_only_grace)

@@ -13,12 +13,12 @@ It does not group anything itself and runs no SQL of its own.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,12 +127,19 @@ def feed_engine(
     since: datetime | None,
     pending: Sequence[Article | ArticleText],
 ) -> Round:
-    """Add the stored window from ``since`` (none: the engine has it) and the pending articles."""
+    """Add the stored window from ``since`` (none: the engine has it), then the pending articles.
+
+    The stored window goes in whole before the first pending article, as a
+    snapshot's engine holds it: a pending article is decided against every
+    story already stored, also those of articles published after it (a report
+    that arrives late, or one of two with the same time, joins the story the
+    other already has), and a rebuilt engine decides as the snapshot's would.
+    """
     waiting = {item_key(a.source, a.id) for a in pending}
     stored = store.texts_since(since) if since is not None else []
     known = [a for a in stored if item_key(a.source, a.id) not in waiting]
     result = Round([], {})
-    for article in heapq.merge(known, pending, key=_order):
+    for article in chain(known, sorted(pending, key=_order)):
         result.latest = max(result.latest or article.published, article.published)
         decision = engine.add(story_item(article))
         if decision.item_id in waiting:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -94,6 +95,21 @@ class Candidate:
     best_member: str | None
 
 
+def word_terms(vector: Mapping[str, float]) -> int:
+    """How many single-word terms (not phrases) a vector holds: how much text an item has."""
+    return sum(1 for term in vector if "_" not in term)
+
+
+def _evidence(terms: int, other: Profile | None) -> float:
+    """The ``evidence`` feature: how much text the shorter of the two compared items has.
+
+    Symmetric, so two items decide alike whichever arrives first.
+    """
+    if other is not None:
+        terms = min(terms, word_terms(other.vector))
+    return math.log1p(terms)
+
+
 def story_id_for(item_id: str) -> str:
     """Return the stable id of a story founded by ``item_id``."""
     return f"story-{hash_text(item_id):016x}"
@@ -116,6 +132,7 @@ class StoryEngine:
         self._words = WordCache()
         self._rate = _LN2 / p.time_half_life.total_seconds()
         self._grace = p.date_only_grace.total_seconds()
+        self._free = p.time_grace.total_seconds()
 
     # ------------------------------------------------------------------ public
 
@@ -184,7 +201,7 @@ class StoryEngine:
         model = self.params.model
         probability = model.probability(values)
         decay = self._decay(later.profile.published.timestamp(), first.profile.published, False)
-        score = probability * decay
+        score = probability * decay if values[1] >= self.params.min_cosine else 0.0
         signals.update({"p_same": round(probability, 4), "time_prior": round(decay, 4)})
         contributions = model.contributions(values).items()
         signals.update({f"model.{k}": round(v, 4) + 0.0 for k, v in contributions})
@@ -279,16 +296,16 @@ class StoryEngine:
     def _decay(self, when: float, other: datetime | float, other_dated: bool) -> float:
         """Return the time prior between a time and another (a story's mean, or an item's).
 
-        It halves with every ``time_half_life`` of gap; when either time is a
-        bare date, the gap is first reduced by ``date_only_grace``.
+        It halves with every ``time_half_life`` of gap beyond ``time_grace``;
+        when either time is a bare date, the gap is reduced by ``date_only_grace`` too.
         """
         if isinstance(other, datetime):
             other_dated = is_date_only(other)
             other = other.timestamp()
-        gap = abs(when - other)
+        gap = abs(when - other) - self._free
         if other_dated or when % 86400 == 0:
-            gap = max(0.0, gap - self._grace)
-        return math.exp(-self._rate * gap)
+            gap -= self._grace
+        return math.exp(-self._rate * max(0.0, gap))
 
     def _story_prior(self, when: float, rec: StoryRecord) -> float:
         """Return the time prior between an item's time and a story.
@@ -337,9 +354,9 @@ class StoryEngine:
         if wanting:
             best.update(index.best_members(member_dots, set(wanting)))
         when = profile.published.timestamp()
-        evidence = math.log1p(sum(1 for t in vector if "_" not in t))
+        terms = word_terms(vector)
         scored = [
-            self._score(profile, s, best.get(s, []), when, evidence)
+            self._score(profile, s, best.get(s, []), when, terms)
             for s, value in ranked
             if value >= _MIN_PROXY
         ]
@@ -351,7 +368,7 @@ class StoryEngine:
         story: str,
         found: list[tuple[float, str]],
         when: float,
-        evidence: float,
+        terms: int,
     ) -> Candidate:
         """Compute the signals of an item against one story, and the model's score."""
         rec = self._index.stories[story]
@@ -389,13 +406,12 @@ class StoryEngine:
             math.log1p(words),
             1.0 if profile.outlet in rec.outlets else 0.0,
             math.log1p(len(rec.members)),
-            evidence,
+            _evidence(terms, members[best_member].profile if best_member else None),
         )
         probability = sigmoid(self.params.model.logit(features))
         decay = self._story_prior(when, rec)
-        return Candidate(
-            story, probability * decay, probability, decay, features, best, best_member
-        )
+        score = probability * decay if best >= self.params.min_cosine else 0.0
+        return Candidate(story, score, probability, decay, features, best, best_member)
 
     def _pair_features(self, item: Profile, other: Profile) -> tuple[float, ...]:
         """The model's signals for an item against another item taken as a one-member story."""
@@ -410,7 +426,7 @@ class StoryEngine:
             math.log1p(shared),
             1.0 if item.outlet == other.outlet else 0.0,
             math.log1p(1),
-            math.log1p(sum(1 for t in item.vector if "_" not in t)),
+            _evidence(word_terms(item.vector), other),
         )
 
     def _reason(
@@ -422,6 +438,8 @@ class StoryEngine:
             f"pair score {score:.3f} (P(same) {probability:.3f} x time prior {decay:.3f}) "
             f"vs threshold {threshold:.3f}"
         )
+        if score == 0.0 and probability * decay > 0.0:
+            pair += f" (content cosine below {self.params.min_cosine:.2f}: never joined)"
         if not same:
             return f"different stories: {pair}"
         d = later.decision

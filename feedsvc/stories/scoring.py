@@ -29,7 +29,7 @@ FEATURES: tuple[str, ...] = (
     "words",  # log(1 + words shared with the best member)
     "outlet",  # 1 if the item's outlet is already in the story
     "size",  # log(1 + members of the story)
-    "evidence",  # log(1 + word terms of the item): a headline or an article
+    "evidence",  # log(1 + word terms of the shorter of item and best member): headline or article
 )
 
 WEIGHTS_FILE = "weights.json"

@@ -73,6 +73,7 @@ log = logging.getLogger("feedsvc.stories.engine")
 # the (costlier) shingle comparison is not even tried.
 _NEAR_DUPLICATE_MIN_COSINE = 0.5
 _LN2 = math.log(2.0)
+_DAY = 86400.0
 # A story whose partial similarity to the item is below this is not scored.
 _MIN_PROXY = 0.01
 # Stories are ranked through the members with the largest partial dot products:
@@ -200,8 +201,11 @@ class StoryEngine:
         values = self._pair_features(later.profile, first.profile)
         model = self.params.model
         probability = model.probability(values)
-        decay = self._decay(later.profile.published.timestamp(), first.profile.published, False)
-        score = probability * decay if values[1] >= self.params.min_cosine else 0.0
+        full = self._full_texts(word_terms(later.profile.vector), first.profile)
+        decay = self._decay(
+            later.profile.published.timestamp(), first.profile.published, False, full
+        )
+        score = probability * decay
         signals.update({"p_same": round(probability, 4), "time_prior": round(decay, 4)})
         contributions = model.contributions(values).items()
         signals.update({f"model.{k}": round(v, 4) + 0.0 for k, v in contributions})
@@ -293,21 +297,40 @@ class StoryEngine:
         )  # fmt: skip
         return Signals(signals)
 
-    def _decay(self, when: float, other: datetime | float, other_dated: bool) -> float:
+    def _decay(
+        self, when: float, other: datetime | float, other_dated: bool, full: bool = False
+    ) -> float:
         """Return the time prior between a time and another (a story's mean, or an item's).
 
-        It halves with every ``time_half_life`` of gap beyond ``time_grace``;
-        when either time is a bare date, the gap is reduced by ``date_only_grace`` too.
+        It halves with every ``time_half_life`` of gap; between two ``full``
+        texts the first ``time_grace`` of gap is free. Between two bare dates
+        (outlets that date by the day follow an event day after day) the gap is
+        reduced by ``date_only_grace``; between a bare date and a time, by the
+        one day the date stands for.
         """
         if isinstance(other, datetime):
             other_dated = is_date_only(other)
             other = other.timestamp()
-        gap = abs(when - other) - self._free
-        if other_dated or when % 86400 == 0:
+        gap = abs(when - other) - (self._free if full else 0.0)
+        when_dated = when % _DAY == 0
+        if other_dated and when_dated:
             gap -= self._grace
+        elif other_dated or when_dated:
+            gap -= _DAY  # a bare date against a time: the date stands for its whole day
         return math.exp(-self._rate * max(0.0, gap))
 
-    def _story_prior(self, when: float, rec: StoryRecord) -> float:
+    def _full_texts(self, terms: int, other: Profile | None) -> bool:
+        """Whether an item of ``terms`` word terms and ``other`` are both full texts, not headlines.
+
+        A headline alone is thin evidence, and time does most of the work; two
+        articles carry enough content for a follow-up hours later to be judged
+        on it, so the time prior's grace applies between them only.
+        """
+        if other is None:
+            return False
+        return min(terms, word_terms(other.vector)) >= self.params.full_text_terms
+
+    def _story_prior(self, when: float, rec: StoryRecord, full: bool) -> float:
         """Return the time prior between an item's time and a story.
 
         The gap runs to the story's mean publication time, so a story does not
@@ -317,9 +340,9 @@ class StoryEngine:
         counts too, whichever is nearer.
         """
         dated = rec.date_only()
-        prior = self._decay(when, rec.mean_time(), dated)
+        prior = self._decay(when, rec.mean_time(), dated, full)
         if (dated or when % 86400 == 0) and rec.last is not None:
-            prior = max(prior, self._decay(when, rec.last.timestamp(), dated))
+            prior = max(prior, self._decay(when, rec.last.timestamp(), dated, full))
         return prior
 
     def _oldest(self, story_ids: list[str]) -> str:
@@ -397,6 +420,7 @@ class StoryEngine:
                 words = shared
             else:
                 second = sim
+        nearest = members[best_member].profile if best_member else None
         features = (
             centroid,
             best,
@@ -406,12 +430,13 @@ class StoryEngine:
             math.log1p(words),
             1.0 if profile.outlet in rec.outlets else 0.0,
             math.log1p(len(rec.members)),
-            _evidence(terms, members[best_member].profile if best_member else None),
+            _evidence(terms, nearest),
         )
         probability = sigmoid(self.params.model.logit(features))
-        decay = self._story_prior(when, rec)
-        score = probability * decay if best >= self.params.min_cosine else 0.0
-        return Candidate(story, score, probability, decay, features, best, best_member)
+        decay = self._story_prior(when, rec, self._full_texts(terms, nearest))
+        return Candidate(
+            story, probability * decay, probability, decay, features, best, best_member
+        )
 
     def _pair_features(self, item: Profile, other: Profile) -> tuple[float, ...]:
         """The model's signals for an item against another item taken as a one-member story."""
@@ -438,8 +463,6 @@ class StoryEngine:
             f"pair score {score:.3f} (P(same) {probability:.3f} x time prior {decay:.3f}) "
             f"vs threshold {threshold:.3f}"
         )
-        if score == 0.0 and probability * decay > 0.0:
-            pair += f" (content cosine below {self.params.min_cosine:.2f}: never joined)"
         if not same:
             return f"different stories: {pair}"
         d = later.decision

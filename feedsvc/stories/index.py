@@ -50,11 +50,19 @@ class StoryRecord:
     last: datetime | None = None
     time_sum: float = 0.0
     dated: int = 0
+    dated_sum: float = 0.0
     outlets: Counter[str] = field(default_factory=Counter)
     aliases: list[str] = field(default_factory=list)
 
     def mean_time(self) -> float:
-        """Return the mean publication time of the members (POSIX seconds)."""
+        """Return the mean publication time of the members (POSIX seconds).
+
+        Members with a bare date count only when no member has a time: a bare
+        date says "that day", not midnight, and would pull the mean hours early.
+        """
+        timed = len(self.members) - self.dated
+        if timed > 0:
+            return (self.time_sum - self.dated_sum) / timed
         return self.time_sum / len(self.members) if self.members else 0.0
 
     def date_only(self) -> bool:
@@ -259,8 +267,11 @@ class ActiveIndex:
             if rec.shared:
                 rec.total, rec.shared = dict(rec.total), False
             self._shift_centroid(rec, profile.vector, sign, indexed)
-        rec.time_sum += sign * profile.published.timestamp()
+        stamp = profile.published.timestamp()
+        rec.time_sum += sign * stamp
         dated = is_date_only(profile.published)
+        if dated:
+            rec.dated_sum += sign * stamp
         if sign > 0:
             rec.members[profile.item_id] = None
             rec.outlets[profile.outlet] += 1

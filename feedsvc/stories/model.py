@@ -54,12 +54,11 @@ class StoryParams:
     idf_per_story: bool = True
     # The time prior: the chance of one story halves with each half-life of gap.
     time_half_life: timedelta = timedelta(days=1)
-    time_grace: timedelta = timedelta(hours=12)  # one news cycle of gap costs nothing
-    date_only_grace: timedelta = timedelta(days=2)
-    # A join needs the best member to share this much weighted content (cosine),
-    # whatever the model says: the development data has almost no long-text
-    # negatives, so shared-word counts between long texts are not learned as chance.
-    min_cosine: float = 0.2
+    # Between two full texts (both with at least this many word terms; a headline
+    # has about 10) the first hours of gap cost nothing: follow-ups come hours later.
+    time_grace: timedelta = timedelta(hours=3)
+    full_text_terms: int = 30
+    date_only_grace: timedelta = timedelta(days=2)  # between two bare dates (print, by the day)
     # The decisions: the learned model and the near-duplicate bar.
     model: StoryModel = field(default_factory=default_model)
     near_duplicate_threshold: float = 0.60

@@ -27,6 +27,7 @@ from feedsvc.store import Store
 from feedsvc.types import StoryUpdate
 from tests.support.configs import write_config
 from tests.support.pages import all_page_problems, html_errors
+from tests.support.samples import sample_sources as samples_as_sources
 from tests.test_stories_service import assignment, seed_articles
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -42,19 +43,8 @@ TEASERS = ("Supreme Court", "Tax Threat", "Saebyul", "Kim Jong Un", "Sim Eun Kye
 
 
 def sample_sources(samples: Path) -> list[dict[str, Any]]:
-    """The repository's sample outlets (one story told by four of them)."""
-    return [
-        {"name": "harbour-gazette", "title": "The Harbour Gazette", "kind": "feed",
-         "path": str(samples / "harbour-gazette/feed.xml"), "tags": ["coast"]},
-        {"name": "valley-wire", "title": "Valley Wire", "kind": "feed",
-         "path": str(samples / "valley-wire/atom.xml"), "tags": ["wire"]},
-        {"name": "metro-daily", "title": "Metro Daily", "kind": "feed",
-         "path": str(samples / "metro-daily/feed.json")},
-        {"name": "lowmere-drops", "title": "Lowmere Drops", "kind": "file",
-         "path": str(samples / "drops"), "tags": ["coast"]},
-        {"name": "riverside", "title": "Riverside Chronicle", "kind": "page",
-         "path": str(samples / "pages/riverside-chronicle-ferry.html"), "tags": ["coast"]},
-    ]  # fmt: skip
+    """The repository's sample outlets (one story told by four of them), Riverside tagged."""
+    return samples_as_sources(samples, riverside_tags=("coast",))
 
 
 def seed_sources(seeds: Path, *which: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.types import Article, FetchIntent, StoryAssignment, StoryUpdate
 from tests.support.configs import write_config
+from tests.support.samples import sample_sources
 
 FERRY = {
     "harbour-gazette": "harbourgazette:article:48213",
@@ -24,22 +25,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def sample_config(directory: Path, samples: Path, *, drop_riverside: bool = False) -> Path:
-    sources = [
-        {"name": "harbour-gazette", "title": "The Harbour Gazette", "kind": "feed",
-         "path": str(samples / "harbour-gazette/feed.xml"), "tags": ["coast"]},
-        {"name": "valley-wire", "title": "Valley Wire", "kind": "feed",
-         "path": str(samples / "valley-wire/atom.xml"), "tags": ["wire"]},
-        {"name": "metro-daily", "title": "Metro Daily", "kind": "feed",
-         "path": str(samples / "metro-daily/feed.json")},
-        {"name": "lowmere-drops", "title": "Lowmere Drops", "kind": "file",
-         "path": str(samples / "drops"), "tags": ["coast"]},
-    ]  # fmt: skip
-    if not drop_riverside:
-        sources.append(
-            {"name": "riverside", "title": "Riverside Chronicle", "kind": "page",
-             "path": str(samples / "pages/riverside-chronicle-ferry.html")}
-        )  # fmt: skip
-    return write_config(directory, sources)
+    return write_config(directory, sample_sources(samples, drop_riverside=drop_riverside))
 
 
 def service_for(config: Path) -> Service:

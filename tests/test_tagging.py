@@ -20,24 +20,14 @@ from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
 from feedsvc.store.migrate import alembic_config, upgrade
 from feedsvc.types import TagOrigin
+from tests.support.samples import sample_sources
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 METRO_FERRY = ("metro-daily", "md-2026-11-18-0034")
 
 
 def sample_config(directory: Path, samples: Path, tags: dict[str, Any]) -> Path:
-    sources = [
-        {"name": "harbour-gazette", "title": "The Harbour Gazette", "kind": "feed",
-         "path": str(samples / "harbour-gazette/feed.xml"), "tags": ["coast"]},
-        {"name": "valley-wire", "title": "Valley Wire", "kind": "feed",
-         "path": str(samples / "valley-wire/atom.xml"), "tags": ["wire"]},
-        {"name": "metro-daily", "title": "Metro Daily", "kind": "feed",
-         "path": str(samples / "metro-daily/feed.json")},
-        {"name": "lowmere-drops", "title": "Lowmere Drops", "kind": "file",
-         "path": str(samples / "drops"), "tags": ["coast"]},
-        {"name": "riverside", "title": "Riverside Chronicle", "kind": "page",
-         "path": str(samples / "pages/riverside-chronicle-ferry.html")},
-    ]  # fmt: skip
+    sources = sample_sources(samples)
     document = {
         "settings": {
             "data_dir": "data",

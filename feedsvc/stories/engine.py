@@ -107,7 +107,7 @@ def _evidence(terms: int, other: Profile | None) -> float:
     Symmetric, so two items decide alike whichever arrives first.
     """
     if other is not None:
-        terms = min(terms, word_terms(other.vector))
+        terms = min(terms, other.terms)
     return math.log1p(terms)
 
 
@@ -201,7 +201,7 @@ class StoryEngine:
         values = self._pair_features(later.profile, first.profile)
         model = self.params.model
         probability = model.probability(values)
-        full = self._full_texts(word_terms(later.profile.vector), first.profile)
+        full = self._full_texts(later.profile.terms, first.profile)
         decay = self._decay(
             later.profile.published.timestamp(), first.profile.published, False, full
         )
@@ -224,6 +224,7 @@ class StoryEngine:
         profile = Profile(
             item.id, item.outlet, item.published, vector, analysed.names, analysed.numbers,
             analysed.shingles, analysed.length, spelled_names(analysed.names, vector),
+            word_terms(vector),
         )  # fmt: skip
         return profile, analysed.fingerprint if analysed.words >= 8 else None
 
@@ -328,7 +329,7 @@ class StoryEngine:
         """
         if other is None:
             return False
-        return min(terms, word_terms(other.vector)) >= self.params.full_text_terms
+        return min(terms, other.terms) >= self.params.full_text_terms
 
     def _story_prior(self, when: float, rec: StoryRecord, full: bool) -> float:
         """Return the time prior between an item's time and a story.
@@ -377,7 +378,7 @@ class StoryEngine:
         if wanting:
             best.update(index.best_members(member_dots, set(wanting)))
         when = profile.published.timestamp()
-        terms = word_terms(vector)
+        terms = profile.terms
         scored = [
             self._score(profile, s, best.get(s, []), when, terms)
             for s, value in ranked
@@ -451,7 +452,7 @@ class StoryEngine:
             math.log1p(shared),
             1.0 if item.outlet == other.outlet else 0.0,
             math.log1p(1),
-            _evidence(word_terms(item.vector), other),
+            _evidence(item.terms, other),
         )
 
     def _reason(

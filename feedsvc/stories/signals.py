@@ -45,6 +45,7 @@ class Profile:
     shingles: Sketch
     length: int
     spelled: tuple[tuple[str, frozenset[str]], ...] = ()
+    terms: int = 0  # single-word terms of the vector (not phrases): how much text it has
 
 
 def spelled_names(names: frozenset[str], vector: Mapping[str, float]) -> tuple[

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from feedsvc import __version__
 from feedsvc.store.idle import SourceRow
+from feedsvc.tempfiles import temp_prefix
 
 if TYPE_CHECKING:
     from feedsvc.config_types import Config
@@ -116,8 +117,10 @@ def write_ticket(config_path: Path, text: bytes, ticket: IdleTicket) -> None:
     try:
         key = config_key(config_path, text)
         body = json.dumps({"key": key, **_encode(ticket)}, ensure_ascii=False).encode("utf-8")
+        if where.is_file() and where.read_bytes() == body:
+            return  # kept already: a full run that changed nothing writes nothing here
         where.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{where.name}.{os.getpid()}.", dir=where.parent)
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(where), suffix=".tmp", dir=where.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)

@@ -120,8 +120,7 @@ def save_snapshot(
     """Write the engine to ``path`` (atomically); a failure is logged, never raised."""
     header = {**_header(params, sources, token), "latest": latest}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_snapshot_leftovers(path)
+        path.parent.mkdir(parents=True, exist_ok=True)  # leftovers: removed as the round began
         fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -219,9 +219,10 @@ def _within(part: str, whole: str) -> bool:
 
 def find_differences(reports: Sequence[Report]) -> Differences:
     """What differs between the reports of one story (one ``Report`` per outlet, story order)."""
-    readings = [read_report(report) for report in _by_outlet(reports)]
-    if len(readings) < 2:
+    outlets = _by_outlet(reports)
+    if len(outlets) < 2:  # one outlet: nothing to compare, so nothing to read
         return Differences()
+    readings = [read_report(report) for report in outlets]
     figures = _pair_figures(readings)
     spellings = _pair_spellings(readings)
     return Differences(

@@ -24,7 +24,8 @@ changed costs one read of the sources' states and renders nothing.
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
 (the settings and sources that shape the output, and the feedsvc version), or
-when ``index.html`` is missing; it renders every story's page too, in chunks.
+when ``index.html`` is missing; it renders the page of every story of two
+outlets or more (``plan.has_page``) too, in chunks.
 When nothing is marked and nothing else asks for it, nothing is rendered at
 all. This module runs no SQL and renders no
 bytes itself.
@@ -54,12 +55,14 @@ from feedsvc.publish.pageplan import (
     tag_page,
 )
 from feedsvc.publish.plan import (
+    PAGE_OUTLETS,
     RELATED_LIMIT,
     entry_from_article,
     entry_from_story,
     entry_guid,
     feed_listings,
     feed_spec,
+    has_page,
 )
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.tags import tagger_for
@@ -117,7 +120,7 @@ def publish_changes(
         stories: Sequence[str] = []
     else:
         chosen = listings if full else touched_feeds(listings, marks, store)
-        stories = store.story_ids() if full else sorted(marks.stories)
+        stories = store.story_ids(min_outlets=PAGE_OUTLETS) if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
     render = render_in_turn if pool is None else _pool_renderer(pool)
     result = write_output(
@@ -135,13 +138,18 @@ def publish_changes(
 def touched_feeds(
     listings: Sequence[FeedListing], marks: PublishMarks, store: Store
 ) -> list[FeedListing]:
-    """The feeds that the marked sources and stories appear in."""
+    """The feeds that the marked sources and stories appear in.
+
+    A source whose article is in a marked story counts too: its page shows
+    that story's outlet count and links its page, which may just have appeared.
+    """
     tags = store.tags_of_stories(marks.stories) if marks.stories else set()
+    sources = {*marks.sources, *(store.sources_of_stories(marks.stories) if marks.stories else ())}
 
     def touched(listing: FeedListing) -> bool:
         if listing.kind == "all":
             return bool(marks.stories)
-        return listing.key in (marks.sources if listing.kind == "source" else tags)
+        return listing.key in (sources if listing.kind == "source" else tags)
 
     return [listing for listing in listings if touched(listing)]
 
@@ -224,14 +232,16 @@ def _source_page(
 def _story_pages(
     config: Config, store: Store, listings: Sequence[FeedListing], story_ids: Sequence[str]
 ) -> Iterator[Output]:
-    """The page of each of these stories, and a page at each id it absorbed, pointing to it.
+    """The page of each of these stories that has one, and a page at each id it absorbed.
 
-    Stories are read ``STORIES_PER_QUERY`` at a time, each with every member.
+    Only a story of two outlets or more has a page (``plan.has_page``); an id
+    it absorbed gets a small page pointing to it. Stories are read
+    ``STORIES_PER_QUERY`` at a time, each with every member.
     """
     sources = {s.name: s for s in config.sources}
     for start in range(0, len(story_ids), STORIES_PER_QUERY):
         chunk = story_ids[start : start + STORIES_PER_QUERY]
-        views = store.stories_by_id(chunk)
+        views = [view for view in store.stories_by_id(chunk) if has_page(view.outlets)]
         live = [view.id for view in views]
         tags = store.story_tags(live)
         joins = store.story_joins(live)

@@ -22,6 +22,7 @@ from lxml import html as lxml_html
 from feedsvc.config_types import Settings
 from feedsvc.publish.pageplan import moved_page
 from feedsvc.publish.pages import render_page
+from feedsvc.publish.plan import story_page_path
 from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.types import StoryUpdate
@@ -84,7 +85,12 @@ def test_every_page_of_the_samples_is_valid_html5_with_working_links(
     pages = sorted(p.relative_to(output).as_posix() for p in output.rglob("*.html"))
     assert "index.html" in pages and "tags/coast.html" in pages
     assert "sources/valley-wire.html" in pages
-    assert len(story_pages(output)) >= 10
+    with Service.from_path(tmp_path / "sources.yaml").open_store() as store:
+        views = store.stories_by_id(store.story_ids())
+    shared = {story_page_path(v.id) for v in views if v.outlets >= 2}
+    assert len(shared) >= 1 and len(views) >= 10
+    # a page for each story of two outlets or more, none for a story of one
+    assert {p for p in pages if p.startswith("stories/")} == shared
     assert all_page_problems(output) == []
 
 
@@ -157,13 +163,21 @@ HOSTILE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 
 
 def test_what_outlets_wrote_is_escaped_on_every_page(tmp_path: Path) -> None:
-    drops = tmp_path / "drops"
-    drops.mkdir()
-    (drops / "quay.html").write_text(HOSTILE, encoding="utf-8")
-    output = run(
-        tmp_path, [{"name": "drops", "kind": "file", "path": str(drops), "tags": ["quay"]}]
-    )
-    pages = [output / "index.html", output / "tags/quay.html", *story_pages(output)]
+    outlets = []
+    for name in ("drops", "quay-post"):  # two outlets with one story: it has a page
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "quay.html").write_text(HOSTILE, encoding="utf-8")
+        outlets.append(
+            {"name": name, "kind": "file", "path": str(tmp_path / name), "tags": ["quay"]}
+        )
+    output = run(tmp_path, outlets)
+    assert len(story_pages(output)) == 1
+    pages = [
+        output / "index.html",
+        output / "tags/quay.html",
+        output / "sources/drops.html",
+        *story_pages(output),
+    ]
     for page in pages:
         data = page.read_bytes()
         assert b"<script" not in data and b"<img" not in data and b"onerror" not in data

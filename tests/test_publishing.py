@@ -94,8 +94,8 @@ def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, Loopbac
     assert result.published is not None
     rendered = {*result.published.written, *result.published.unchanged}
     new_stories = {p for p in files(service.config.settings.output_dir) if p.startswith("stories/")}
-    assert len(new_stories - before) == 1  # the bakery's story; the other stories are left alone
-    pages = {"sources/city.html", "tags/transport.html", *(new_stories - before)}
+    assert new_stories == before  # the bakery's story has one outlet: no page of its own
+    pages = {"sources/city.html", "tags/transport.html"}
     feeds = feed_files("all", "sources/city", "tags/transport")
     assert rendered == feeds | pages | {"index.html", "feeds.opml", "favicon.svg"}
     assert set(result.published.written) == feeds | pages | {"index.html"}
@@ -105,6 +105,38 @@ def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, Loopbac
     ]
     assert titles == [BAKERY[1], TRAMS[1]]
     assert len(feedparser.parse((output / "all.rss").read_bytes()).entries) == 3
+
+
+def test_a_story_gets_its_page_when_a_second_outlet_reports_it(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, server = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    assert not (output / "stories").exists() or files(output / "stories") == set()
+    (tram,) = [e for e in atom_entries(output / "all.atom") if e.title == TRAMS[1]]
+    assert compare_links(tram) == []
+    assert "Compare coverage" not in tram.content[0].value
+
+    server.route("/coast.xml", body=rss(GULLS, ("t2", TRAMS[1], TRAMS[2])))  # the trams, again
+    result = service.run_once(force=True, workers=1)
+    assert result.published is not None
+    (page,) = files(output / "stories")
+    assert f"stories/{page}" in result.published.written
+    (tram,) = [e for e in atom_entries(output / "all.atom") if e.title == TRAMS[1]]
+    assert compare_links(tram) == [f"http://feeds.test/stories/{page}"]
+    city = (output / "sources/city.html").read_text(encoding="utf-8")
+    assert f'href="../stories/{page}"' in city and "Compare coverage (2 outlets)" in city
+
+
+def compare_links(entry: feedparser.FeedParserDict) -> list[str]:
+    """The entry's links to its story's page."""
+    return [ln.href for ln in entry.links if ln.get("title") == "Compare coverage"]
+
+
+def atom_entries(path: Path) -> list[feedparser.FeedParserDict]:
+    """The entries of an Atom file, as a feed reader parses them."""
+    return list(feedparser.parse(path.read_bytes()).entries)
 
 
 def test_a_change_of_source_health_rewrites_the_front_page_alone(

@@ -28,7 +28,7 @@ from feedsvc.publish.pagespec import (
     TagPage,
     TagSummary,
 )
-from feedsvc.publish.plan import story_page_path
+from feedsvc.publish.plan import has_page, story_page_path
 from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, SourceState, StoryView
 
 PAGE_SUFFIX = ".html"
@@ -54,7 +54,7 @@ def story_card(view: StoryView, sources: Mapping[str, SourceConfig]) -> StoryCar
     rep = view.representative
     return StoryCard(
         title=rep.title,
-        page=story_page_path(view.id),
+        page=story_page_path(view.id) if has_page(view.outlets) else None,
         outlet=_outlet(rep, sources),
         published=rep.published,
         outlets=view.outlets,
@@ -62,10 +62,8 @@ def story_card(view: StoryView, sources: Mapping[str, SourceConfig]) -> StoryCar
     )
 
 
-def card_from_entry(entry: FeedEntry) -> StoryCard | None:
-    """A story entry of a feed as a story in a list (None for an article entry)."""
-    if entry.page is None:
-        return None
+def card_from_entry(entry: FeedEntry) -> StoryCard:
+    """A story entry of a feed as a story in a list."""
     return StoryCard(
         title=entry.title,
         page=entry.page,
@@ -128,8 +126,8 @@ def moved_page(story_id: str, survivor: str) -> MovedPage:
 
 def tag_page(spec: FeedSpec) -> TagPage:
     """A tag's page: the stories of its feed, as the feed holds them."""
-    cards = (card_from_entry(entry) for entry in spec.entries)
-    return TagPage(listing_page(spec.listing), spec.listing, tuple(c for c in cards if c))
+    cards = tuple(card_from_entry(entry) for entry in spec.entries)
+    return TagPage(listing_page(spec.listing), spec.listing, cards)
 
 
 def source_page(
@@ -145,7 +143,8 @@ def source_page(
         if story is None:
             items.append(SourceItem(article))
         else:
-            items.append(SourceItem(article, story_page_path(story[0]), story[1]))
+            page = story_page_path(story[0]) if has_page(story[1]) else None
+            items.append(SourceItem(article, page, story[1]))
     return SourcePage(listing_page(listing), listing, source.location, tuple(items))
 
 

@@ -60,10 +60,10 @@ class MovedPage:
 
 @dataclass(frozen=True, slots=True)
 class StoryCard:
-    """A story in a list: its headline, first outlet, date, outlet count and page."""
+    """A story in a list: its headline, first outlet, date, outlet count and page (if any)."""
 
     title: str
-    page: str
+    page: str | None
     outlet: str
     published: datetime
     outlets: int

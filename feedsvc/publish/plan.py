@@ -33,6 +33,8 @@ _UNSAFE_RUN = re.compile(r"[^a-z0-9._-]+")
 
 ALL_PATH = "all"
 STORIES_DIR = "stories"
+# How many outlets a story needs for a page of its own (``has_page``).
+PAGE_OUTLETS = 2
 ALL_TITLE = "All stories"
 ALL_DESCRIPTION = "Every story feedsvc collected, newest first"
 # Other outlets linked from a story's entry; the rest are counted, not listed.
@@ -80,6 +82,16 @@ def entry_from_article(
     )
 
 
+def has_page(outlets: int) -> bool:
+    """Whether a story of ``outlets`` outlets has a page: once a second outlet reports it.
+
+    A page compares outlets; with one there is nothing to compare, and the
+    feeds and lists link to the report itself. The page appears, at its
+    stable path, when a second outlet joins.
+    """
+    return outlets >= PAGE_OUTLETS
+
+
 def story_page_path(story_id: str) -> str:
     """The path of a story's page in the output dir: keyed by its id, so stable as outlets join."""
     return f"{STORIES_DIR}/{path_segment(story_id)}.html"
@@ -100,7 +112,8 @@ def entry_from_story(
 ) -> FeedEntry:
     """One entry for a whole story: the representative's text, other outlets as related links.
 
-    The entry's ``page`` is the story's page comparing its outlets. Each other
+    The entry's ``page`` is the story's page comparing its outlets, once it
+    has two (``has_page``). Each other
     outlet is linked once, by its first report, up to ``related_limit`` of
     them; the entry counts the outlets left out. ``tags``
     are the story's tags (the union of its members'; by default the
@@ -125,7 +138,7 @@ def entry_from_story(
         updated=story.updated,
         related=related,
         more_outlets=more,
-        page=story_page_path(story.id),
+        page=story_page_path(story.id) if has_page(story.outlets) else None,
     )
 
 

@@ -201,6 +201,11 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
             publish_sql.clear(connection, upto)
             state_sql.put(connection, state)
 
+    def sources_of_stories(self, story_ids: Iterable[str]) -> set[str]:
+        """The sources of the members of these stories."""
+        with _translated("reading story sources"), reading(self.engine) as connection:
+            return publish_sql.sources_of_stories(connection, sorted(story_ids))
+
     def tags_of_stories(self, story_ids: Iterable[str]) -> set[str]:
         """The tags carried by any member of these stories."""
         with _translated("reading story tags"), reading(self.engine) as connection:

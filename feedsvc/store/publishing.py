@@ -58,6 +58,18 @@ def clear(connection: Connection, upto: int) -> None:
     connection.execute(sa.delete(publish_marks).where(publish_marks.c.seq <= upto))
 
 
+def sources_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:
+    """The sources of the members of these stories."""
+    found: set[str] = set()
+    for start in range(0, len(story_ids), CHUNK):
+        chunk = story_ids[start : start + CHUNK]
+        stmt = (
+            sa.select(story_members.c.source).distinct().where(story_members.c.story_id.in_(chunk))
+        )
+        found.update(connection.execute(stmt).scalars())
+    return found
+
+
 def tags_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:
     """The tags carried by any member of these stories."""
     tags: set[str] = set()

@@ -350,9 +350,21 @@ def story_of(connection: Connection, source: str, article_id: str) -> str | None
     return connection.execute(stmt).scalar_one_or_none()
 
 
-def ids(connection: Connection) -> list[str]:
-    """Every story id, sorted."""
-    return list(connection.execute(sa.select(stories.c.id).order_by(stories.c.id)).scalars())
+def ids(connection: Connection, *, min_outlets: int = 0) -> list[str]:
+    """Every story id, sorted; with ``min_outlets``, those with that many configured outlets."""
+    if min_outlets <= 0:
+        return list(connection.execute(sa.select(stories.c.id).order_by(stories.c.id)).scalars())
+    outlets = sa.func.count(sa.distinct(articles.c.source))
+    stmt = (
+        sa.select(story_members.c.story_id)
+        .join(articles, _member_of_article)
+        .join(sources, sources.c.name == articles.c.source)
+        .where(sources.c.removed_at.is_(None))
+        .group_by(story_members.c.story_id)
+        .having(outlets >= min_outlets)
+        .order_by(story_members.c.story_id)
+    )
+    return list(connection.execute(stmt).scalars())
 
 
 def views_by_id(connection: Connection, story_ids: Sequence[str]) -> list[StoryView]:

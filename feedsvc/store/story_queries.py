@@ -78,10 +78,10 @@ class StoryQueries:
         with self._translate("reading story members"), reading(self.engine) as connection:
             return story_sql.members_of(connection, story_id)
 
-    def story_ids(self) -> list[str]:
-        """Every story id, sorted."""
+    def story_ids(self, *, min_outlets: int = 0) -> list[str]:
+        """Every story id (of at least ``min_outlets`` configured outlets), sorted."""
         with self._translate("reading story ids"), reading(self.engine) as connection:
-            return story_sql.ids(connection)
+            return story_sql.ids(connection, min_outlets=min_outlets)
 
     def stories_by_id(self, story_ids: Sequence[str]) -> list[StoryView]:
         """These stories with every member, by id (unknown or empty ones left out)."""

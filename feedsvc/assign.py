@@ -6,8 +6,12 @@ The engine of the previous round is read back from its snapshot
 than its window allows (``LATE``); otherwise it is rebuilt: warmed up with the
 articles of the active window and the assignments stored for them, so that
 story ids stay stable across runs and restarts. Then every article that has no
-story yet is added, oldest first; the decisions, merges and new story shapes
-are saved in one transaction with the token of the snapshot written after it.
+story yet is added, oldest first, ``BATCH`` at a time (a first run of many
+feeds never holds all their texts at once); the decisions, merges and new
+story shapes of each batch are saved in one transaction with a new token; the
+snapshot written after the last batch carries the last token, so a round
+killed between batches leaves a snapshot that no longer matches, and the next
+round rebuilds from what was saved.
 It does not group anything itself and runs no SQL of its own.
 """
 
@@ -41,6 +45,8 @@ log = logging.getLogger("feedsvc.assign")
 # neighbours may already have left the window, and at a third of it (a day, by
 # default) the time decay leaves them little weight anyway.
 LATE = 1 / 3
+# Pending articles read and decided at a time: bounds the texts a round holds.
+BATCH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +167,9 @@ def assign_stories(
     *,
     sources: Sequence[str] = (),
     snapshot: Path | None = None,
+    batch: int = BATCH,
 ) -> AssignResult:
-    """Place every article without a story, and store the decisions.
+    """Place every article without a story, ``batch`` at a time, and store the decisions.
 
     With a ``snapshot`` path, the engine is read from it when it matches (and
     written back after the round); ``sources`` are the configured source names
@@ -170,24 +177,52 @@ def assign_stories(
     """
     if snapshot is not None:
         remove_snapshot_leftovers(snapshot)  # also when this round has nothing to place
-    pending = store.unassigned_texts()
+    pending = store.unassigned_texts(limit=batch)
     if not pending:
         return AssignResult()
     engine, since, seen = _engine_for(store, params, now, pending, sources, snapshot)
-    done = feed_engine(engine, store, since, pending)
-    merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
+    result = AssignResult(rebuilt=since is not None)
+    latest = seen
+    while pending:
+        done = feed_engine(engine, store, since, pending)
+        token = _save(store, engine, done, now)
+        result = _add(result, _count(done.decisions, _merges(engine, done)))
+        latest = max(filter(None, (latest, done.latest)), default=None)
+        if len(pending) < batch:
+            break
+        since, last = None, pending[-1]  # the engine holds the window now
+        pending = store.unassigned_texts(limit=batch, after=_order(last))
+    if snapshot is not None and latest is not None:
+        save_snapshot(snapshot, engine, params, sources, token, latest)
+    return result
+
+
+def _merges(engine: StoryEngine, done: Round) -> dict[str, str]:
+    """Each story id merged away in this batch, with the id that absorbed it."""
+    return {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
+
+
+def _save(store: Store, engine: StoryEngine, done: Round, now: datetime) -> str:
+    """Save one batch's decisions, merges and shapes with a new snapshot token; return it."""
     token = uuid.uuid4().hex
     store.save_stories(
         [_assignment(engine, d) for d in done.decisions],
         [done.shapes[k] for k in sorted(done.shapes)],
-        merges,
+        _merges(engine, done),
         now,
         {SNAPSHOT_KEY: token},
     )
-    if snapshot is not None and done.latest is not None:
-        latest = max(done.latest, seen or done.latest)
-        save_snapshot(snapshot, engine, params, sources, token, latest)
-    return replace(_count(done.decisions, merges), rebuilt=since is not None)
+    return token
+
+
+def _add(total: AssignResult, more: AssignResult) -> AssignResult:
+    return replace(
+        total,
+        assigned=total.assigned + more.assigned,
+        new_stories=total.new_stories + more.new_stories,
+        joined=total.joined + more.joined,
+        merges=total.merges + more.merges,
+    )
 
 
 def _engine_for(

@@ -280,3 +280,38 @@ def test_seed_reports_are_one_story_whichever_arrives_first(
     assert [sorted([v.representative.source, *(o.source for o in v.others)]) for v in views] == [
         ["outlet-000", "outlet-004"]
     ]
+
+
+def test_a_round_in_small_batches_decides_as_one_whole_round(
+    tmp_path: Path, repo_dir: Path, store_url: str
+) -> None:
+    from feedsvc.assign import assign_stories
+
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        names = [s.name for s in service.config.sources]
+        stored = store.recent_articles_by_source(names, 1000)
+        whole = {frozenset((a.source, a.id) for a in store.story_members(v.id))
+                 for v in store.recent_stories(1000)}  # fmt: skip
+    assert sum(len(group) for group in stored.values()) > 12 and len(whole) > 3
+
+    with Store.open(store_url) as store:
+        store.sync_sources(service.config.sources, NOW)
+        for source, group in stored.items():
+            intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
+            store.save_batch(source, group, intent)
+        pending = store.unassigned_texts()
+        pages = [store.unassigned_texts(limit=5)]
+        while len(pages[-1]) == 5:
+            last = pages[-1][-1]
+            pages.append(
+                store.unassigned_texts(limit=5, after=(last.published, last.source, last.id))
+            )
+        assert [a for page in pages for a in page] == pending  # keyset paging: each once, in order
+
+        result = assign_stories(store, service.story_params, NOW, batch=3)
+        assert result.assigned == len(pending) and store.unassigned_texts() == []
+        batched = {frozenset((a.source, a.id) for a in store.story_members(v.id))
+                   for v in store.recent_stories(1000)}  # fmt: skip
+    assert batched == whole

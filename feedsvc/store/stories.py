@@ -30,6 +30,8 @@ from feedsvc.store.schema import (
 from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Key = tuple[str, str]
+TextKey = tuple[datetime, str, str]
+"""Where an article stands in grouping order: published, source, id."""
 
 _member_of_article = sa.and_(
     story_members.c.source == articles.c.source,
@@ -54,15 +56,28 @@ def aliases(connection: Connection) -> dict[str, str]:
 
 
 def texts_since(connection: Connection, since: datetime) -> list[ArticleText]:
-    """Articles of configured sources published at or after ``since``, oldest first."""
-    stmt = _configured_texts().where(articles.c.published >= since)
+    """Articles of configured sources in a story, published at or after ``since``, oldest first."""
+    member = sa.exists().where(_member_of_article)
+    stmt = _configured_texts().where(articles.c.published >= since, member)
     return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
-def unassigned_texts(connection: Connection) -> list[ArticleText]:
-    """Articles of configured sources that belong to no story yet, oldest first."""
+def unassigned_texts(
+    connection: Connection, *, limit: int | None = None, after: TextKey | None = None
+) -> list[ArticleText]:
+    """Articles of configured sources that belong to no story yet, oldest first.
+
+    At most ``limit`` of them, and only those after ``after`` in that order
+    (published, source, id): a round reads its pending articles a batch at a time.
+    """
     member = sa.exists().where(_member_of_article)
     stmt = _configured_texts().where(~member)
+    if after is not None:
+        columns = (articles.c.published, articles.c.source, articles.c.id)
+        bound = (sa.literal(value, type_=c.type) for value, c in zip(after, columns, strict=True))
+        stmt = stmt.where(sa.tuple_(*columns) > sa.tuple_(*bound))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [ArticleText(*row) for row in connection.execute(stmt)]
 
 

@@ -44,10 +44,15 @@ class StoryQueries:
         with self._translate("reading articles"), reading(self.engine) as connection:
             return story_sql.texts_since(connection, since)
 
-    def unassigned_texts(self) -> list[ArticleText]:
-        """What grouping needs of the articles not yet in a story, oldest first."""
+    def unassigned_texts(
+        self, *, limit: int | None = None, after: tuple[datetime, str, str] | None = None
+    ) -> list[ArticleText]:
+        """What grouping needs of the articles not yet in a story, oldest first.
+
+        At most ``limit`` of them, those after ``after`` (published, source, id).
+        """
         with self._translate("reading unassigned articles"), reading(self.engine) as connection:
-            return story_sql.unassigned_texts(connection)
+            return story_sql.unassigned_texts(connection, limit=limit, after=after)
 
     def any_unassigned(self) -> bool:
         """Whether any article is not yet in a story (a story round would have work)."""

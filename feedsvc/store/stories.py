@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -30,6 +30,7 @@ from feedsvc.store.schema import (
 from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Key = tuple[str, str]
+T = TypeVar("T")
 TextKey = tuple[datetime, str, str]
 """Where an article stands in grouping order: published, source, id."""
 
@@ -127,8 +128,7 @@ def save(
     _assign(connection, assignments, now)
     for alias, into in merges.items():
         _merge(connection, alias, into, now)
-    for update in updates:
-        _upsert_story(connection, update, now)
+    _upsert_stories(connection, updates, now)
     publishing.mark(connection, "story", [*(u.id for u in updates), *merges.values()])
     state.put(connection, facts or {})
 
@@ -136,16 +136,9 @@ def save(
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
     if not batch:
         return
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for a in batch:
-        by_source[a.source].append(a.article_id)
-    for source, ids in by_source.items():
-        for chunk in _chunks(ids, 500):
-            connection.execute(
-                sa.delete(story_members).where(
-                    story_members.c.source == source, story_members.c.article_id.in_(chunk)
-                )
-            )
+    key = sa.tuple_(story_members.c.source, story_members.c.article_id)
+    for pairs in _chunks(sorted({(a.source, a.article_id) for a in batch}), 500):
+        connection.execute(sa.delete(story_members).where(key.in_(pairs)))
     connection.execute(sa.insert(story_members), [_member_row(a, now) for a in batch])
 
 
@@ -174,24 +167,32 @@ def _merge(connection: Connection, alias: str, into: str, now: datetime) -> None
     connection.execute(sa.delete(stories).where(stories.c.id == alias))
 
 
-def _upsert_story(connection: Connection, update: StoryUpdate, now: datetime) -> None:
-    published = connection.execute(
-        sa.select(articles.c.published).where(
-            articles.c.source == update.representative_source,
-            articles.c.id == update.representative_id,
+def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now: datetime) -> None:
+    """Replace the row of each story in ``updates``, a few statements per 500 stories."""
+    if not updates:
+        return
+    wanted = sorted({(u.representative_source, u.representative_id) for u in updates})
+    published: dict[Key, datetime] = {}
+    key = sa.tuple_(articles.c.source, articles.c.id)
+    for pairs in _chunks(wanted, 500):
+        stmt = sa.select(articles.c.source, articles.c.id, articles.c.published).where(
+            key.in_(pairs)
         )
-    ).scalar_one()
-    connection.execute(sa.delete(stories).where(stories.c.id == update.id))
-    connection.execute(
-        sa.insert(stories).values(
-            id=update.id,
-            rep_source=update.representative_source,
-            rep_article_id=update.representative_id,
-            published=published,
-            members=update.members,
-            changed_at=now,
-        )
-    )
+        published.update(((r.source, r.id), r.published) for r in connection.execute(stmt))
+    for chunk in _chunks([u.id for u in updates], 500):
+        connection.execute(sa.delete(stories).where(stories.c.id.in_(chunk)))
+    rows = [
+        {
+            "id": u.id,
+            "rep_source": u.representative_source,
+            "rep_article_id": u.representative_id,
+            "published": published[(u.representative_source, u.representative_id)],
+            "members": u.members,
+            "changed_at": now,
+        }
+        for u in updates
+    ]
+    connection.execute(sa.insert(stories), rows)
 
 
 def recent(
@@ -438,5 +439,5 @@ def stories_of_articles(connection: Connection, keys: Sequence[Key]) -> dict[Key
     }
 
 
-def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]

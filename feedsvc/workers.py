@@ -18,6 +18,9 @@ starts new workers (``RenewingPool``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 import multiprocessing
 import os
@@ -130,10 +133,26 @@ def run_alone(pool: Executor, fn: Callable[[T], R], arg: T) -> R:
     if not isinstance(pool, RenewingPool):
         raise TypeError("run_alone needs a process pool")
     pool.rest()
+    return_free_memory()  # what the stage before freed, while this process waits
     try:
         return pool.submit(fn, arg).result()
     finally:
         pool.rest()
+
+
+def return_free_memory() -> None:
+    """Collect garbage and hand the C heap's free pages back to the system (glibc only).
+
+    Freed memory otherwise stays in the process's heap, and counts in its
+    resident size while a memory-hungry stage runs beside it.
+    """
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to ask
+        return
+    trim(0)
 
 
 def _start_worker(parent: int) -> None:

@@ -131,3 +131,29 @@ def test_run_alone_needs_processes() -> None:
         assert not runs_processes(pool)
         with pytest.raises(TypeError):
             run_alone(pool, square, 2)
+
+
+def _resident_after_freeing() -> tuple[int, int, int]:
+    """In a fresh process: resident MB while 150 MB of 1 kB blocks are held, freed, trimmed."""
+    from feedsvc.workers import return_free_memory
+
+    def resident() -> int:
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(s for s in status if s.startswith("VmRSS")).split()[1]) // 1024
+
+    blocks = [bytes(1000) + bytes([i % 256]) for i in range(150_000)]
+    above = [bytes(1000) for _ in range(10)]  # allocated after: the heap's top cannot shrink
+    held = resident()
+    del blocks
+    freed = resident()
+    return_free_memory()
+    assert above
+    return held, freed, resident()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_memory_freed_before_a_stage_runs_alone_goes_back_to_the_system() -> None:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        held, freed, trimmed = pool.apply(_resident_after_freeing)
+    assert freed > held - 20  # freeing alone keeps the pages in the heap
+    assert trimmed < held - 100

@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -89,8 +90,12 @@ class Fetcher:
         user_agent: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        held: asyncio.Semaphore | None = None,
     ) -> None:
+        """``held``: slots for outcomes in the caller's hands, see ``fetch``."""
         self._config = config
+        self._held = held
+        self._holding: set[asyncio.Task[Any] | None] = set()
         self._user_agent = user_agent
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -113,15 +118,27 @@ class Fetcher:
             await client.aclose()
 
     async def fetch(self, request: FetchRequest) -> FetchOutcome:
-        """Fetch one source; a per-source problem is returned as ``FetchFailed``."""
+        """Fetch one source; a per-source problem is returned as ``FetchFailed``.
+
+        With ``held`` slots, every outcome returned holds one, which the caller
+        releases when done with it: a request takes its slot once it has its
+        connection slot, so bodies stop piling up in memory when they arrive
+        faster than they are processed, and a request waiting for a paced host
+        holds none.
+        """
         started = time.monotonic()
         if request.path is not None:
             async with self._overall:
+                await self._hold()
                 outcome = await fetch_files(request, request.path, self._config.max_body_bytes)
         elif request.url is not None:
             outcome = await self._fetch_http(request, request.url)
         else:
             raise ValueError(f"FetchRequest for {request.source!r} has neither url nor path")
+        task = asyncio.current_task()
+        if task not in self._holding:  # refused before it took a connection slot
+            await self._hold()
+        self._holding.discard(task)
         _log_outcome(outcome, time.monotonic() - started)
         return outcome
 
@@ -170,7 +187,14 @@ class Fetcher:
         async with per_host:
             await self._pace(host)
             async with self._overall:
+                await self._hold()
                 yield
+
+    async def _hold(self) -> None:
+        """Take a slot of ``held`` (when given) for the outcome about to be fetched."""
+        if self._held is not None:
+            await self._held.acquire()
+            self._holding.add(asyncio.current_task())
 
     async def _pace(self, host: str) -> None:
         """Wait until ``host_interval`` has passed since the last request to ``host`` started."""

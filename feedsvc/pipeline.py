@@ -58,6 +58,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feedsvc.pipeline")
 
+# Fetched sources held at once (body, extracted articles) per fetch connection:
+# fetching on loopback outruns extraction, and without a bound every body of a
+# 10,000-feed run waited in memory for the pool (hundreds of MB).
+HELD_PER_CONNECTION = 4
+
 ProgressCallback = Callable[[SourceResult, int, int], None]
 RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 STOP_POLL_SECONDS = 0.1
@@ -192,6 +197,7 @@ class Cycle:
         self._done = 0
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
+        self._held = asyncio.Semaphore(1)  # replaced per run: bounds the bodies held at once
 
     async def run(
         self, sources: Sequence[SourceConfig], states: Mapping[str, SourceState] | None = None
@@ -209,7 +215,8 @@ class Cycle:
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
         settings = self._config.settings
-        fetcher = Fetcher(settings.fetch, user_agent(settings.contact))
+        self._held = asyncio.Semaphore(HELD_PER_CONNECTION * settings.fetch.concurrency)
+        fetcher = Fetcher(settings.fetch, user_agent(settings.contact), held=self._held)
         async with GroupWriter(self._write_group, self._write) as writer, fetcher:
             outcomes = fetcher.fetch_each(requests)
             work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
@@ -246,6 +253,14 @@ class Cycle:
         return [t.result() for t in self._tasks if not t.cancelled() and t.exception() is None]
 
     async def _handle(
+        self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
+    ) -> SourceResult:
+        try:
+            return await self._handle_held(job, cpu, writer)
+        finally:
+            self._held.release()  # its body is done with: the next fetch may start
+
+    async def _handle_held(
         self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
     ) -> SourceResult:
         loop = asyncio.get_running_loop()

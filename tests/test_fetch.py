@@ -617,3 +617,33 @@ def test_notify_hub_reports_failures_without_raising(loopback_server: LoopbackSe
     unreachable = notify_hub(gone, ["http://f.test/a"], UA, policy=local)
     assert len(unreachable) == 1 and "hub request failed" in unreachable[0]
     assert notify_hub(loopback_server.url("/hub"), [], UA, policy=local) == ()
+
+
+def test_held_slots_bound_the_outcomes_in_the_callers_hands(
+    loopback_server: LoopbackServer,
+) -> None:
+    loopback_server.route("/feed.xml", body=RSS)
+    url = loopback_server.url("/feed.xml")
+    requests = [FetchRequest(source=f"s{i}", url=url) for i in range(6)]
+    requests.append(FetchRequest(source="refused", url="ftp://files.example.invalid/feed"))
+    config = FetchConfig(allow_private_addresses=True, per_host=6, host_interval=0.0)
+    served_while_full: list[int] = []
+
+    async def collect() -> list[FetchOutcome]:
+        held = asyncio.Semaphore(2)
+        got: list[FetchOutcome] = []
+        async with Fetcher(config, UA, held=held) as fetcher:
+            async for outcome in fetcher.fetch_each(requests):
+                got.append(outcome)
+                if len(got) == 2:  # the caller keeps both: nothing else may be fetched
+                    await asyncio.sleep(0.3)
+                    served_while_full.append(len(loopback_server.requests))
+                    held.release()
+                if len(got) >= 2:
+                    held.release()
+        return got
+
+    outcomes = run(collect())
+    assert served_while_full == [len([o for o in outcomes[:2] if isinstance(o, Fetched)])]
+    assert sorted(o.source for o in outcomes) == sorted(r.source for r in requests)
+    assert len(loopback_server.requests) == 6

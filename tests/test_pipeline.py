@@ -239,3 +239,27 @@ def test_seed_reports_ingested_as_file_sources(tmp_path: Path, shared_dir: Path)
     assert other.dateline == "NARA"
     assert other.published.date().isoformat() == "2026-01-13"
     assert "Chosei Coal Mine" in other.text
+
+
+def test_many_sources_through_few_held_slots_all_finish(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    # One connection holds four fetched sources at most (pipeline.HELD_PER_CONNECTION):
+    # every outcome, failures and refusals included, must give its slot back.
+    loopback_server.route("/feed.xml", body=QUAYSIDE)
+    loopback_server.route("/broken.xml", status=500, body=b"oops")
+    sources = [feed_source(f"ok{i}", loopback_server.url("/feed.xml")) for i in range(12)]
+    sources += [feed_source(f"bad{i}", loopback_server.url("/broken.xml")) for i in range(6)]
+    (tmp_path / "drops").mkdir()  # a file source: fetched without a connection slot
+    (tmp_path / "drops" / "note.html").write_text(ARTICLE.decode(), encoding="utf-8")
+    sources.append({"name": "drops", "kind": "file", "path": str(tmp_path / "drops")})
+    config = write_config(tmp_path, sources, fetch={"concurrency": 1, "per_host": 1})
+
+    result = Service.from_path(config).run_once(force=True, workers=2)
+
+    got = by_source(result)
+    assert len(got) == 19
+    assert all(got[f"ok{i}"].status == "ok" for i in range(12))
+    assert all("500" in (got[f"bad{i}"].error or "") for i in range(6))
+    assert got["drops"].status == "ok"
+    assert len(loopback_server.requests) == 18

@@ -31,7 +31,7 @@ from itertools import combinations
 
 from feedsvc.compare_reading import Occurrence, Reading, read_report
 from feedsvc.compare_records import Difference, Differences, Mention, Report, Unshared
-from feedsvc.compare_text import spelling_variants, split_words
+from feedsvc.compare_text import Memo, spelling_variants, split_words, variant_table
 
 __all__ = ["Difference", "Differences", "Mention", "Report", "Unshared", "find_differences"]
 
@@ -135,8 +135,13 @@ def _best_context(
 def _pair_spellings(readings: Sequence[Reading]) -> _Groups:
     """Names the engine calls spelling variants, each written by one outlet only."""
     groups = _Groups()
+    table = variant_table(set().union(*(r.names for r in readings)))
+    names = [frozenset(r.names) for r in readings]
+    able = [names[k] & table.keys() for k in range(len(readings))]  # names that may vary
     for (i, a), (j, b) in combinations(enumerate(readings), 2):
-        for x, y in spelling_variants(frozenset(a.names), frozenset(b.names)):
+        if not (able[i] - names[j]) or not (able[j] - names[i]):
+            continue  # one side has no name of its own that could be a variant
+        for x, y in spelling_variants(names[i], names[j], table):
             if x in b.features or y in a.features or x in y or y in x:
                 continue
             groups.mentions.setdefault((i, x), a.name_mentions[x])
@@ -222,7 +227,8 @@ def find_differences(reports: Sequence[Report]) -> Differences:
     outlets = _by_outlet(reports)
     if len(outlets) < 2:  # one outlet: nothing to compare, so nothing to read
         return Differences()
-    readings = [read_report(report) for report in outlets]
+    memo = Memo()
+    readings = [read_report(report, memo) for report in outlets]
     figures = _pair_figures(readings)
     spellings = _pair_spellings(readings)
     return Differences(

@@ -17,13 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from feedsvc.compare_records import Report
-from feedsvc.compare_text import (
-    Word,
-    feature,
-    headline_case,
-    name_features,
-    split_words,
-)
+from feedsvc.compare_text import Memo, Word, headline_case, split_words
 
 # Words of context shown on each side of a mention.
 CONTEXT_WORDS = 8
@@ -117,12 +111,13 @@ def _number_kind(word: str, found: list[Word], index: int) -> str:
     return "count"
 
 
-def _read_segment(reading: Reading, text: str, *, headline: bool) -> None:
+def _read_segment(reading: Reading, text: str, memo: Memo, *, headline: bool) -> None:
     """Add one title or text to ``reading``."""
     found = split_words(text)
-    names = name_features(text, found, headline=headline)
+    names = memo.name_features(text, found, headline=headline)
     spans = _sentences(text)
     starts = [s for s, _ in spans]
+    feature = memo.feature
     features = [feature(word) for word, _ in found]
     sentence_of = [spans[bisect.bisect_right(starts, start) - 1] for _, start in found]
     by_sentence: dict[tuple[int, int], frozenset[str]] = {}
@@ -262,17 +257,19 @@ def _only_spaces_between(text: str, found: list[Word], index: int) -> bool:
     return gap in _PHRASE_JOINS
 
 
-def read_report(report: Report) -> Reading:
+def read_report(report: Report, memo: Memo | None = None) -> Reading:
     """Read a report's title as a headline, then each line of its text.
 
     A short line in Title Case with no closing punctuation is a sub-heading and
     is read as a headline too (the engine would take its capitals for names).
+    The reports of one story are best read through one ``memo``.
     """
+    memo = memo or Memo()
     reading = Reading(report.outlet)
-    _read_segment(reading, report.title, headline=True)
+    _read_segment(reading, report.title, memo, headline=True)
     for line in report.text.splitlines():
         if line.strip():
-            _read_segment(reading, line, headline=_is_heading(line))
+            _read_segment(reading, line, memo, headline=_is_heading(line))
     return reading
 
 

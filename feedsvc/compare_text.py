@@ -10,8 +10,10 @@ or changes is adapted in this file alone. Pure; no I/O.
 
 from __future__ import annotations
 
-from feedsvc.stories.signals import name_variants
-from feedsvc.stories.text import is_title_case, name_stems, normalise_word, words
+from collections.abc import Iterable
+
+from feedsvc.stories.signals import name_variants, spelling_variant, variant_names
+from feedsvc.stories.text import WordCache, is_title_case, name_stems, normalise_word, words
 
 Word = tuple[str, int]
 """A word as written and its start offset in the text."""
@@ -22,18 +24,34 @@ def split_words(text: str) -> list[Word]:
     return words(text)
 
 
-def feature(word: str) -> str | None:
-    """The engine's feature of one word: a stem, ``#`` and the digits of a number, or None."""
-    return normalise_word(word)
+class Memo:
+    """What the engine made of each word and chunk already read, for one comparison.
 
-
-def name_features(text: str, found: list[Word], *, headline: bool) -> set[str]:
-    """The features of the words the engine takes for names in ``text`` (its words ``found``).
-
-    A ``headline`` is read as the engine reads titles: in Title Case only
-    acronyms count as names.
+    The reports of one story repeat their words; reading them through one memo
+    reads each once. Results are those of the engine's functions, memoised.
     """
-    return name_stems(text, headline_case(found) if headline else False)
+
+    __slots__ = ("_chunks", "_features")
+
+    def __init__(self) -> None:
+        self._chunks = WordCache()
+        self._features: dict[str, str | None] = {}
+
+    def feature(self, word: str) -> str | None:
+        """The engine's feature of one word: a stem, ``#`` and the digits of a number, or None."""
+        try:
+            return self._features[word]
+        except KeyError:
+            found = self._features[word] = normalise_word(word)
+            return found
+
+    def name_features(self, text: str, found: list[Word], *, headline: bool) -> set[str]:
+        """The features of the words the engine takes for names in ``text`` (its words ``found``).
+
+        A ``headline`` is read as the engine reads titles: in Title Case only
+        acronyms count as names.
+        """
+        return name_stems(text, headline_case(found) if headline else False, self._chunks)
 
 
 def headline_case(found: list[Word]) -> bool:
@@ -41,6 +59,24 @@ def headline_case(found: list[Word]) -> bool:
     return is_title_case([word for word, _ in found])
 
 
-def spelling_variants(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
-    """Name features, one only in ``a`` and one only in ``b``, that the engine calls variants."""
-    return name_variants(a, b)
+def spelling_variants(
+    a: frozenset[str], b: frozenset[str], table: VariantTable | None = None
+) -> list[tuple[str, str]]:
+    """Name features, one only in ``a`` and one only in ``b``, that the engine calls variants.
+
+    ``table`` (``variant_table`` of names that include these) saves comparing
+    the same two names again for every pair of reports.
+    """
+    return name_variants(a, b, table)
+
+
+VariantTable = dict[str, frozenset[str]]
+"""Per name, the other names the engine calls its spelling variants."""
+
+
+def variant_table(names: Iterable[str]) -> VariantTable:
+    """Each of ``names`` that may have spelling variants, with its variants among them."""
+    candidates = variant_names(names)
+    return {
+        x: frozenset(y for y in candidates if y != x and spelling_variant(x, y)) for x in candidates
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -237,27 +237,43 @@ def shared_names(a: frozenset[str], b: frozenset[str]) -> tuple[int, int]:
     return exact, len(name_variants(a, b))
 
 
-def name_variants(a: frozenset[str], b: frozenset[str]) -> list[tuple[str, str]]:
+def name_variants(
+    a: frozenset[str], b: frozenset[str], table: Mapping[str, frozenset[str]] | None = None
+) -> list[tuple[str, str]]:
     """Pair names found on one side only that are spelling variants (Josei / Chosei).
 
     Only names (capitalised words) are compared, never ordinary words: two
     names of five or more letters, whose lengths differ by at most two, are
     variants when their letter bigrams overlap with a Dice coefficient of at
-    least 0.6. Each name is paired at most once.
+    least 0.6. Each name is paired at most once. ``table`` maps names to
+    their variants (``spelling_variant``) when that was worked out before.
     """
-    only_a = sorted(n for n in a - b if len(n) >= VARIANT_MIN_LETTERS and n.isalpha())
+    only_a = variant_names(a - b)
     if not only_a:
         return []
-    only_b = sorted(n for n in b - a if len(n) >= VARIANT_MIN_LETTERS and n.isalpha())
+    only_b = variant_names(b - a)
     found: list[tuple[str, str]] = []
     used: set[str] = set()
     for x in only_a:
+        known = table.get(x) if table is not None else None
         for y in only_b:
-            if y not in used and abs(len(x) - len(y)) <= 2 and _dice(x, y) >= VARIANT_DICE:
+            if y in used:
+                continue
+            if y in known if known is not None else spelling_variant(x, y):
                 found.append((x, y))
                 used.add(y)
                 break
     return found
+
+
+def variant_names(names: Iterable[str]) -> list[str]:
+    """The names that may have spelling variants (letters only, long enough), sorted."""
+    return sorted(n for n in names if len(n) >= VARIANT_MIN_LETTERS and n.isalpha())
+
+
+def spelling_variant(x: str, y: str) -> bool:
+    """Whether two names are spelling variants: close lengths, overlapping letter bigrams."""
+    return abs(len(x) - len(y)) <= 2 and _dice(x, y) >= VARIANT_DICE
 
 
 def _bigrams(word: str) -> set[str]:

@@ -126,10 +126,10 @@ def is_title_case(chunks: list[str]) -> bool:
     return capitals / len(long_words) >= 0.6
 
 
-def name_stems(text: str, title_case: bool) -> set[str]:
-    """Return the stems of the words that look like names in ``text``."""
+def name_stems(text: str, title_case: bool, memo: WordCache | None = None) -> set[str]:
+    """Return the stems of the words that look like names in ``text`` (through ``memo``)."""
     names: set[str] = set()
-    _read(text, WordCache(), title_case, names, set(), [], 1 << 30)
+    _read(text, memo or WordCache(), title_case, names, set(), [], 1 << 30)
     return names
 
 

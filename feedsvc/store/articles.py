@@ -15,7 +15,6 @@ duplicates, and an article whose tags differ only in order is unchanged.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import datetime
@@ -197,12 +196,9 @@ def _has_tag(tag: str) -> sa.Exists:
 
 
 def with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]:
-    """Turn article rows into Articles, loading their tags in one query per source."""
-    ids_by_source: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
-        ids_by_source[row.source].append(row.id)
-    tags = {src: tag_sql.load(connection, src, ids) for src, ids in ids_by_source.items()}
-    return [_to_article(row, tags[row.source].get(row.id, _UNTAGGED)) for row in rows]
+    """Turn article rows into Articles, loading their tags in one query per 500 articles."""
+    tags = tag_sql.load_keys(connection, [(row.source, row.id) for row in rows])
+    return [_to_article(row, tags.get((row.source, row.id), _UNTAGGED)) for row in rows]
 
 
 def get(connection: Connection, source: str, article_id: str) -> Article | None:

@@ -49,6 +49,27 @@ def decode(tag: str, via: Iterable[str]) -> list[TagOrigin]:
     return found
 
 
+def load_keys(
+    connection: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Tagged]:
+    """The tags and tag origins of these articles, by (source, id): one query per 500."""
+    tags: dict[tuple[str, str], list[str]] = defaultdict(list)
+    origins: dict[tuple[str, str], list[TagOrigin]] = defaultdict(list)
+    key = sa.tuple_(article_tags.c.source, article_tags.c.article_id)
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), CHUNK):
+        stmt = (
+            sa.select(article_tags.c.source, article_tags.c.article_id, article_tags.c.tag,
+                      article_tags.c.via)
+            .where(key.in_(unique[start : start + CHUNK]))
+            .order_by(article_tags.c.source, article_tags.c.article_id, article_tags.c.tag)
+        )  # fmt: skip
+        for source, article_id, tag, via in connection.execute(stmt):
+            tags[(source, article_id)].append(tag)
+            origins[(source, article_id)].extend(decode(tag, via))
+    return {k: (tuple(tags[k]), tuple(sorted(origins[k]))) for k in tags}
+
+
 def load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Tagged]:
     """The tags and tag origins of these articles of ``source``, by article id."""
     tags: dict[str, list[str]] = defaultdict(list)

@@ -58,9 +58,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feedsvc.pipeline")
 
-# Fetched sources held at once (body, extracted articles) per fetch connection:
-# fetching on loopback outruns extraction, and without a bound every body of a
-# 10,000-feed run waited in memory for the pool (hundreds of MB).
+# Fetched sources whose bodies are held at once, waiting for extraction, per fetch
+# connection: fetching on loopback outruns extraction, and without a bound every
+# body of a 10,000-feed run waited in memory for the pool (hundreds of MB).
 HELD_PER_CONNECTION = 4
 
 ProgressCallback = Callable[[SourceResult, int, int], None]
@@ -255,18 +255,31 @@ class Cycle:
     async def _handle(
         self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
     ) -> SourceResult:
+        released = False
+
+        def release() -> None:  # once, when its body is done with: the next fetch may start
+            nonlocal released
+            if not released:
+                released = True
+                self._held.release()
+
         try:
-            return await self._handle_held(job, cpu, writer)
+            return await self._handle_held(job, cpu, writer, release)
         finally:
-            self._held.release()  # its body is done with: the next fetch may start
+            release()
 
     async def _handle_held(
-        self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
+        self,
+        job: _Job,
+        cpu: Executor,
+        writer: GroupWriter[_Decision, SourceResult],
+        release: Callable[[], None],
     ) -> SourceResult:
         loop = asyncio.get_running_loop()
         name = job.source.name
         try:
             decision = await self._dispatch(job, loop, cpu)
+            release()  # extracted: the writer groups what waits for it, bodies are gone
             result = await writer.save(decision)
         except StoreError as exc:  # locked past the busy timeout: the next run tries again
             result = SourceResult(name, "error", error=f"not stored: {exc}")

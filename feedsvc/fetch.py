@@ -36,7 +36,6 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
 
 import httpx
 
@@ -90,12 +89,12 @@ class Fetcher:
         user_agent: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        held: asyncio.Semaphore | None = None,
+        bodies: int | None = None,
     ) -> None:
-        """``held``: slots for outcomes in the caller's hands, see ``fetch``."""
+        """``bodies``: at most that many bodies read and not yet ``done_with``, see ``fetch``."""
         self._config = config
-        self._held = held
-        self._holding: set[asyncio.Task[Any] | None] = set()
+        self._bodies = asyncio.Semaphore(bodies) if bodies is not None else None
+        self._holding: set[str] = set()
         self._user_agent = user_agent
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -120,25 +119,21 @@ class Fetcher:
     async def fetch(self, request: FetchRequest) -> FetchOutcome:
         """Fetch one source; a per-source problem is returned as ``FetchFailed``.
 
-        With ``held`` slots, every outcome returned holds one, which the caller
-        releases when done with it: a request takes its slot once it has its
-        connection slot, so bodies stop piling up in memory when they arrive
-        faster than they are processed, and a request waiting for a paced host
-        holds none.
+        With a bound on ``bodies``, a body is read only while fewer than that
+        many are in the caller's hands (read, and not yet ``done_with``): bodies
+        stop piling up in memory when they arrive faster than they are
+        processed. Only reading a body waits; a 304, an error or a request
+        waiting for a paced host holds no slot.
         """
         started = time.monotonic()
         if request.path is not None:
             async with self._overall:
-                await self._hold()
+                await self._hold(request.source)
                 outcome = await fetch_files(request, request.path, self._config.max_body_bytes)
         elif request.url is not None:
             outcome = await self._fetch_http(request, request.url)
         else:
             raise ValueError(f"FetchRequest for {request.source!r} has neither url nor path")
-        task = asyncio.current_task()
-        if task not in self._holding:  # refused before it took a connection slot
-            await self._hold()
-        self._holding.discard(task)
         _log_outcome(outcome, time.monotonic() - started)
         return outcome
 
@@ -187,14 +182,19 @@ class Fetcher:
         async with per_host:
             await self._pace(host)
             async with self._overall:
-                await self._hold()
                 yield
 
-    async def _hold(self) -> None:
-        """Take a slot of ``held`` (when given) for the outcome about to be fetched."""
-        if self._held is not None:
-            await self._held.acquire()
-            self._holding.add(asyncio.current_task())
+    async def _hold(self, source: str) -> None:
+        """Take a body slot (when bounded) for the body of ``source`` about to be read."""
+        if self._bodies is not None and source not in self._holding:
+            await self._bodies.acquire()
+            self._holding.add(source)
+
+    def done_with(self, source: str) -> None:
+        """Give back the body slot of ``source``'s outcome, if it took one (once)."""
+        if self._bodies is not None and source in self._holding:
+            self._holding.remove(source)
+            self._bodies.release()
 
     async def _pace(self, host: str) -> None:
         """Wait until ``host_interval`` has passed since the last request to ``host`` started."""
@@ -239,6 +239,7 @@ class Fetcher:
         if not response.is_success:
             error = _status_error(response)
             return FetchFailed(source, url, error, status, headers, hops)
+        await self._hold(source)
         try:
             body = await _read_capped(response, self._config.max_body_bytes)
         except (BodyTooLarge, DecodingError) as exc:

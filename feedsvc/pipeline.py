@@ -58,10 +58,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feedsvc.pipeline")
 
-# Fetched sources whose bodies are held at once, waiting for extraction, per fetch
-# connection: fetching on loopback outruns extraction, and without a bound every
-# body of a 10,000-feed run waited in memory for the pool (hundreds of MB).
-HELD_PER_CONNECTION = 4
+# Bodies read and waiting for extraction, at most, per fetch connection: fetching
+# on loopback outruns extraction, and without a bound every body of a
+# 10,000-feed run waited in memory for the pool (hundreds of MB).
+BODIES_PER_CONNECTION = 4
 
 ProgressCallback = Callable[[SourceResult, int, int], None]
 RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
@@ -197,7 +197,7 @@ class Cycle:
         self._done = 0
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
-        self._held = asyncio.Semaphore(1)  # replaced per run: bounds the bodies held at once
+        self._done_with: Callable[[str], None] = lambda source: None  # the run's fetcher's
 
     async def run(
         self, sources: Sequence[SourceConfig], states: Mapping[str, SourceState] | None = None
@@ -215,8 +215,9 @@ class Cycle:
         requests = [fetch_request(s, states.get(s.name)) for s in sources]
         self._total = len(requests)
         settings = self._config.settings
-        self._held = asyncio.Semaphore(HELD_PER_CONNECTION * settings.fetch.concurrency)
-        fetcher = Fetcher(settings.fetch, user_agent(settings.contact), held=self._held)
+        bodies = BODIES_PER_CONNECTION * settings.fetch.concurrency
+        fetcher = Fetcher(settings.fetch, user_agent(settings.contact), bodies=bodies)
+        self._done_with = fetcher.done_with
         async with GroupWriter(self._write_group, self._write) as writer, fetcher:
             outcomes = fetcher.fetch_each(requests)
             work = asyncio.create_task(self._all(outcomes, by_name, states, self._cpu, writer))
@@ -255,31 +256,11 @@ class Cycle:
     async def _handle(
         self, job: _Job, cpu: Executor, writer: GroupWriter[_Decision, SourceResult]
     ) -> SourceResult:
-        released = False
-
-        def release() -> None:  # once, when its body is done with: the next fetch may start
-            nonlocal released
-            if not released:
-                released = True
-                self._held.release()
-
-        try:
-            return await self._handle_held(job, cpu, writer, release)
-        finally:
-            release()
-
-    async def _handle_held(
-        self,
-        job: _Job,
-        cpu: Executor,
-        writer: GroupWriter[_Decision, SourceResult],
-        release: Callable[[], None],
-    ) -> SourceResult:
         loop = asyncio.get_running_loop()
         name = job.source.name
         try:
             decision = await self._dispatch(job, loop, cpu)
-            release()  # extracted: the writer groups what waits for it, bodies are gone
+            self._done_with(name)  # extracted: the body is gone, the next may be read
             result = await writer.save(decision)
         except StoreError as exc:  # locked past the busy timeout: the next run tries again
             result = SourceResult(name, "error", error=f"not stored: {exc}")
@@ -290,6 +271,8 @@ class Cycle:
                 SourceResult(name, "error", error=error), self._failure(job, error)
             )
             result = await writer.save(decision)
+        finally:
+            self._done_with(name)  # also when cancelled
         if result.status == "error":
             log.warning("source=%s failed error=%r", name, result.error)
         self._report(result)

@@ -619,31 +619,49 @@ def test_notify_hub_reports_failures_without_raising(loopback_server: LoopbackSe
     assert notify_hub(loopback_server.url("/hub"), [], UA, policy=local) == ()
 
 
-def test_held_slots_bound_the_outcomes_in_the_callers_hands(
+def test_bodies_are_read_only_while_few_are_in_the_callers_hands(
     loopback_server: LoopbackServer,
 ) -> None:
     loopback_server.route("/feed.xml", body=RSS)
+    loopback_server.route("/same.xml", status=304)
     url = loopback_server.url("/feed.xml")
     requests = [FetchRequest(source=f"s{i}", url=url) for i in range(6)]
+    requests += [
+        FetchRequest(source=f"n{i}", url=loopback_server.url("/same.xml")) for i in range(3)
+    ]
     requests.append(FetchRequest(source="refused", url="ftp://files.example.invalid/feed"))
-    config = FetchConfig(allow_private_addresses=True, per_host=6, host_interval=0.0)
-    served_while_full: list[int] = []
+    config = FetchConfig(allow_private_addresses=True, per_host=10, host_interval=0.0)
+    stalls: list[list[str]] = []
 
     async def collect() -> list[FetchOutcome]:
-        held = asyncio.Semaphore(2)
         got: list[FetchOutcome] = []
-        async with Fetcher(config, UA, held=held) as fetcher:
-            async for outcome in fetcher.fetch_each(requests):
-                got.append(outcome)
-                if len(got) == 2:  # the caller keeps both: nothing else may be fetched
-                    await asyncio.sleep(0.3)
-                    served_while_full.append(len(loopback_server.requests))
-                    held.release()
-                if len(got) >= 2:
-                    held.release()
-        return got
+        async with Fetcher(config, UA, bodies=2) as fetcher:
+            outcomes = fetcher.fetch_each(requests).__aiter__()
+            upcoming = asyncio.ensure_future(outcomes.__anext__())
+            while True:
+                done, _ = await asyncio.wait({upcoming}, timeout=0.5)
+                bodies = [o.source for o in got if isinstance(o, Fetched)]
+                if not done:  # stalled: the caller holds two bodies; give them back
+                    stalls.append(sorted(o.source for o in got))
+                    if len(stalls) > 2:  # giving back did not free anything
+                        upcoming.cancel()
+                        return got
+                    for source in bodies:
+                        fetcher.done_with(source)
+                        fetcher.done_with(source)  # twice: gives its slot back once
+                    continue
+                try:
+                    got.append(upcoming.result())
+                except StopAsyncIteration:
+                    return got
+                if len(bodies) >= 2:  # past the stall: each body given back at once
+                    fetcher.done_with(got[-1].source)
+                upcoming = asyncio.ensure_future(outcomes.__anext__())
 
     outcomes = run(collect())
-    assert served_while_full == [len([o for o in outcomes[:2] if isinstance(o, Fetched)])]
+    (stall,) = stalls
+    # two bodies held: the 304s and the refusal came through, no third body was read
+    assert {"n0", "n1", "n2", "refused"} <= set(stall)
+    assert len([s for s in stall if s.startswith("s")]) == 2
     assert sorted(o.source for o in outcomes) == sorted(r.source for r in requests)
-    assert len(loopback_server.requests) == 6
+    assert all(isinstance(o, Fetched) for o in outcomes if o.source.startswith("s"))

@@ -241,11 +241,11 @@ def test_seed_reports_ingested_as_file_sources(tmp_path: Path, shared_dir: Path)
     assert "Chosei Coal Mine" in other.text
 
 
-def test_many_sources_through_few_held_slots_all_finish(
+def test_many_sources_through_few_body_slots_all_finish(
     tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:
-    # One connection holds four fetched sources at most (pipeline.HELD_PER_CONNECTION):
-    # every outcome, failures and refusals included, must give its slot back.
+    # One connection: four bodies read and not yet extracted at most
+    # (pipeline.BODIES_PER_CONNECTION); every body must give its slot back.
     loopback_server.route("/feed.xml", body=QUAYSIDE)
     loopback_server.route("/broken.xml", status=500, body=b"oops")
     sources = [feed_source(f"ok{i}", loopback_server.url("/feed.xml")) for i in range(12)]

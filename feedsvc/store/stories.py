@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
+from feedsvc.store.keys import pair_chunks, pair_in
 from feedsvc.store.schema import (
     article_tags,
     articles,
@@ -136,9 +137,9 @@ def save(
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
     if not batch:
         return
-    key = sa.tuple_(story_members.c.source, story_members.c.article_id)
-    for pairs in _chunks(sorted({(a.source, a.article_id) for a in batch}), 500):
-        connection.execute(sa.delete(story_members).where(key.in_(pairs)))
+    for pairs in pair_chunks([(a.source, a.article_id) for a in batch]):
+        key, values = pair_in(story_members.c.source, story_members.c.article_id, pairs)
+        connection.execute(sa.delete(story_members).where(key), values)
     connection.execute(sa.insert(story_members), [_member_row(a, now) for a in batch])
 
 
@@ -171,14 +172,13 @@ def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now:
     """Replace the row of each story in ``updates``, a few statements per 500 stories."""
     if not updates:
         return
-    wanted = sorted({(u.representative_source, u.representative_id) for u in updates})
+    wanted = [(u.representative_source, u.representative_id) for u in updates]
     published: dict[Key, datetime] = {}
-    key = sa.tuple_(articles.c.source, articles.c.id)
-    for pairs in _chunks(wanted, 500):
-        stmt = sa.select(articles.c.source, articles.c.id, articles.c.published).where(
-            key.in_(pairs)
-        )
-        published.update(((r.source, r.id), r.published) for r in connection.execute(stmt))
+    for pairs in pair_chunks(wanted):
+        key, values = pair_in(articles.c.source, articles.c.id, pairs)
+        stmt = sa.select(articles.c.source, articles.c.id, articles.c.published).where(key)
+        found = connection.execute(stmt, values)
+        published.update(((r.source, r.id), r.published) for r in found)
     for chunk in _chunks([u.id for u in updates], 500):
         connection.execute(sa.delete(stories).where(stories.c.id.in_(chunk)))
     rows = [

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing
+from feedsvc.store.keys import pair_chunks, pair_in
 from feedsvc.store.schema import article_tags, articles, sources, story_members
 from feedsvc.types import Article, TagOrigin, TagOriginKind
 
@@ -55,16 +56,15 @@ def load_keys(
     """The tags and tag origins of these articles, by (source, id): one query per 500."""
     tags: dict[tuple[str, str], list[str]] = defaultdict(list)
     origins: dict[tuple[str, str], list[TagOrigin]] = defaultdict(list)
-    key = sa.tuple_(article_tags.c.source, article_tags.c.article_id)
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), CHUNK):
+    for pairs in pair_chunks(keys):
+        key, values = pair_in(article_tags.c.source, article_tags.c.article_id, pairs)
         stmt = (
             sa.select(article_tags.c.source, article_tags.c.article_id, article_tags.c.tag,
                       article_tags.c.via)
-            .where(key.in_(unique[start : start + CHUNK]))
+            .where(key)
             .order_by(article_tags.c.source, article_tags.c.article_id, article_tags.c.tag)
         )  # fmt: skip
-        for source, article_id, tag, via in connection.execute(stmt):
+        for source, article_id, tag, via in connection.execute(stmt, values):
             tags[(source, article_id)].append(tag)
             origins[(source, article_id)].extend(decode(tag, via))
     return {k: (tuple(tags[k]), tuple(sorted(origins[k]))) for k in tags}

@@ -138,15 +138,27 @@ class Fetcher:
         return outcome
 
     async def fetch_each(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchOutcome]:
-        """Fetch all concurrently, yielding each outcome as soon as it completes."""
-        tasks = [asyncio.create_task(self.fetch(request)) for request in requests]
+        """Fetch all concurrently, yielding each outcome as soon as it completes.
+
+        A finished fetch is held only until it is yielded: a finished task holds
+        its outcome (and its body), and a list of them all (or
+        ``asyncio.as_completed``, which keeps what it is given) kept every body
+        of a run in memory until the run ended.
+        """
+        running: set[asyncio.Task[FetchOutcome]] = set()
+        finished: asyncio.Queue[asyncio.Task[FetchOutcome]] = asyncio.Queue()
+        for request in requests:
+            task = asyncio.create_task(self.fetch(request))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            task.add_done_callback(finished.put_nowait)
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            for _ in range(len(requests)):
+                yield (await finished.get()).result()
         finally:
-            for task in tasks:
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
 
     def _make_client(self) -> httpx.AsyncClient:
         config = self._config

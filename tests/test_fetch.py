@@ -7,6 +7,7 @@ import gzip
 import os
 import socket
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -665,3 +666,33 @@ def test_bodies_are_read_only_while_few_are_in_the_callers_hands(
     assert len([s for s in stall if s.startswith("s")]) == 2
     assert sorted(o.source for o in outcomes) == sorted(r.source for r in requests)
     assert all(isinstance(o, Fetched) for o in outcomes if o.source.startswith("s"))
+
+
+def test_fetch_each_keeps_no_outcome_once_the_caller_lets_it_go(
+    loopback_server: LoopbackServer,
+) -> None:
+    big = RSS.replace(b"</channel>", b"<!-- " + b"x" * 200_000 + b" --></channel>")
+    loopback_server.route("/big.xml", body=big)
+    requests = [
+        FetchRequest(source=f"s{i}", url=loopback_server.url("/big.xml")) for i in range(40)
+    ]
+    config = FetchConfig(allow_private_addresses=True, per_host=8, host_interval=0.0)
+    held: list[int] = []
+
+    async def consume() -> None:
+        async with Fetcher(config, UA) as fetcher:
+            seen = 0
+            async for outcome in fetcher.fetch_each(requests):
+                assert isinstance(outcome, Fetched)
+                seen += 1
+                del outcome
+                if seen == len(requests):
+                    held.append(tracemalloc.get_traced_memory()[0])
+
+    tracemalloc.start()
+    try:
+        run(consume())
+    finally:
+        tracemalloc.stop()
+    # all 40 bodies (8 MB) were kept until the end before; now a few at most
+    assert held[0] < 10 * len(big), held

@@ -100,7 +100,8 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._overall = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._next_start: dict[str, float] = {}
+        self._pacing: dict[str, asyncio.Lock] = {}
+        self._last_start: dict[str, float] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._client = self._make_client()
@@ -209,13 +210,21 @@ class Fetcher:
             self._bodies.release()
 
     async def _pace(self, host: str) -> None:
-        """Wait until ``host_interval`` has passed since the last request to ``host`` started."""
-        now = time.monotonic()
-        start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + host_interval(self._config, host)
-        if start > now:
-            log.debug("pacing host=%s wait=%.2fs", host, start - now)
-            await asyncio.sleep(start - now)
+        """Wait until ``host_interval`` has passed since the last request to ``host`` started.
+
+        Requests to one host pace in turn, each measured from when the one
+        before it actually went (a sleep can end late on a busy machine; a
+        schedule reserved in advance would then let the next one go early).
+        """
+        turn = self._pacing.setdefault(host, asyncio.Lock())
+        async with turn:
+            last = self._last_start.get(host)
+            if last is not None:
+                wait = last + host_interval(self._config, host) - time.monotonic()
+                if wait > 0:
+                    log.debug("pacing host=%s wait=%.2fs", host, wait)
+                    await asyncio.sleep(wait)
+            self._last_start[host] = time.monotonic()
 
     async def _fetch_http(self, request: FetchRequest, url: str) -> FetchOutcome:
         client = self._require_client()

@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -31,7 +31,6 @@ from feedsvc.store.schema import (
 from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
 
 Key = tuple[str, str]
-T = TypeVar("T")
 TextKey = tuple[datetime, str, str]
 """Where an article stands in grouping order: published, source, id."""
 
@@ -439,5 +438,5 @@ def stories_of_articles(connection: Connection, keys: Sequence[Key]) -> dict[Key
     }
 
 
-def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -45,7 +45,7 @@ class StoryQueries:
             return story_sql.texts_since(connection, since)
 
     def unassigned_texts(
-        self, *, limit: int | None = None, after: tuple[datetime, str, str] | None = None
+        self, *, limit: int | None = None, after: story_sql.TextKey | None = None
     ) -> list[ArticleText]:
         """What grouping needs of the articles not yet in a story, oldest first.
 

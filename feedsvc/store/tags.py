@@ -72,21 +72,8 @@ def load_keys(
 
 def load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Tagged]:
     """The tags and tag origins of these articles of ``source``, by article id."""
-    tags: dict[str, list[str]] = defaultdict(list)
-    origins: dict[str, list[TagOrigin]] = defaultdict(list)
-    for start in range(0, len(ids), CHUNK):
-        stmt = (
-            sa.select(article_tags.c.article_id, article_tags.c.tag, article_tags.c.via)
-            .where(
-                article_tags.c.source == source,
-                article_tags.c.article_id.in_(ids[start : start + CHUNK]),
-            )
-            .order_by(article_tags.c.article_id, article_tags.c.tag)
-        )
-        for article_id, tag, via in connection.execute(stmt):
-            tags[article_id].append(tag)
-            origins[article_id].extend(decode(tag, via))
-    return {key: (tuple(tags[key]), tuple(sorted(origins[key]))) for key in tags}
+    found = load_keys(connection, [(source, article_id) for article_id in ids])
+    return {article_id: tagged for (_, article_id), tagged in found.items()}
 
 
 def rows(article: Article) -> list[dict[str, Any]]:

@@ -257,13 +257,16 @@ def name_variants(
     for x in only_a:
         known = table.get(x) if table is not None else None
         for y in only_b:
-            if y in used:
-                continue
-            if y in known if known is not None else spelling_variant(x, y):
+            if y not in used and _variant(x, y, known):
                 found.append((x, y))
                 used.add(y)
                 break
     return found
+
+
+def _variant(x: str, y: str, known: frozenset[str] | None) -> bool:
+    """Whether ``y`` is a spelling variant of ``x``: from ``known`` when given, else worked out."""
+    return y in known if known is not None else spelling_variant(x, y)
 
 
 def variant_names(names: Iterable[str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 from feedsvc.store.keys import PAIRS_PER_QUERY, pair_chunks, pair_in
@@ -29,3 +31,29 @@ def test_chunks_hold_each_pair_once_in_order() -> None:
     chunks = list(pair_chunks(pairs + pairs[:10]))
     assert [len(c) for c in chunks] == [PAIRS_PER_QUERY, 3]
     assert [p for c in chunks for p in c] == sorted(pairs)
+
+
+def test_any_count_of_pairs_uses_one_of_a_few_statement_shapes() -> None:
+    engine = sa.create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(articles), [_row(f"a{n}") for n in range(7)])
+        shapes = set()
+        for count in range(1, 8):
+            pairs = [("wire", f"a{n}") for n in range(count)]
+            key, values = pair_in(articles.c.source, articles.c.id, pairs)
+            shapes.add(len(values))
+            found = connection.execute(sa.select(articles.c.id).where(key), values).scalars()
+            assert sorted(found) == sorted(i for _, i in pairs)  # padding finds nothing extra
+    assert shapes == {2, 4, 8, 16}  # 1, 2, 4 and 8 pairs: powers of two
+
+
+def _row(article_id: str) -> dict[str, object]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "source": "wire", "id": article_id, "url": None, "title": "t", "summary": "",
+        "content_html": "", "text": "", "published": now, "updated": None,
+        "date_estimated": False, "content_hash": article_id, "authors": (),
+        "language": None, "categories": (), "dateline": None, "first_seen": now,
+        "last_seen": now,
+    }  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PAIRS_PER_QUERY = 500  # two bound parameters each: far below every engine's limit
+PAIRS_PER_QUERY = 512  # two bound parameters each: far below every engine's limit
 
 Pair = tuple[str, str]
 
@@ -25,17 +25,26 @@ Pair = tuple[str, str]
 def pair_in(
     first: sa.ColumnElement[Any], second: sa.ColumnElement[Any], pairs: Sequence[Pair]
 ) -> tuple[sa.ColumnElement[bool], dict[str, str]]:
-    """The condition that (``first``, ``second``) is one of ``pairs``, and its parameters."""
-    condition = _condition(first, second, len(pairs))
+    """The condition that (``first``, ``second``) is one of ``pairs``, and its parameters.
+
+    The pairs are padded (with the last one again) to a power of two, so a few
+    statement shapes serve every count and stay cached, here and in
+    SQLAlchemy's compiled cache.
+    """
+    if not pairs:
+        raise ValueError("pair_in needs at least one pair")
+    size = 1 << (len(pairs) - 1).bit_length()
+    padded = [*pairs, *[pairs[-1]] * (size - len(pairs))]
+    condition = _condition(first, second, size)
     values = {
         f"k{n}{side}": value
-        for n, pair in enumerate(pairs)
+        for n, pair in enumerate(padded)
         for side, value in zip("ab", pair, strict=True)
     }
     return condition, values
 
 
-@lru_cache(maxsize=32)  # a memo of immutable SQL expressions
+@lru_cache(maxsize=64)  # a memo of immutable SQL expressions: ten sizes per column pair
 def _condition(
     first: sa.ColumnElement[Any], second: sa.ColumnElement[Any], count: int
 ) -> sa.ColumnElement[bool]:

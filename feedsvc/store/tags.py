@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -28,6 +28,7 @@ CHUNK = 500
 _NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)  # re-tagging reads no dates
 ORIGIN_KINDS: tuple[TagOriginKind, ...] = ("source", "rule", "category")
 Tagged = tuple[tuple[str, ...], tuple[TagOrigin, ...]]
+K = TypeVar("K")
 _KEY: dict[str, sa.BindParameter[Any]] = {
     "k_source": sa.bindparam("k_source"),
     "k_id": sa.bindparam("k_id"),
@@ -54,8 +55,7 @@ def load_keys(
     connection: Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Tagged]:
     """The tags and tag origins of these articles, by (source, id): one query per 500."""
-    tags: dict[tuple[str, str], list[str]] = defaultdict(list)
-    origins: dict[tuple[str, str], list[TagOrigin]] = defaultdict(list)
+    found: _Collected[tuple[str, str]] = _Collected()
     for pairs in pair_chunks(keys):
         key, values = pair_in(article_tags.c.source, article_tags.c.article_id, pairs)
         stmt = (
@@ -65,15 +65,46 @@ def load_keys(
             .order_by(article_tags.c.source, article_tags.c.article_id, article_tags.c.tag)
         )  # fmt: skip
         for source, article_id, tag, via in connection.execute(stmt, values):
-            tags[(source, article_id)].append(tag)
-            origins[(source, article_id)].extend(decode(tag, via))
-    return {k: (tuple(tags[k]), tuple(sorted(origins[k]))) for k in tags}
+            found.add((source, article_id), tag, via)
+    return found.tagged()
 
 
 def load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Tagged]:
-    """The tags and tag origins of these articles of ``source``, by article id."""
-    found = load_keys(connection, [(source, article_id) for article_id in ids])
-    return {article_id: tagged for (_, article_id), tagged in found.items()}
+    """The tags and tag origins of these articles of ``source``, by article id.
+
+    One source's articles are matched with ``id IN (...)``: one statement shape
+    whatever their count, where ``load_keys`` builds one per count.
+    """
+    found: _Collected[str] = _Collected()
+    for start in range(0, len(ids), CHUNK):
+        stmt = (
+            sa.select(article_tags.c.article_id, article_tags.c.tag, article_tags.c.via)
+            .where(
+                article_tags.c.source == source,
+                article_tags.c.article_id.in_(ids[start : start + CHUNK]),
+            )
+            .order_by(article_tags.c.article_id, article_tags.c.tag)
+        )
+        for article_id, tag, via in connection.execute(stmt):
+            found.add(article_id, tag, via)
+    return found.tagged()
+
+
+class _Collected(Generic[K]):
+    """Tag rows gathered per article, in the order read (tags sorted by the query)."""
+
+    def __init__(self) -> None:
+        self._tags: dict[K, list[str]] = defaultdict(list)
+        self._origins: dict[K, list[TagOrigin]] = defaultdict(list)
+
+    def add(self, key: K, tag: str, via: Iterable[str]) -> None:
+        """Record one row: ``tag`` on the article ``key``, given by ``via``."""
+        self._tags[key].append(tag)
+        self._origins[key].extend(decode(tag, via))
+
+    def tagged(self) -> dict[K, Tagged]:
+        """Each article's tags and their sorted origins."""
+        return {k: (tuple(self._tags[k]), tuple(sorted(self._origins[k]))) for k in self._tags}
 
 
 def rows(article: Article) -> list[dict[str, Any]]:

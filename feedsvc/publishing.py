@@ -179,6 +179,7 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
     names = [listing.key for listing in listings if listing.kind == "source"]
     read: dict[str, list[Article]] = {}
     stories: dict[tuple[str, str], tuple[str, int]] = {}
+    outlets: dict[str, int] = {}  # a big story is in many sources' pages: counted once
     position = 0
     for listing in listings:
         if listing.kind != "source":
@@ -191,8 +192,9 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
             ahead = names[position : position + SOURCES_PER_QUERY]
             read = store.recent_articles_by_source(ahead, size)
             stories = store.stories_of_articles(
-                [(a.source, a.id) for g in read.values() for a in g]
+                [(a.source, a.id) for g in read.values() for a in g], outlets
             )
+            outlets.update(stories.values())
         position += 1
         articles = read.pop(listing.key, [])
         entries = [entry_from_article(a, sources[a.source], tagger) for a in articles]

@@ -202,6 +202,12 @@ def test_the_store_reads_what_story_pages_need_on_each_engine(store_url: str) ->
         assert store.aliases_into(["story-a"]) == {"story-b": "story-a"}
         found = store.stories_of_articles([("s", "a"), ("s", "c"), ("s", "unknown")])
         assert found == {("s", "a"): ("story-a", 1), ("s", "c"): ("story-a", 1)}
+        # a count the caller read moments ago (an earlier chunk of one publish) is taken as given
+        again = store.stories_of_articles([("s", "b")], known={"story-a": 7})
+        assert again == {("s", "b"): ("story-a", 7)}
+        assert store.stories_of_articles([("s", "b")], known={"other": 7}) == {
+            ("s", "b"): ("story-a", 1)
+        }
 
 
 def test_a_merged_away_id_keeps_a_page_pointing_to_the_survivor(tmp_path: Path) -> None:

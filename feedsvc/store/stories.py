@@ -419,8 +419,14 @@ def aliases_into(connection: Connection, story_ids: Sequence[str]) -> dict[str, 
     return found
 
 
-def stories_of_articles(connection: Connection, keys: Sequence[Key]) -> dict[Key, tuple[str, int]]:
-    """The story of each of these articles that has one, and how many outlets that story has."""
+def stories_of_articles(
+    connection: Connection, keys: Sequence[Key], known: Mapping[str, int] | None = None
+) -> dict[Key, tuple[str, int]]:
+    """The story of each of these articles that has one, and how many outlets that story has.
+
+    ``known`` holds outlet counts the caller read moments ago (an earlier
+    chunk of the same publish); those stories are not counted again.
+    """
     by_source: dict[str, list[str]] = defaultdict(list)
     for source, article_id in keys:
         by_source[source].append(article_id)
@@ -432,10 +438,15 @@ def stories_of_articles(connection: Connection, keys: Sequence[Key]) -> dict[Key
             )
             for row in connection.execute(stmt):
                 story_of_key[(source, row.article_id)] = row.story_id
-    shapes = _shapes(connection, sorted(set(story_of_key.values())))
-    return {
-        key: (story, shapes[story][1]) for key, story in story_of_key.items() if story in shapes
-    }
+    known = known or {}
+    wanted = sorted(set(story_of_key.values()) - known.keys())
+    counted = {story: shape[1] for story, shape in _shapes(connection, wanted).items()}
+    found: dict[Key, tuple[str, int]] = {}
+    for key, story in story_of_key.items():
+        outlets = counted.get(story, known.get(story))
+        if outlets is not None:
+            found[key] = (story, outlets)
+    return found
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:

@@ -104,11 +104,14 @@ class StoryQueries:
             return story_sql.aliases_into(connection, story_ids)
 
     def stories_of_articles(
-        self, keys: Sequence[tuple[str, str]]
+        self, keys: Sequence[tuple[str, str]], known: Mapping[str, int] | None = None
     ) -> dict[tuple[str, str], tuple[str, int]]:
-        """The story (id, outlet count) of each of these (source, id) articles that has one."""
+        """The story (id, outlet count) of each of these (source, id) articles that has one.
+
+        Stories whose outlet count is in ``known`` (read moments ago) are not counted again.
+        """
         with self._translate("reading stories of articles"), reading(self.engine) as connection:
-            return story_sql.stories_of_articles(connection, keys)
+            return story_sql.stories_of_articles(connection, keys, known)
 
     def story_of(self, source: str, article_id: str) -> str | None:
         """The current story id of one article."""

@@ -34,13 +34,13 @@ bytes itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from feedsvc.config_types import Config, Settings, SourceConfig
+from feedsvc.config_types import Config, Settings
 from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
 from feedsvc.publish.pageplan import (
     INDEX_STORIES,
@@ -59,7 +59,6 @@ from feedsvc.publish.plan import (
     RELATED_LIMIT,
     entry_from_article,
     entry_from_story,
-    entry_guid,
     feed_listings,
     feed_spec,
     has_page,
@@ -200,7 +199,9 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
         entries = [entry_from_article(a, sources[a.source], tagger) for a in articles]
         spec = feed_spec(listing, entries, size, max_age)
         yield spec
-        yield _source_page(spec, listing, sources[listing.key], articles, stories)
+        kept = {entry.guid for entry in spec.entries}
+        shown = [a for a, entry in zip(articles, entries, strict=True) if entry.guid in kept]
+        yield source_page(listing, sources[listing.key], shown, stories)
 
 
 def _story_feed(config: Config, store: Store, listing: FeedListing, tagger: Tagger) -> FeedSpec:
@@ -216,19 +217,6 @@ def _story_feed(config: Config, store: Store, listing: FeedListing, tagger: Tagg
         if v.representative.source in sources
     ]
     return feed_spec(listing, entries, size, max_age)
-
-
-def _source_page(
-    spec: FeedSpec,
-    listing: FeedListing,
-    source: SourceConfig,
-    articles: Sequence[Article],
-    stories: Mapping[tuple[str, str], tuple[str, int]],
-) -> Output:
-    """A source's page, listing the articles its feed holds."""
-    kept = {entry.guid for entry in spec.entries}
-    shown = [a for a in articles if entry_guid(a.source, a.id) in kept]
-    return source_page(listing, source, shown, stories)
 
 
 def _story_pages(

@@ -6,11 +6,11 @@ plus metadata, never parsed. It does conditional GET, follows redirects up to a
 limit, enforces a connect timeout and a total deadline per request, caps the
 decoded body size while streaming, bounds concurrency overall and per host,
 spaces the starts of requests to one host by ``host_interval``, and records
-every redirect hop it followed. ``notify_hub`` pings a WebSub hub.
+every redirect hop it followed. (``feedsvc.websub`` pings a WebSub hub.)
 A per-source problem (timeout, refused connection, HTTP error, missing file)
 becomes a ``FetchFailed`` value; bugs propagate as exceptions.
 
-Hostile servers. Every connection, the hub ping's too, goes through the
+Hostile servers. Every connection (``websub``'s hub pings too) goes through the
 address guard of ``feedsvc.connect`` (the ``AddressPolicy`` of
 ``feedsvc.addresses``): nothing non-public is connected to unless
 ``allow_private_addresses`` is set. A redirect to anything but http(s) is
@@ -258,7 +258,7 @@ class Fetcher:
             await response.aread()
             return NotModified(source=source, url=url, headers=headers, redirects=hops)
         if not response.is_success:
-            error = _status_error(response)
+            error = status_error(response)
             return FetchFailed(source, url, error, status, headers, hops)
         await self._hold(source)
         try:
@@ -310,59 +310,6 @@ async def _fetch_all(
         return list(await asyncio.gather(*(fetcher.fetch(r) for r in requests)))
 
 
-def notify_hub(
-    hub_url: str,
-    topic_urls: Sequence[str],
-    user_agent: str,
-    *,
-    timeout: float = 10.0,
-    policy: AddressPolicy | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> tuple[str, ...]:
-    """Tell a WebSub hub that ``topic_urls`` changed; return one error per failed ping.
-
-    Sends one ``hub.mode=publish`` POST per topic, through the same address
-    guard as fetching (``policy``; by default public addresses only). Never
-    raises for a network or HTTP problem: the caller logs what comes back.
-    """
-    if not topic_urls:
-        return ()
-    guard = transport or guarded_transport(policy or AddressPolicy(), httpx.Limits())
-    errors = asyncio.run(_notify(hub_url, topic_urls, user_agent, timeout, guard))
-    log.info("hub notified hub=%s topics=%d failed=%d", hub_url, len(topic_urls), len(errors))
-    return errors
-
-
-async def _notify(
-    hub_url: str,
-    topic_urls: Sequence[str],
-    user_agent: str,
-    timeout: float,
-    transport: httpx.AsyncBaseTransport,
-) -> tuple[str, ...]:
-    errors: list[str] = []
-    headers = {"User-Agent": user_agent}
-    async with httpx.AsyncClient(
-        transport=transport, timeout=timeout, headers=headers, follow_redirects=False
-    ) as client:
-        for topic in topic_urls:
-            error = await _ping(client, hub_url, topic)
-            if error is not None:
-                errors.append(f"{topic}: {error}")
-    return tuple(errors)
-
-
-async def _ping(client: httpx.AsyncClient, hub_url: str, topic: str) -> str | None:
-    form = {"hub.mode": "publish", "hub.url": topic}
-    try:
-        response = await client.post(hub_url, data=form)
-    except AddressRefused as exc:
-        return f"hub request refused: {exc}"
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        return f"hub request failed: {exc or type(exc).__name__}"
-    return None if response.is_success else f"hub answered {_status_error(response)}"
-
-
 # --------------------------------------------------------------------------- HTTP helpers
 
 
@@ -384,7 +331,8 @@ def _media_type(headers: Mapping[str, str]) -> str | None:
     return media_type or None
 
 
-def _status_error(response: httpx.Response) -> str:
+def status_error(response: httpx.Response) -> str:
+    """A response's status in words: ``HTTP 404 Not Found``."""
     status = response.status_code
     reason = response.reason_phrase
     if not reason:

@@ -244,8 +244,9 @@ class Service:
         hub, settings = self.config.settings.websub_hub, self.config.settings
         if hub is None or not published.written:
             return
-        from feedsvc.fetch import address_policy, notify_hub, user_agent
+        from feedsvc.fetch import address_policy, user_agent
         from feedsvc.publish.output import changed_feed_urls
+        from feedsvc.websub import notify_hub
 
         topics = changed_feed_urls(published.written, settings)
         if not topics:

@@ -21,9 +21,10 @@ import pytest
 from feedsvc.addresses import AddressPolicy, IPAddress, classify, refusal, scheme_refusal
 from feedsvc.config_types import FetchConfig
 from feedsvc.connect import Resolver, SocketOptions, guarded_transport
-from feedsvc.fetch import Fetcher, notify_hub, user_agent
+from feedsvc.fetch import Fetcher, user_agent
 from feedsvc.service import Service
 from feedsvc.types import Fetched, FetchFailed, FetchOutcome, FetchRequest
+from feedsvc.websub import notify_hub
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 from tests.support.listeners import CountingListener

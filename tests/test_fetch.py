@@ -23,10 +23,10 @@ from feedsvc.fetch import (
     Fetcher,
     fetch_all_sync,
     host_interval,
-    notify_hub,
     user_agent,
 )
 from feedsvc.types import Fetched, FetchFailed, FetchOutcome, FetchRequest, NotModified
+from feedsvc.websub import notify_hub
 from tests.support.httpserver import LoopbackServer, RequestInfo, Response, trickle, zeros
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ publish did not render (nothing else is ever removed). With a WebSub hub
 configured, JSON Feeds list it under ``hubs``; ``changed_feed_urls`` names
 the public URLs of the feeds a publish rewrote, for the hub ping. It does not
 decide which feeds and pages exist (see ``plan`` and ``pageplan``), runs no
-SQL and fetches nothing (the ping itself is ``fetch.notify_hub``).
+SQL and fetches nothing (the ping itself is ``websub.notify_hub``).
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ It does not group anything itself and runs no SQL of its own.
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain
@@ -180,21 +182,42 @@ def assign_stories(
     pending = store.unassigned_texts(limit=batch)
     if not pending:
         return AssignResult()
-    engine, since, seen = _engine_for(store, params, now, pending, sources, snapshot)
-    result = AssignResult(rebuilt=since is not None)
-    latest = seen
-    while pending:
-        done = feed_engine(engine, store, since, pending)
-        token = _save(store, engine, done, now)
-        result = _add(result, _count(done.decisions, _merges(engine, done)))
-        latest = max(filter(None, (latest, done.latest)), default=None)
-        if len(pending) < batch:
-            break
-        since, last = None, pending[-1]  # the engine holds the window now
-        pending = store.unassigned_texts(limit=batch, after=_order(last))
-    if snapshot is not None and latest is not None:
-        save_snapshot(snapshot, engine, params, sources, token, latest)
+    with young_collections_only():
+        engine, since, seen = _engine_for(store, params, now, pending, sources, snapshot)
+        result = AssignResult(rebuilt=since is not None)
+        latest = seen
+        while pending:
+            done = feed_engine(engine, store, since, pending)
+            token = _save(store, engine, done, now)
+            result = _add(result, _count(done.decisions, _merges(engine, done)))
+            latest = max(filter(None, (latest, done.latest)), default=None)
+            gc.collect(1)  # the batch's cyclic garbage (from the database layer, mostly)
+            if len(pending) < batch:
+                break
+            since, last = None, pending[-1]  # the engine holds the window now
+            pending = store.unassigned_texts(limit=batch, after=_order(last))
+        if snapshot is not None and latest is not None:
+            save_snapshot(snapshot, engine, params, sources, token, latest)
     return result
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Pause automatic garbage collection; the caller collects young objects itself.
+
+    The engine's window is hundreds of thousands of long-lived containers that
+    hold no reference cycles. Python's automatic collector would walk all of
+    them again at every full collection (a dozen in a first round, about 8 %
+    of its time); young collections between batches free the few cycles a
+    round makes (under a hundred objects a batch) and never walk the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _merges(engine: StoryEngine, done: Round) -> dict[str, str]:

@@ -315,3 +315,37 @@ def test_a_round_in_small_batches_decides_as_one_whole_round(
         batched = {frozenset((a.source, a.id) for a in store.story_members(v.id))
                    for v in store.recent_stories(1000)}  # fmt: skip
     assert batched == whole
+
+
+def test_a_round_leaves_the_garbage_collector_as_it_found_it(
+    tmp_path: Path, repo_dir: Path, store_url: str
+) -> None:
+    import gc
+
+    from feedsvc.assign import assign_stories, young_collections_only
+
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        names = [s.name for s in service.config.sources]
+        stored = store.recent_articles_by_source(names, 1000)
+    assert gc.isenabled()
+    with Store.open(store_url) as store:
+        store.sync_sources(service.config.sources, NOW)
+        for source, group in stored.items():
+            intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
+            store.save_batch(source, group, intent)
+        assert assign_stories(store, service.story_params, NOW, batch=5).assigned > 12
+    assert gc.isenabled()  # a round in the main process must not leave it off
+
+    with pytest.raises(RuntimeError), young_collections_only():
+        assert not gc.isenabled()
+        raise RuntimeError("a round that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with young_collections_only():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()

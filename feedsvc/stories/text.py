@@ -233,7 +233,7 @@ def sketch(hashes: list[int], keep: int = SKETCH_SIZE) -> Sketch:
     tuples of integers the same in every process (no per-process seed, unlike
     strings), so sketches of a pickled engine still compare.
     """
-    grams = {hash(gram) for gram in zip(hashes, hashes[1:], hashes[2:], strict=False)}
+    grams = set(map(hash, zip(hashes, hashes[1:], hashes[2:], strict=False)))
     return array("q", sorted(grams)[:keep])
 
 

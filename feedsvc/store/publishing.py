@@ -16,17 +16,18 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from feedsvc.store.bulk import execute_many
 from feedsvc.store.schema import article_tags, publish_marks, story_members
 from feedsvc.types import PublishMarks
 
 CHUNK = 500
+_INSERT = sa.insert(publish_marks)
 
 
 def mark(connection: Connection, kind: str, keys: Iterable[str]) -> None:
     """Record that the sources (``kind="source"``) or stories (``"story"``) ``keys`` changed."""
-    rows = [{"kind": kind, "key": key} for key in sorted(set(keys))]
-    if rows:
-        connection.execute(sa.insert(publish_marks), rows)
+    rows = [(key,) for key in sorted(set(keys))]
+    execute_many(connection, _INSERT, ("key",), rows, {"kind": kind})
 
 
 def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
-from feedsvc.store.keys import pair_chunks, pair_in
+from feedsvc.store.bulk import execute_many, upsert
 from feedsvc.store.schema import (
     article_tags,
     articles,
@@ -33,6 +34,9 @@ from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, St
 Key = tuple[str, str]
 TextKey = tuple[datetime, str, str]
 """Where an article stands in grouping order: published, source, id."""
+
+_SIGNALS = json.JSONEncoder(sort_keys=True)
+"""How a member's signals are stored: what ``json.dumps(signals, sort_keys=True)`` writes."""
 
 _member_of_article = sa.and_(
     story_members.c.source == articles.c.source,
@@ -134,25 +138,19 @@ def save(
 
 
 def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
-    if not batch:
-        return
-    for pairs in pair_chunks([(a.source, a.article_id) for a in batch]):
-        key, values = pair_in(story_members.c.source, story_members.c.article_id, pairs)
-        connection.execute(sa.delete(story_members).where(key), values)
-    connection.execute(sa.insert(story_members), [_member_row(a, now) for a in batch])
+    """Insert each article's membership, replacing the row of an article assigned before."""
+    rows = [
+        (a.source, a.article_id, a.story_id, a.layer, a.score, a.matched, _signals(a.signals))
+        for a in batch
+    ]
+    execute_many(connection, _upsert_members(connection), _MEMBER, rows, {"decided_at": now})
 
 
-def _member_row(a: StoryAssignment, now: datetime) -> dict[str, Any]:
-    return {
-        "source": a.source,
-        "article_id": a.article_id,
-        "story_id": a.story_id,
-        "layer": a.layer,
-        "score": a.score,
-        "matched": a.matched,
-        "signals": json.dumps(dict(a.signals), sort_keys=True),
-        "decided_at": now,
-    }
+_MEMBER = ("source", "article_id", "story_id", "layer", "score", "matched", "signals")
+
+
+def _signals(signals: Mapping[str, float]) -> str:
+    return _SIGNALS.encode(signals if type(signals) is dict else dict(signals))
 
 
 def _merge(connection: Connection, alias: str, into: str, now: datetime) -> None:
@@ -168,30 +166,40 @@ def _merge(connection: Connection, alias: str, into: str, now: datetime) -> None
 
 
 def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now: datetime) -> None:
-    """Replace the row of each story in ``updates``, a few statements per 500 stories."""
-    if not updates:
-        return
-    wanted = [(u.representative_source, u.representative_id) for u in updates]
-    published: dict[Key, datetime] = {}
-    for pairs in pair_chunks(wanted):
-        key, values = pair_in(articles.c.source, articles.c.id, pairs)
-        stmt = sa.select(articles.c.source, articles.c.id, articles.c.published).where(key)
-        found = connection.execute(stmt, values)
-        published.update(((r.source, r.id), r.published) for r in found)
-    for chunk in _chunks([u.id for u in updates], 500):
-        connection.execute(sa.delete(stories).where(stories.c.id.in_(chunk)))
-    rows = [
-        {
-            "id": u.id,
-            "rep_source": u.representative_source,
-            "rep_article_id": u.representative_id,
-            "published": published[(u.representative_source, u.representative_id)],
-            "members": u.members,
-            "changed_at": now,
-        }
-        for u in updates
-    ]
-    connection.execute(sa.insert(stories), rows)
+    """Insert or replace the row of each story in ``updates``, in one statement.
+
+    Each row's ``published`` is its representative's, read by the statement itself; a
+    representative that is not stored leaves it NULL, which the column refuses (the save fails).
+    """
+    rows = [(u.id, u.representative_source, u.representative_id, u.members) for u in updates]
+    columns = ("id", "rep_source_", "rep_article_id_", "members")
+    execute_many(connection, _upsert_story(connection), columns, rows, {"changed_at": now})
+
+
+def _upsert_members(connection: Connection) -> sa.Insert:
+    """Insert a member row; an article that has one already gets the new values instead."""
+    return _upserts(connection.dialect.name)[0]
+
+
+def _upsert_story(connection: Connection) -> sa.Insert:
+    """Insert or replace a story row, its ``published`` read from its representative."""
+    return _upserts(connection.dialect.name)[1]
+
+
+@lru_cache(maxsize=4)  # immutable statements, one pair per dialect
+def _upserts(dialect: str) -> tuple[sa.Insert, sa.Insert]:
+    # Named apart from the columns: SQLAlchemy keeps a column's own name for its value.
+    rep_source = sa.bindparam("rep_source_", type_=stories.c.rep_source.type)
+    rep_id = sa.bindparam("rep_article_id_", type_=stories.c.rep_article_id.type)
+    published = (
+        sa.select(articles.c.published)
+        .where(articles.c.source == rep_source, articles.c.id == rep_id)
+        .scalar_subquery()
+    )
+    story = upsert(
+        dialect, stories, rep_source=rep_source, rep_article_id=rep_id, published=published
+    )
+    return upsert(dialect, story_members), story
 
 
 def recent(

@@ -192,8 +192,9 @@ def scenario(run: Run, server: LoopbackServer, config: Callable[..., Path]) -> N
     # --- SIGHUP with an invalid file: logged, old config kept, still running
     (run_output(run).parent / "sources.yaml").write_text("sources:\n  - name: Bad Name\n")
     run.proc.send_signal(signal.SIGHUP)
-    wait_for("the reload error", lambda: "keeping the old config" in run.text())
-    assert "sources[0].name" in run.text()
+    # the summary line comes first, each problem on a line of its own after it
+    wait_for("the reload error", lambda: "sources[0].name" in run.text())
+    assert "keeping the old config" in run.text()
     time.sleep(1.5)
     assert run.proc.poll() is None and "fresh" in run.states()
 

@@ -287,20 +287,14 @@ def test_a_round_in_small_batches_decides_as_one_whole_round(
 ) -> None:
     from feedsvc.assign import assign_stories
 
-    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
-    service.run_once(force=True, workers=1)
+    service, stored = sample_run(tmp_path, repo_dir)
     with service.open_store() as store:
-        names = [s.name for s in service.config.sources]
-        stored = store.recent_articles_by_source(names, 1000)
         whole = {frozenset((a.source, a.id) for a in store.story_members(v.id))
                  for v in store.recent_stories(1000)}  # fmt: skip
     assert sum(len(group) for group in stored.values()) > 12 and len(whole) > 3
 
     with Store.open(store_url) as store:
-        store.sync_sources(service.config.sources, NOW)
-        for source, group in stored.items():
-            intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
-            store.save_batch(source, group, intent)
+        save_unassigned(store, service, stored)
         pending = store.unassigned_texts()
         pages = [store.unassigned_texts(limit=5)]
         while len(pages[-1]) == 5:
@@ -324,17 +318,10 @@ def test_a_round_leaves_the_garbage_collector_as_it_found_it(
 
     from feedsvc.assign import assign_stories, young_collections_only
 
-    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
-    service.run_once(force=True, workers=1)
-    with service.open_store() as store:
-        names = [s.name for s in service.config.sources]
-        stored = store.recent_articles_by_source(names, 1000)
+    service, stored = sample_run(tmp_path, repo_dir)
     assert gc.isenabled()
     with Store.open(store_url) as store:
-        store.sync_sources(service.config.sources, NOW)
-        for source, group in stored.items():
-            intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
-            store.save_batch(source, group, intent)
+        save_unassigned(store, service, stored)
         assert assign_stories(store, service.story_params, NOW, batch=5).assigned > 12
     assert gc.isenabled()  # a round in the main process must not leave it off
 
@@ -349,3 +336,20 @@ def test_a_round_leaves_the_garbage_collector_as_it_found_it(
         assert not gc.isenabled()  # off before, off after
     finally:
         gc.enable()
+
+
+def sample_run(tmp_path: Path, repo_dir: Path) -> tuple[Service, dict[str, list[Article]]]:
+    """The bundled samples fetched, stored and grouped once: the service and its articles."""
+    service = service_for(sample_config(tmp_path, repo_dir / "samples"))
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        names = [s.name for s in service.config.sources]
+        return service, store.recent_articles_by_source(names, 1000)
+
+
+def save_unassigned(store: Store, service: Service, stored: dict[str, list[Article]]) -> None:
+    """Save ``stored`` into another store as fetched articles that no story holds yet."""
+    store.sync_sources(service.config.sources, NOW)
+    for source, group in stored.items():
+        intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
+        store.save_batch(source, group, intent)

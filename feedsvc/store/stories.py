@@ -143,7 +143,8 @@ def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datet
         (a.source, a.article_id, a.story_id, a.layer, a.score, a.matched, _signals(a.signals))
         for a in batch
     ]
-    execute_many(connection, _upsert_members(connection), _MEMBER, rows, {"decided_at": now})
+    stmt = _upsert_members(connection.dialect.name)
+    execute_many(connection, stmt, _MEMBER, rows, {"decided_at": now})
 
 
 _MEMBER = ("source", "article_id", "story_id", "layer", "score", "matched", "signals")
@@ -173,21 +174,19 @@ def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now:
     """
     rows = [(u.id, u.representative_source, u.representative_id, u.members) for u in updates]
     columns = ("id", "rep_source_", "rep_article_id_", "members")
-    execute_many(connection, _upsert_story(connection), columns, rows, {"changed_at": now})
+    stmt = _upsert_story(connection.dialect.name)
+    execute_many(connection, stmt, columns, rows, {"changed_at": now})
 
 
-def _upsert_members(connection: Connection) -> sa.Insert:
+@lru_cache(maxsize=4)  # an immutable statement per dialect
+def _upsert_members(dialect: str) -> sa.Insert:
     """Insert a member row; an article that has one already gets the new values instead."""
-    return _upserts(connection.dialect.name)[0]
+    return upsert(dialect, story_members)
 
 
-def _upsert_story(connection: Connection) -> sa.Insert:
+@lru_cache(maxsize=4)  # an immutable statement per dialect
+def _upsert_story(dialect: str) -> sa.Insert:
     """Insert or replace a story row, its ``published`` read from its representative."""
-    return _upserts(connection.dialect.name)[1]
-
-
-@lru_cache(maxsize=4)  # immutable statements, one pair per dialect
-def _upserts(dialect: str) -> tuple[sa.Insert, sa.Insert]:
     # Named apart from the columns: SQLAlchemy keeps a column's own name for its value.
     rep_source = sa.bindparam("rep_source_", type_=stories.c.rep_source.type)
     rep_id = sa.bindparam("rep_article_id_", type_=stories.c.rep_article_id.type)
@@ -196,10 +195,9 @@ def _upserts(dialect: str) -> tuple[sa.Insert, sa.Insert]:
         .where(articles.c.source == rep_source, articles.c.id == rep_id)
         .scalar_subquery()
     )
-    story = upsert(
+    return upsert(
         dialect, stories, rep_source=rep_source, rep_article_id=rep_id, published=published
     )
-    return upsert(dialect, story_members), story
 
 
 def recent(

@@ -197,6 +197,9 @@ def assign_stories(
             since, last = None, pending[-1]  # the engine holds the window now
             pending = store.unassigned_texts(limit=batch, after=_order(last))
         if snapshot is not None and latest is not None:
+            # pickling memoises every object it writes: room made here is reused by it
+            del pending, done
+            engine.drop_caches()
             save_snapshot(snapshot, engine, params, sources, token, latest)
     return result
 

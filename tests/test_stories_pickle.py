@@ -62,6 +62,18 @@ def test_an_unpickled_engine_decides_as_the_original() -> None:
     assert len(copy.state().assignments) < len(items)
 
 
+def test_an_engine_without_its_caches_decides_as_before() -> None:
+    items = fictional_items(240)
+    first, rest = items[:150], items[150:]
+    kept, dropped = StoryEngine(), StoryEngine()
+    run(kept, first)
+    run(dropped, first)
+    assert len(pickle.dumps(dropped)) == len(pickle.dumps(kept))  # caches are never pickled
+    dropped.drop_caches()
+    assert run(dropped, rest) == run(kept, rest)
+    assert dropped.state() == kept.state()
+
+
 def test_the_engine_joins_and_merges_in_these_items() -> None:
     decisions = run(StoryEngine(), fictional_items(240))
     layers = {d.layer for d in decisions}

@@ -46,6 +46,7 @@ class Measurement:
     returncode: int
     timed_out: bool = False
     machine_busy: float = 0.0
+    peak_parts: tuple[int, ...] = ()  # each process's RSS at the peak, largest first
 
     @property
     def cpu(self) -> float:
@@ -140,6 +141,7 @@ class PeakSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self.peak_rss = 0
+        self.peak_parts: tuple[int, ...] = ()
         self.peak_pss = 0
         self.peak_processes = 0
         self._samples = 0
@@ -160,7 +162,9 @@ class PeakSampler:
     def sample(self) -> None:
         """Take one sample."""
         pids = self.descendants()
-        self.peak_rss = max(self.peak_rss, sum(rss_bytes(pid) for pid in pids))
+        parts = [rss_bytes(pid) for pid in pids]
+        if sum(parts) > self.peak_rss:
+            self.peak_rss, self.peak_parts = sum(parts), tuple(sorted(parts, reverse=True))
         self.peak_processes = max(self.peak_processes, len(pids))
         if self._samples % PSS_EVERY == 0:
             self.peak_pss = max(self.peak_pss, sum(pss_bytes(pid) for pid in pids))
@@ -204,6 +208,7 @@ def run_measured(
         cpu_user=after.ru_utime - before.ru_utime,
         cpu_sys=after.ru_stime - before.ru_stime,
         peak_rss=sampler.peak_rss,
+        peak_parts=sampler.peak_parts,
         peak_pss=sampler.peak_pss,
         peak_processes=sampler.peak_processes,
         returncode=returncode,

@@ -134,6 +134,7 @@ def _notes(result: CorpusResult) -> list[str]:
     per_step: dict[str, Callable[[StepRun], str]] = {
         "tree CPU s (user+sys)": lambda r: f"{r.measurement.cpu:.1f}",
         "peak PSS MB (shared pages split)": lambda r: f"{r.measurement.peak_pss / MB:.0f}",
+        "peak RSS by process, MB": _parts,
         "peak processes": lambda r: str(r.measurement.peak_processes),
         "other processes' load, cores": lambda r: f"{other_load(r):.2f}",
         "requests": lambda r: r.requests.describe(),
@@ -154,6 +155,12 @@ def _notes(result: CorpusResult) -> list[str]:
         f"  story stage: {rate:,.0f} items/s" if rate else "  story stage: unavailable (no timings)"
     )
     return notes
+
+
+def _parts(run: StepRun) -> str:
+    """The processes' RSS at the peak, largest first ("228+74+21")."""
+    parts = run.measurement.peak_parts
+    return "+".join(f"{part / MB:.0f}" for part in parts if part >= MB) or "-"
 
 
 def other_load(run: StepRun) -> float:

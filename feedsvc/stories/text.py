@@ -172,6 +172,10 @@ class WordCache:
         self._limit = state[0]
         self.memo = {}
 
+    def clear(self) -> None:
+        """Forget every chunk (the memo's memory goes back to the heap)."""
+        self.memo = {}
+
     def feature(self, word: str) -> str | None:
         """Return ``normalise_word(word)``."""
         return normalise_word(word)

@@ -66,7 +66,7 @@ from feedsvc.publish.plan import (
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.tags import tagger_for
 from feedsvc.types import Article, FeedListing, FeedSpec, PublishMarks, PublishResult
-from feedsvc.workers import bounded_map
+from feedsvc.workers import bounded_map, rest_workers
 
 if TYPE_CHECKING:
     from feedsvc.publish.output import Output, Rendered, SpecRenderer
@@ -159,7 +159,11 @@ def _pool_renderer(pool: Executor) -> SpecRenderer:
     from feedsvc.publish.output import render_output
 
     def render(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
-        return bounded_map(pool, partial(render_output, settings=settings), items, RENDER_WINDOW)
+        yield from bounded_map(
+            pool, partial(render_output, settings=settings), items, RENDER_WINDOW
+        )
+        # what is left (the front page, the commit) needs no worker: their memory goes now
+        rest_workers(pool)
 
     return render
 

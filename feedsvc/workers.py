@@ -140,6 +140,12 @@ def run_alone(pool: Executor, fn: Callable[[T], R], arg: T) -> R:
         pool.rest()
 
 
+def rest_workers(pool: Executor) -> None:
+    """End ``pool``'s started worker processes, if it has any; the next task starts new ones."""
+    if isinstance(pool, RenewingPool):
+        pool.rest()
+
+
 def return_free_memory() -> None:
     """Collect garbage and hand the C heap's free pages back to the system (glibc only).
 

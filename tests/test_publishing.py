@@ -9,14 +9,18 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedsvc.config_types import SourceConfig
+import feedsvc.publish.output as output_module
+from feedsvc.config_types import Settings, SourceConfig
 from feedsvc.errors import PublishError
 from feedsvc.publish import entry_from_story
+from feedsvc.publish.index import render_index
+from feedsvc.publish.pagespec import IndexPage
 from feedsvc.publish.text import entry_content
 from feedsvc.publishing import publish_changes
 from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.types import Article, FetchIntent, PublishResult, StoryAssignment, StoryUpdate
+from feedsvc.workers import RenewingPool, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -82,6 +86,31 @@ def test_a_run_with_nothing_new_renders_nothing(setup: tuple[Service, LoopbackSe
     assert again.published.written == again.published.unchanged == ()
     assert again.timings["files_written"] == again.timings["files_unchanged"] == 0
     assert {p: (output / p).stat().st_mtime_ns for p in files(output)} == before
+
+
+def test_render_workers_end_before_the_front_page_and_the_commit(
+    setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, _ = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    (output / "index.html").unlink()  # the next publish renders everything again
+    seen: dict[str, list[int]] = {}
+    with worker_pool(2) as pool:
+        assert isinstance(pool, RenewingPool)
+
+        def front_page(front: IndexPage, settings: Settings) -> bytes:
+            seen["workers"] = pool.processes()
+            return render_index(front, settings)
+
+        monkeypatch.setattr(output_module, "render_index", front_page)
+        with service.open_store() as store:
+            result = publish_changes(service.config, store, pool=pool)
+        rendered = {*result.written, *result.unchanged}
+        assert feed_files("all", "sources/coast", "tags/transport") <= rendered
+        assert seen == {"workers": []}  # the feeds were rendered in workers, now ended
+        assert pool.submit(abs, -3).result() == 3  # and the pool works on afterwards
+    assert files(output) == rendered
 
 
 def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, LoopbackServer]) -> None:

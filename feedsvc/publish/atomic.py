@@ -86,8 +86,11 @@ class StagedWrites:
         """Make every staged file durable and visible; return the targets written."""
         staged, self._staged = self._staged, []
         try:
-            with ThreadPoolExecutor(FSYNC_THREADS) as pool:
-                list(pool.map(_fsync_path, [temp for temp, _ in staged]))
+            temps = [temp for temp, _ in staged]
+            with ThreadPoolExecutor(FSYNC_THREADS) as pool:  # a share each, not a task per file
+                list(
+                    pool.map(_fsync_paths, [temps[n::FSYNC_THREADS] for n in range(FSYNC_THREADS)])
+                )
             for position, (temp, path) in enumerate(staged):
                 with _translated("write", path):
                     temp.replace(path)
@@ -106,6 +109,11 @@ class StagedWrites:
         staged, self._staged = self._staged, []
         for temp, _ in staged:
             temp.unlink(missing_ok=True)
+
+
+def _fsync_paths(paths: list[Path]) -> None:
+    for path in paths:
+        _fsync_path(path)
 
 
 def _fsync_path(path: Path) -> None:

@@ -82,8 +82,10 @@ RENDER_WINDOW = 8
 SOURCES_PER_QUERY = 25
 # Where the last publish keeps the digest of the source health the front page shows.
 HEALTH_KEY = "front_page_health"
-# Stories whose pages are read from the store in one go.
-STORIES_PER_QUERY = 50
+# Stories whose pages are read from the store in one go, every member's text
+# included: 10 holds the publisher about 4 MB smaller than 50 did on the
+# realistic benchmark corpus, at the same speed (bench/speed.py).
+STORIES_PER_QUERY = 10
 
 
 def publish_changes(

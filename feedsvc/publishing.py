@@ -69,7 +69,7 @@ from feedsvc.types import Article, FeedListing, FeedSpec, PublishMarks, PublishR
 from feedsvc.workers import bounded_map, rest_workers
 
 if TYPE_CHECKING:
-    from feedsvc.publish.output import Output, Rendered, SpecRenderer
+    from feedsvc.publish.output import Listed, Output, Rendered, SpecRenderer
     from feedsvc.publish.pagespec import IndexPage, SourceHealth
     from feedsvc.store import Store
     from feedsvc.tags import Tagger
@@ -112,8 +112,9 @@ def publish_changes(
     if front_only and store.service_state(HEALTH_KEY) == digest:
         log.info("published nothing: nothing changed")
         return PublishResult()
-    # The rendering modules (feedgen, lxml) load only when something is rendered.
-    from feedsvc.publish.output import render_in_turn, write_output
+    # The rendering modules (feedgen, lxml) load only when something is rendered,
+    # and only in the workers when there are workers.
+    from feedsvc.publish.output import write_output
 
     if front_only:
         log.info("publishing the front page alone: a source's health changed")
@@ -123,7 +124,7 @@ def publish_changes(
         chosen = listings if full else touched_feeds(listings, marks, store)
         stories = store.story_ids(min_outlets=PAGE_OUTLETS) if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
-    render = render_in_turn if pool is None else _pool_renderer(pool)
+    render = None if pool is None else _pool_renderer(pool)
     result = write_output(
         outputs,
         config.settings,
@@ -158,19 +159,17 @@ def touched_feeds(
 def _pool_renderer(pool: Executor) -> SpecRenderer:
     """Render feeds and pages in ``pool``, a few in flight per worker, in order."""
 
-    from feedsvc.publish.output import render_output
+    from feedsvc.publish.output import render_item
 
     def render(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
-        yield from bounded_map(
-            pool, partial(render_output, settings=settings), items, RENDER_WINDOW
-        )
-        # what is left (the front page, the commit) needs no worker: their memory goes now
+        yield from bounded_map(pool, partial(render_item, settings=settings), items, RENDER_WINDOW)
+        # the front page was the last item: the commit needs no worker, their memory goes now
         rest_workers(pool)
 
     return render
 
 
-def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[Output]:
+def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Iterator[Listed]:
     """Each feed with its newest entries, read from the store shortly before it is rendered.
 
     Source feeds are read ``SOURCES_PER_QUERY`` at a time, in one query each
@@ -227,7 +226,7 @@ def _story_feed(config: Config, store: Store, listing: FeedListing, tagger: Tagg
 
 def _story_pages(
     config: Config, store: Store, listings: Sequence[FeedListing], story_ids: Sequence[str]
-) -> Iterator[Output]:
+) -> Iterator[Listed]:
     """The page of each of these stories that has one, and a page at each id it absorbed.
 
     Only a story of two outlets or more has a page (``plan.has_page``); an id

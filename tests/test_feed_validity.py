@@ -27,8 +27,8 @@ import feedparser
 import pytest
 
 from feedsvc.config_types import FeedsConfig, Settings
-from feedsvc.publish.output import render_files
 from feedsvc.publish.plan import entry_guid
+from feedsvc.publish.rendering import render_files
 from feedsvc.service import Service
 from feedsvc.types import FeedEntry, FeedSpec, RelatedLink
 from tests.support.pages import all_page_problems

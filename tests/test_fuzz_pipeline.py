@@ -26,8 +26,8 @@ from feedsvc.config_types import Settings, SourceConfig
 from feedsvc.errors import ExtractError
 from feedsvc.extract import extract
 from feedsvc.normalise import normalise
-from feedsvc.publish.output import render_spec
 from feedsvc.publish.plan import entry_from_article, feed_spec
+from feedsvc.publish.rendering import render_spec
 from feedsvc.types import Document, FeedListing
 from tests.support.strategies import SCHEMES, hostile_text, html_fragments
 from tests.support.unsafe import unsafe_in_feed

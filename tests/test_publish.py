@@ -26,8 +26,9 @@ from feedsvc.publish import (
     write_if_changed,
     write_output,
 )
-from feedsvc.publish.output import changed_feed_urls, render_files
+from feedsvc.publish.output import changed_feed_urls
 from feedsvc.publish.plan import path_segment
+from feedsvc.publish.rendering import render_files
 from feedsvc.types import Article, FeedEntry, FeedSpec, RelatedLink
 
 BASE = "https://feeds.example.test/pub/"

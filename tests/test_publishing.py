@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 
-import feedsvc.publish.output as output_module
-from feedsvc.config_types import Settings, SourceConfig
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import PublishError
 from feedsvc.publish import entry_from_story
-from feedsvc.publish.index import render_index
-from feedsvc.publish.pagespec import IndexPage
+from feedsvc.publish.atomic import StagedWrites
 from feedsvc.publish.text import entry_content
 from feedsvc.publishing import publish_changes
 from feedsvc.service import Service
@@ -88,7 +88,7 @@ def test_a_run_with_nothing_new_renders_nothing(setup: tuple[Service, LoopbackSe
     assert {p: (output / p).stat().st_mtime_ns for p in files(output)} == before
 
 
-def test_render_workers_end_before_the_front_page_and_the_commit(
+def test_render_workers_end_before_the_commit(
     setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service, _ = setup
@@ -98,19 +98,51 @@ def test_render_workers_end_before_the_front_page_and_the_commit(
     seen: dict[str, list[int]] = {}
     with worker_pool(2) as pool:
         assert isinstance(pool, RenewingPool)
+        commit = StagedWrites.commit
 
-        def front_page(front: IndexPage, settings: Settings) -> bytes:
+        def watched(batch: StagedWrites) -> list[Path]:
             seen["workers"] = pool.processes()
-            return render_index(front, settings)
+            return commit(batch)
 
-        monkeypatch.setattr(output_module, "render_index", front_page)
+        monkeypatch.setattr(StagedWrites, "commit", watched)
         with service.open_store() as store:
             result = publish_changes(service.config, store, pool=pool)
         rendered = {*result.written, *result.unchanged}
-        assert feed_files("all", "sources/coast", "tags/transport") <= rendered
-        assert seen == {"workers": []}  # the feeds were rendered in workers, now ended
+        assert {"index.html", "feeds.opml", *feed_files("all", "sources/coast")} <= rendered
+        assert seen == {"workers": []}  # everything was rendered in workers, now ended
         assert pool.submit(abs, -3).result() == 3  # and the pool works on afterwards
     assert files(output) == rendered
+
+
+def test_a_publisher_with_workers_never_loads_the_rendering_stack(
+    setup: tuple[Service, LoopbackServer],
+) -> None:
+    service, _ = setup
+    service.run_once(force=True, workers=1)
+    output = service.config.settings.output_dir
+    before = {p: (output / p).read_bytes() for p in files(output)}
+    (output / "index.html").unlink()
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from feedsvc.publishing import publish_changes\n"
+        "from feedsvc.service import Service\n"
+        "from feedsvc.workers import worker_pool\n"
+        "if __name__ == '__main__':\n"
+        "    service = Service.from_path(Path(sys.argv[1]))\n"
+        "    with service.open_store() as store, worker_pool(2) as pool:\n"
+        "        result = publish_changes(service.config, store, full=True, pool=pool)\n"
+        "    print(len(result.written) + len(result.unchanged))\n"
+        "    print(sorted(m for m in ('feedgen', 'jinja2', 'lxml') if m in sys.modules))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script, str(service.config.path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    count, loaded = ran.stdout.split("\n")[:2]
+    assert int(count) == len(before)
+    assert loaded == "[]", ran.stderr
+    assert {p: (output / p).read_bytes() for p in files(output)} == before
 
 
 def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, LoopbackServer]) -> None:

@@ -7,7 +7,8 @@ writes files: it runs no SQL and fetches nothing. It is the only feedgen user.
 
 Modules: ``plan`` (pure planning), ``text`` (escaping, URLs, dates),
 ``syndication`` (RSS/Atom via feedgen), ``jsonfeed``, ``index`` (index.html),
-``opml``, ``atomic`` (atomic writes), ``output`` (the orchestration). The names
+``opml``, ``atomic`` (atomic writes), ``rendering`` (specs to bytes: the only
+module of the writing path that loads feedgen), ``output`` (the orchestration). The names
 below load their module on first use, so planning never imports feedgen.
 """
 

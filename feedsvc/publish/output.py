@@ -1,8 +1,10 @@
 """Writing every published file into the output directory.
 
-``write_output`` renders feed specs (RSS, Atom, JSON Feed) and HTML pages
-(story, moved-story, tag and source pages) one at a time, staging each changed
-file, then index.html, feeds.opml and the site's icon; only when everything rendered are the
+``write_output`` has feed specs (RSS, Atom, JSON Feed) and HTML pages (story,
+moved-story, tag and source pages) rendered one at a time, then index.html,
+feeds.opml and the site's icon (the ``FrontPage``), staging each changed file;
+the rendering itself is ``rendering``'s, in this process or in workers (then
+this one never loads feedgen, lxml or Jinja2). Only when everything rendered are the
 staged files made visible, together (``atomic.staged_writes``), so a rendering
 bug writes nothing and memory holds one feed at a time; then, on a full
 publish, it removes feed files under ``sources/`` and ``tags/`` (and ``all.*``)
@@ -20,47 +22,40 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 
 from feedsvc.config_types import Settings
 from feedsvc.errors import PublishError
 from feedsvc.publish.atomic import files_under, remove_file, staged_writes
-from feedsvc.publish.index import render_index
-from feedsvc.publish.jsonfeed import render_json
-from feedsvc.publish.opml import render_opml
 from feedsvc.publish.pageplan import PAGE_SUFFIX, index_page
-from feedsvc.publish.pages import render_page
-from feedsvc.publish.pagespec import IndexPage, Page
+from feedsvc.publish.pagespec import FrontPage, IndexPage, Page
 from feedsvc.publish.plan import ALL_PATH, STORIES_DIR
-from feedsvc.publish.syndication import render_atom, render_rss
-from feedsvc.publish.templating import FAVICON, favicon
-from feedsvc.publish.text import INDEX_FILE, OPML_FILE, public_url
+from feedsvc.publish.text import public_url
 from feedsvc.tempfiles import remove_leftovers
 from feedsvc.types import FeedListing, FeedSpec, PublishResult
 
 log = logging.getLogger("feedsvc.publish")
 
-Renderer = Callable[[FeedSpec, Settings], bytes]
 Rendered = list[tuple[str, bytes]]
-Output = FeedSpec | Page
-"""A feed (every format) or a page: what write_output renders, one at a time."""
+Output = FeedSpec | Page | FrontPage
+"""A feed (every format), a page or the root files: what write_output renders, one at a time."""
+Listed = FeedSpec | Page
+"""What callers of write_output hand it (it adds the ``FrontPage`` itself)."""
 SpecRenderer = Callable[[Iterable[Output], Settings], Iterable[Rendered]]
 """Renders feeds and pages to their files, in order: in turn, or in worker processes."""
 
-
-RENDERERS: tuple[tuple[str, Renderer], ...] = (
-    (".rss", render_rss),
-    (".atom", render_atom),
-    (".json", render_json),
-)
-FEED_SUFFIXES = frozenset(ext for ext, _ in RENDERERS)
+# The suffix of each feed format, in the order they are rendered (``rendering``).
+FEED_FORMATS = (".rss", ".atom", ".json")
+FEED_SUFFIXES = frozenset(FEED_FORMATS)
 PRUNED_DIRS = ("sources", "tags")
 PAGE_DIRS = (STORIES_DIR, *PRUNED_DIRS)
 PAGE_SUFFIXES = frozenset({PAGE_SUFFIX})
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
-def _check_paths(listings: Sequence[FeedListing]) -> None:
+def check_paths(listings: Sequence[FeedListing]) -> None:
+    """Refuse unsafe feed paths and two feeds on one path (``PublishError``)."""
     seen: set[str] = set()
     for listing in listings:
         if not all(_SEGMENT.fullmatch(part) for part in listing.path.split("/")):
@@ -72,41 +67,14 @@ def _check_paths(listings: Sequence[FeedListing]) -> None:
 
 def published_suffixes(settings: Settings) -> list[str]:
     """The file suffixes of the formats published (``settings.feeds.formats``), in order."""
-    return [ext for ext, _ in RENDERERS if ext[1:] in settings.feeds.formats]
+    return [ext for ext in FEED_FORMATS if ext[1:] in settings.feeds.formats]
 
 
-def render_spec(spec: FeedSpec, settings: Settings) -> list[tuple[str, bytes]]:
-    """Each file of one feed (every format published): its path in the output dir, its bytes."""
-    formats = settings.feeds.formats
-    return [
-        (f"{spec.path}{ext}", render(spec, settings))
-        for ext, render in RENDERERS
-        if ext[1:] in formats
-    ]
+def render_item(item: Output, settings: Settings) -> Rendered:
+    """``rendering.render_output``, loaded on the first call: what a worker process is sent."""
+    from feedsvc.publish.rendering import render_output
 
-
-def render_output(item: Output, settings: Settings) -> Rendered:
-    """The files of one feed (every format published) or one page: paths and bytes."""
-    if isinstance(item, FeedSpec):
-        return render_spec(item, settings)
-    return render_page(item, settings)
-
-
-def render_in_turn(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
-    """Render each feed or page in this process, one after the other (the default)."""
-    for item in items:
-        yield render_output(item, settings)
-
-
-def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, bytes]:
-    """Every output file's bytes keyed by its path relative to the output dir."""
-    listings = [spec.listing for spec in specs]
-    _check_paths(listings)
-    files = {path: data for spec in specs for path, data in render_spec(spec, settings)}
-    files[INDEX_FILE] = render_index(index_page(listings), settings)
-    files[OPML_FILE] = render_opml(listings, settings)
-    files[FAVICON] = favicon()
-    return files
+    return render_output(item, settings)
 
 
 def _stale_files(
@@ -129,12 +97,12 @@ def remove_stale(
 
 
 def write_output(
-    specs: Iterable[Output],
+    specs: Iterable[Listed],
     settings: Settings,
     *,
     listings: Sequence[FeedListing] | None = None,
     prune: bool = True,
-    render: SpecRenderer = render_in_turn,
+    render: SpecRenderer | None = None,
     index: IndexPage | None = None,
 ) -> PublishResult:
     """Render and write feeds, pages, index.html and feeds.opml; prune stale files.
@@ -151,25 +119,22 @@ def write_output(
     if listings is None:
         specs = list(specs)
         listings = [spec.listing for spec in specs if isinstance(spec, FeedSpec)]
-    _check_paths(listings)
+    check_paths(listings)
     listed = {listing.path for listing in listings}
     root = settings.output_dir
     for directory in (root, *(root / d for d in PAGE_DIRS)):
         remove_leftovers(directory)  # temporary files of a publish that was killed
+    if render is None:
+        from feedsvc.publish.rendering import render_in_turn
+
+        render = render_in_turn
     written: list[str] = []
     unchanged: list[str] = []
-    front = index or index_page(listings)
+    front = FrontPage(index or index_page(listings), tuple(listings))
     with staged_writes() as batch:
-        for files in render(_listed(specs, listed), settings):
+        for files in render(chain(_listed(specs, listed), [front]), settings):
             for relative, data in files:
                 (written if batch.stage(root / relative, data) else unchanged).append(relative)
-        last = (
-            (INDEX_FILE, render_index(front, settings)),
-            (OPML_FILE, render_opml(listings, settings)),
-            (FAVICON, favicon()),
-        )
-        for relative, data in last:
-            (written if batch.stage(root / relative, data) else unchanged).append(relative)
     removed: list[str] = []
     if prune:
         removed += remove_stale(root, listings, published_suffixes(settings))
@@ -198,7 +163,7 @@ def remove_stale_pages(root: Path, live: set[str]) -> list[str]:
     return [p.relative_to(root).as_posix() for p in stale]
 
 
-def _listed(items: Iterable[Output], listed: set[str]) -> Iterator[Output]:
+def _listed(items: Iterable[Listed], listed: set[str]) -> Iterator[Output]:
     for item in items:
         if isinstance(item, FeedSpec):
             if item.path not in listed:

@@ -140,3 +140,11 @@ class IndexPage:
 
 
 Page = StoryPage | MovedPage | TagPage | SourcePage | IndexPage
+
+
+@dataclass(frozen=True, slots=True)
+class FrontPage:
+    """What the site's root holds: the front page, the OPML list of ``listings``, the icon."""
+
+    index: IndexPage
+    listings: tuple[FeedListing, ...]

@@ -74,7 +74,7 @@ _CELL_TAGS = frozenset({"td", "th"})
 _PARAGRAPH = "\x00"  # marker for a paragraph break while collecting text
 _LINE = "\n"  # marker for a line break (<br>) while collecting text
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
 _SAFE_TAG = re.compile(r'<(/?)([A-Za-z][A-Za-z0-9]*)(?:[^>"]|"[^"]*")*>')
 
 
@@ -184,7 +184,7 @@ def _lines_to_html(paragraph: str) -> str:
 
 
 def _drop_controls(text: str) -> str:
-    """Remove control characters other than tab, newline and carriage return, and BOMs."""
+    """Remove controls (but tab, newline, carriage return), BOMs and lone surrogates."""
     return _CONTROLS.sub("", text)
 
 

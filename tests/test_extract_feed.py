@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.config_types import SourceConfig
 from feedsvc.errors import ExtractError
 from feedsvc.extract import extract, reader_for_file
 from feedsvc.extract._dates import from_struct_time, parse_iso
 from feedsvc.extract.feed import feedparser_headers, parse_feed
+from feedsvc.normalise import normalise
 from feedsvc.types import Document
 from tests.fixtures.extract import golden
 from tests.support.httpserver import LoopbackServer
@@ -237,6 +239,30 @@ def test_unusable_documents_raise_extract_error(body: bytes) -> None:
 def test_bad_json_raises_extract_error(body: bytes) -> None:
     with pytest.raises(ExtractError, match=r"^not a usable feed: "):
         parse_feed(Document("http://x/", body, content_type="application/feed+json"))
+
+
+def test_lone_surrogates_escaped_in_a_json_feed_become_replacement_characters() -> None:
+    # "\\ud83d\\ude00" is a pair (one emoji); "\\ud800" and "\\udfff" are halves alone,
+    # which no text encoding can carry: sanitising, storing or writing them failed.
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "Tide \\ud800 tables",'
+        b' "items": [{"id": "i\\udfff1", "url": "https://tides.test/1",'
+        b' "title": "Spring \\ud83d\\ude00 tide", "tags": ["sea\\ud800"],'
+        b' "content_html": "<p>High water \\ud800\\udb00 at noon</p>",'
+        b' "_ext\\udc00": {"deep": [["\\ud801"]]}}]}'
+    )
+    extracted = parse_feed(Document("http://x/", body, content_type="application/feed+json"))
+    entry = extracted.entries[0]
+    assert extracted.title == "Tide \ufffd tables"
+    assert entry.title == "Spring \U0001f600 tide"
+    assert entry.guid == "i\ufffd1"
+    assert entry.categories == ("sea\ufffd",)
+    assert entry.content is not None
+    assert "High water \ufffd\ufffd at noon" in entry.content
+    tides = SourceConfig(name="tides", title="Tides", kind="feed", url="https://tides.test/f")
+    article = normalise(entry, tides, datetime(2026, 11, 3, tzinfo=UTC))
+    assert "High water" in article.content_html
+    article.content_html.encode("utf-8")  # nothing left that cannot be encoded
 
 
 def test_body_holding_a_local_path_is_not_opened(tmp_path: Path) -> None:

@@ -135,6 +135,13 @@ def feed_documents(draw: st.DrawFn) -> Document:
         b"&lt;script&gt;&lt;/script&gt;</content></entry></feed>",
     )
 )
+@example(  # found: half a UTF-16 pair escaped alone in a JSON Feed failed the sanitiser
+    Document(
+        "https://fuzz.example/feed",
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "F", "items": [{"id": "1",'
+        b' "title": "\\uda26", "content_html": "<a href=\\"javascript:\\ud800\\udb00\\">x</a>"}]}',
+    )
+)
 def test_fuzzed_feeds_publish_only_valid_safe_files(document: Document) -> None:
     try:
         extracted = extract(document, "feed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
@@ -22,6 +23,9 @@ from feedsvc.types import Document, Extracted, RawEntry
 log = logging.getLogger("feedsvc.extract.jsonfeed")
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def parse_json_feed(document: Document) -> Extracted:
@@ -55,7 +59,37 @@ def _load(body: bytes) -> Mapping[str, Any]:
         raise ExtractError(f"not a usable feed: invalid JSON: {exc}") from exc
     if not isinstance(data, dict) or not _is_json_feed(data):
         raise ExtractError("not a usable feed: the JSON document is not a JSON Feed")
+    # only an escape (a backslash, "u" and four hex digits) leaves a lone surrogate
+    return _mend_surrogates(data) if b"\\u" in body else data
+
+
+def _mend_surrogates(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each lone surrogate (``"\\ud800"`` alone) in its strings made U+FFFD.
+
+    JSON may escape half of a UTF-16 pair alone; no such text can be encoded
+    (stored, sanitised or written) afterwards. Iterative: as deep as the JSON.
+    """
+    stack: list[dict[str, Any] | list[Any]] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            for index, value in enumerate(node):
+                node[index] = _mended(value, stack)
+            continue
+        for key in [k for k in node if _SURROGATE.search(k)]:
+            node[_SURROGATE.sub("\ufffd", key)] = node.pop(key)
+        for key, value in node.items():
+            node[key] = _mended(value, stack)
     return data
+
+
+def _mended(value: Any, stack: list[dict[str, Any] | list[Any]]) -> Any:
+    """A string mended; a container put on ``stack`` to mend later; anything else as it is."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict | list):
+        stack.append(value)
+    return value
 
 
 def _is_json_feed(data: Mapping[str, Any]) -> bool:

@@ -124,7 +124,8 @@ def publish_changes(
         chosen = listings if full else touched_feeds(listings, marks, store)
         stories = store.story_ids(min_outlets=PAGE_OUTLETS) if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
-    render = None if pool is None else _pool_renderer(pool)
+    # the front page alone is not worth starting worker processes for
+    render = None if pool is None or front_only else _pool_renderer(pool)
     result = write_output(
         outputs,
         config.settings,

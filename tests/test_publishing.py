@@ -51,6 +51,12 @@ def publish(service: Service) -> PublishResult:
         return publish_changes(service.config, store)
 
 
+def first_run(service: Service) -> Path:
+    """Run once (fetch, group, publish everything); return the output directory."""
+    service.run_once(force=True, workers=1)
+    return service.config.settings.output_dir
+
+
 def files(output: Path) -> set[str]:
     return {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
 
@@ -92,8 +98,7 @@ def test_render_workers_end_before_the_commit(
     setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service, _ = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
     (output / "index.html").unlink()  # the next publish renders everything again
     seen: dict[str, list[int]] = {}
     with worker_pool(2) as pool:
@@ -118,8 +123,7 @@ def test_a_publisher_with_workers_never_loads_the_rendering_stack(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, _ = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
     before = {p: (output / p).read_bytes() for p in files(output)}
     (output / "index.html").unlink()
     script = (
@@ -172,8 +176,7 @@ def test_a_story_gets_its_page_when_a_second_outlet_reports_it(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, server = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
     assert not (output / "stories").exists() or files(output / "stories") == set()
     (tram,) = [e for e in atom_entries(output / "all.atom") if e.title == TRAMS[1]]
     assert compare_links(tram) == []
@@ -204,8 +207,7 @@ def test_a_change_of_source_health_rewrites_the_front_page_alone(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, server = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
     server.route("/coast.xml", status=503, body=b"down for maintenance")
 
     failing = service.run_once(force=True, workers=1)
@@ -228,8 +230,7 @@ def test_a_config_change_or_a_missing_index_publishes_everything(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, _ = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
 
     (output / "index.html").unlink()
     again = publish(service)
@@ -247,8 +248,7 @@ def test_a_config_change_or_a_missing_index_publishes_everything(
 
 def test_marks_survive_a_failed_publish(setup: tuple[Service, LoopbackServer]) -> None:
     service, server = setup
-    service.run_once(force=True, workers=1)
-    output = service.config.settings.output_dir
+    output = first_run(service)
     server.route("/coast.xml", body=rss(GULLS, BAKERY))
     (output / "sources/coast.atom").unlink()
     (output / "sources/coast.atom").mkdir()  # the publish of this run fails on it

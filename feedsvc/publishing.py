@@ -158,7 +158,7 @@ def touched_feeds(
 
 
 def _pool_renderer(pool: Executor) -> SpecRenderer:
-    """Render feeds and pages in ``pool``, a few in flight per worker, in order."""
+    """Render feeds and pages in ``pool``, a few in flight per worker, in order; end its workers."""
 
     from feedsvc.publish.output import render_item
 

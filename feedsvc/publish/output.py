@@ -109,7 +109,8 @@ def write_output(
 
     ``specs`` (feeds and pages) are rendered one at a time (they may come from
     a generator, so memory holds a few feeds, not the output; ``render`` may
-    render them in worker processes); ``listings`` name every published feed
+    render them in worker processes, and renders the ``FrontPage`` last; None
+    renders in this process); ``listings`` name every published feed
     for the index, the OPML file and pruning (by default: the specs'). The
     front page is ``index`` (by default: the feeds alone, no stories).
     Nothing becomes visible unless every file rendered; then all changed files

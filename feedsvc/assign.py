@@ -28,7 +28,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.stories import Decision, Explanation, StoryEngine, StoryItem, StoryParams, StoryState
+from feedsvc.stories import Decision, Explanation, StoryItem, StoryParams, StoryState
 from feedsvc.story_snapshot import (
     SNAPSHOT_KEY,
     load_snapshot,
@@ -39,6 +39,7 @@ from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
 
 if TYPE_CHECKING:
     from feedsvc.store import Store
+    from feedsvc.stories import StoryEngine
 
 log = logging.getLogger("feedsvc.assign")
 
@@ -115,6 +116,8 @@ def story_item(article: Article | ArticleText) -> StoryItem:
 
 def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:
     """An engine that knows the stored assignments of articles published since ``since``."""
+    from feedsvc.stories import StoryEngine  # the engine loads where a round runs, only
+
     assignments = {item_key(*key): story for key, story in store.story_assignments(since).items()}
     state = StoryState(assignments=assignments, aliases=store.story_aliases())
     return StoryEngine(params, state)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.assign import StoryRound, explain_pair, run_round, split_key
 from feedsvc.config import load_config
 from feedsvc.config_types import Config, TagConfig
 from feedsvc.errors import NotFoundError
@@ -26,8 +25,7 @@ from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
 from feedsvc.publishing import publish_changes
 from feedsvc.quickrun import lock_path, nothing_to_do
-from feedsvc.stories import Explanation, StoryParams
-from feedsvc.story_snapshot import SNAPSHOT_FILE
+from feedsvc.story_snapshot import SNAPSHOT_FILE, remove_snapshot_leftovers
 from feedsvc.tagging import (
     RuleCount,
     TagExplanation,
@@ -48,8 +46,10 @@ from feedsvc.types import (
 from feedsvc.workers import run_alone, runs_processes, worker_pool
 
 if TYPE_CHECKING:
+    from feedsvc.assign import AssignResult
     from feedsvc.store import Store
     from feedsvc.store.roles import RoleLock
+    from feedsvc.stories import Explanation, StoryParams
     from feedsvc.subscriptions import ImportPlan
     from feedsvc.worker import WorkerOptions, WorkerResult
 
@@ -196,30 +196,46 @@ class Service:
         with times.measure("tags"):
             retag_stored(self.config, store)
         with times.measure("stories"):
-            story_round = StoryRound(
-                self.config.settings.database_url,
-                self.story_params,
-                self._clock(),
-                sources=tuple(s.name for s in self.config.sources),
-                snapshot=self.config.settings.data_dir / SNAPSHOT_FILE,
-            )
-            if runs_processes(pool) and store.any_unassigned():
-                # the engine's memory ends with the worker that held it
-                assigned = run_alone(pool, run_round, story_round)
-            else:  # also with nothing to place: no process started for nothing
-                assigned = run_round(story_round, store)
-        log.info(
-            "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
-            assigned.assigned, assigned.new_stories, assigned.joined, assigned.merges,
-            assigned.rebuilt,
-        )  # fmt: skip
-        times.count("stories_items", assigned.assigned)
+            assigned = self._assign_stories(store, pool)
+        if assigned is None:
+            log.info("stories: no article waits for one")
+        else:
+            log.info(
+                "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
+                assigned.assigned, assigned.new_stories, assigned.joined, assigned.merges,
+                assigned.rebuilt,
+            )  # fmt: skip
+        times.count("stories_items", assigned.assigned if assigned else 0)
         with times.measure("publish"):
             published = publish_changes(self.config, store, full=full, pool=pool)
         times.count("files_rendered", len(published.written) + len(published.unchanged))
         times.count("files_written", len(published.written))
         times.count("files_unchanged", len(published.unchanged))
         return published
+
+    def _assign_stories(self, store: Store, pool: Executor) -> AssignResult | None:
+        """Put every article that waits into a story (None when none waits).
+
+        With worker processes, the round runs in one of its own, so the
+        engine's memory ends with it. When no article waits, nothing of the
+        engine is loaded and no process is started.
+        """
+        snapshot = self.config.settings.data_dir / SNAPSHOT_FILE
+        if not store.any_unassigned():
+            remove_snapshot_leftovers(snapshot)  # as a round would: a killed one's temporary file
+            return None
+        from feedsvc.assign import StoryRound, run_round
+
+        story_round = StoryRound(
+            self.config.settings.database_url,
+            self.story_params,
+            self._clock(),
+            sources=tuple(s.name for s in self.config.sources),
+            snapshot=snapshot,
+        )
+        if runs_processes(pool):
+            return run_alone(pool, run_round, story_round)
+        return run_round(story_round, store)
 
     def publish_pending(self, store: Store, pool: Executor, role: RoleLock) -> PublishResult:
         """As the holder of ``role``: group what is new, publish what changed, ping the hub."""
@@ -258,6 +274,8 @@ class Service:
     @property
     def story_params(self) -> StoryParams:
         """The story engine's parameters: the engine's defaults plus the ``stories`` settings."""
+        from feedsvc.stories import StoryParams
+
         stories = self.config.settings.stories
         return replace(
             StoryParams(),
@@ -278,6 +296,8 @@ class Service:
 
     def explain(self, a_ref: str, b_ref: str) -> Explanation:
         """Why the articles ``a_ref`` and ``b_ref`` (``source:id``) are or are not one story."""
+        from feedsvc.assign import explain_pair
+
         with self.open_store() as store:
             a, b = (_find_article(store, ref) for ref in (a_ref, b_ref))
             return explain_pair(store, self.story_params, a, b)
@@ -319,6 +339,8 @@ class Service:
 
 
 def _find_article(store: Store, ref: str) -> Article:
+    from feedsvc.assign import split_key
+
     source, article_id = split_key(ref)
     article = store.article(source, article_id) if article_id else None
     if article is None:

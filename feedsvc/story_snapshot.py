@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feedsvc.stories import StoryEngine, StoryParams
 from feedsvc.tempfiles import remove_leftovers, temp_prefix
+
+if TYPE_CHECKING:  # the engine loads only where a snapshot is read or written
+    from feedsvc.stories import StoryEngine, StoryParams
 
 log = logging.getLogger("feedsvc.story_snapshot")
 
@@ -94,6 +96,8 @@ def load_snapshot(
     except Exception as exc:  # a cache: anything unreadable means "rebuild"
         log.warning("story snapshot unreadable; rebuilding the window path=%s error=%r", path, exc)
         return None
+    from feedsvc.stories import StoryEngine
+
     if not isinstance(engine, StoryEngine) or not isinstance(latest, datetime):
         return None
     return Snapshot(engine, latest)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -353,3 +355,42 @@ def save_unassigned(store: Store, service: Service, stored: dict[str, list[Artic
     for source, group in stored.items():
         intent = FetchIntent(source=source, fetched_at=NOW, status="ok", next_fetch_after=NOW)
         store.save_batch(source, group, intent)
+
+
+LOADED_PROBE = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from feedsvc.service import Service
+
+HEAVY = ("feedsvc.stories.engine", "feedsvc.assign", "sqlalchemy.dialects.postgresql")
+if __name__ == "__main__":
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    service = Service.from_path(Path(sys.argv[1]), clock=lambda: now)
+    for workers in (2, 1):  # two processes, then a thread
+        result = service.run_once(force=True, workers=workers)
+        placed = int(result.timings["stories_items"])
+        print(placed, sorted(m for m in HEAVY if m in sys.modules))
+"""
+
+
+def test_the_main_process_never_loads_the_story_engine(tmp_path: Path, repo_dir: Path) -> None:
+    """With workers, the round runs in one; with nothing to place, nothing of it loads at all.
+
+    The engine and its modules would stay in a daemon's (and every cron
+    run's) main process for nothing; SQLite needs no PostgreSQL dialect either.
+    """
+    config = sample_config(tmp_path, repo_dir / "samples")
+    with Service.from_path(config).open_store():
+        pass  # a new database's migrations load every dialect Alembic knows: done here
+    ran = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, str(config)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    first, second = ran.stdout.splitlines()[:2]
+    assert first == "19 ['feedsvc.assign']", ran.stderr  # placed in a worker
+    assert second == "0 ['feedsvc.assign']", ran.stderr  # none waits: no engine loaded here
+    # and the stories were placed all the same
+    with Service.from_path(config).open_store() as store:
+        assert len(store.recent_stories(100)) == 15

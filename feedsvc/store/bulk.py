@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
 
 Processor = Callable[[Any], Any]
 
@@ -74,6 +77,8 @@ def upsert(dialect: str, table: sa.Table, **values: Any) -> sa.Insert:
     if dialect == "sqlite":
         stmt = sqlite.insert(table)
     elif dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded with a PostgreSQL database only
+
         stmt = postgresql.insert(table)
     else:
         raise ValueError(f"no upsert for {dialect}: feedsvc stores in SQLite or PostgreSQL")

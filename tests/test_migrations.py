@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,14 @@ from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
 from feedsvc.store.idle import HEAD_REVISION
-from feedsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from feedsvc.store.migrate import (
+    alembic_config,
+    create_at_head,
+    current_revision,
+    head_revision,
+    migrate,
+    upgrade,
+)
 from feedsvc.store.schema import metadata
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
@@ -84,7 +93,7 @@ def test_reopening_is_a_no_op_that_keeps_the_data(tmp_path: Path) -> None:
 def test_migrations_produce_exactly_schema_py(tmp_path: Path) -> None:
     engine = make_engine(url_of(tmp_path / "compare.sqlite"))
     try:
-        upgrade(engine)
+        migrate(engine)  # every revision, from an empty database
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
@@ -173,7 +182,7 @@ def tables_at(url: str) -> set[str]:
 def test_each_engine_migrates_to_exactly_schema_py(empty_url: str) -> None:
     engine = make_engine(empty_url)
     try:
-        assert upgrade(engine) == HEAD_REVISION
+        assert migrate(engine) == HEAD_REVISION
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
@@ -218,3 +227,75 @@ def test_each_engine_keeps_sources_through_r0006(empty_url: str) -> None:
         assert names == ["almanac"]
     finally:
         engine.dispose()
+
+
+def shape(url: str) -> dict[str, object]:
+    """Everything a schema says of each table: columns, keys, indexes, constraints."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            return {
+                table: (
+                    [
+                        (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                        for c in inspector.get_columns(table)
+                    ],
+                    inspector.get_pk_constraint(table),
+                    sorted(inspector.get_indexes(table), key=lambda i: str(i["name"])),
+                    inspector.get_foreign_keys(table),
+                    inspector.get_unique_constraints(table),
+                    inspector.get_check_constraints(table),
+                )
+                for table in sorted(inspector.get_table_names())
+            }
+    finally:
+        engine.dispose()
+
+
+def test_each_engine_creates_a_new_database_as_the_revisions_build_it(
+    engine_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if engine_name == "sqlite":
+        created_url, migrated_url = url_of(tmp_path / "new.sqlite"), url_of(tmp_path / "old.sqlite")
+    else:
+        server = request.getfixturevalue("postgres")
+        created_url, migrated_url = (str(server.empty_database()) for _ in range(2))
+    created, migrated = make_engine(created_url), make_engine(migrated_url)
+    try:
+        assert create_at_head(created) is True
+        assert migrate(migrated) == HEAD_REVISION  # every revision, from an empty database
+    finally:
+        created.dispose()
+        migrated.dispose()
+    assert shape(created_url) == shape(migrated_url)
+    engine = make_engine(created_url)
+    try:
+        with engine.connect() as connection:
+            assert current_revision(connection) == HEAD_REVISION
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+        assert create_at_head(engine) is False  # it has tables now: never created twice
+        with writing(engine) as connection:  # and the revisions take it down and up again
+            command.downgrade(alembic_config(connection), "base")
+        assert upgrade(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+    assert shape(created_url) == shape(migrated_url)
+
+
+def test_a_new_database_never_loads_alembic(tmp_path: Path) -> None:
+    """Alembic and its templates would stay in the process that opened the store to its end."""
+    path = tmp_path / "fresh.sqlite"
+    probe = (
+        "import sys\n"
+        "from feedsvc.store import Store\n"
+        f"Store.open({url_of(path)!r}).close()\n"
+        "print(sorted(m for m in ('alembic', 'mako') if m in sys.modules))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ran.stdout.strip() == "[]", ran.stderr
+    assert table_names(path) == TABLES
+    assert revision_of(path) == HEAD_REVISION

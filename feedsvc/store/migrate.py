@@ -3,8 +3,12 @@
 The revisions live in ``migrations/`` next to this module; there is no
 alembic.ini. ``upgrade`` brings a database to head inside one write
 transaction, and refuses a database stamped by a newer feedsvc (a revision this
-code does not know). This module does not define tables (``schema`` does) and
-does not translate exceptions (the ``Store`` does).
+code does not know). A database without any table is not migrated but
+created: ``schema.py``'s tables and the head stamp, as Alembic's guide to
+building a database from scratch says, so a new installation never loads
+Alembic (about 11 MB that a run's process would keep to its end). Tests check
+that the revisions build exactly the same schema. This module does not define
+tables (``schema`` does) and does not translate exceptions (the ``Store`` does).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from feedsvc.errors import StoreError
-from feedsvc.store.engine import reading, writing
+from feedsvc.store.engine import reading, serialise, writing
 from feedsvc.store.idle import HEAD_REVISION
+from feedsvc.store.schema import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -26,6 +31,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("feedsvc.store.migrate")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Alembic's own table, as Alembic creates it: one row, the revision at which the schema is.
+_VERSIONS = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -60,10 +73,35 @@ def upgrade(engine: Engine) -> str:
     """Bring the database to the newest revision and return that revision.
 
     A database already at ``HEAD_REVISION`` is recognised with one query,
-    without loading Alembic.
+    without loading Alembic; so is a database without any table, which is
+    created at head (``create_at_head``).
     """
-    if _stamped(engine) == HEAD_REVISION:
+    stamped = _stamped(engine)
+    if stamped == HEAD_REVISION:
         return HEAD_REVISION
+    if stamped is None and create_at_head(engine):
+        return HEAD_REVISION
+    return migrate(engine)
+
+
+def create_at_head(engine: Engine) -> bool:
+    """Create ``schema.py``'s tables, stamped at head, in a database without tables.
+
+    Returns False, and changes nothing, when the database has any table.
+    """
+    with writing(engine) as connection:
+        serialise(connection, "migrate")  # two new processes: one creates, one sees it done
+        if sa.inspect(connection).get_table_names():
+            return False
+        metadata.create_all(connection)
+        _VERSIONS.create(connection)
+        connection.execute(_VERSIONS.insert().values(version_num=HEAD_REVISION))
+    log.info("database created at revision=%s", HEAD_REVISION)
+    return True
+
+
+def migrate(engine: Engine) -> str:
+    """Run the Alembic revisions from the database's revision to head; return head."""
     from alembic import command
     from alembic.util.exc import CommandError
 

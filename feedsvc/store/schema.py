@@ -1,9 +1,10 @@
 """The database schema of feedsvc: every table, in one MetaData, plus two column types.
 
 This module declares tables, indexes and the two portable column types the store
-needs (aware-UTC timestamps and JSON string lists). It runs no SQL and creates
-nothing: the Alembic revisions under ``migrations/`` create the schema, and a
-test checks that they and this module agree.
+needs (aware-UTC timestamps and JSON string lists). It runs no SQL: a new
+database is created from it (``migrate.create_at_head``) and an older one is
+brought up to it by the Alembic revisions under ``migrations/``; tests check
+that both build the same schema.
 """
 
 from __future__ import annotations
@@ -102,12 +103,15 @@ sources = sa.Table(
     # lease that lapses if the worker dies); both NULL when no one holds it.
     sa.Column("lease_owner", sa.String(), nullable=True),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="kind"),
+    # The revisions passed these names through the naming convention again, so the
+    # databases they built have ck_sources_ck_sources_kind and so on: the names here
+    # make the same, for a new database is created from this module.
+    sa.CheckConstraint("kind IN ('feed', 'page', 'file')", name="ck_sources_kind"),
     sa.CheckConstraint(
         "last_status IS NULL OR last_status IN ('ok', 'not-modified', 'error')",
-        name="last_status",
+        name="ck_sources_last_status",
     ),
-    sa.CheckConstraint("failures >= 0", name="failures"),
+    sa.CheckConstraint("failures >= 0", name="ck_sources_failures"),
 )
 sa.Index("ix_sources_next_fetch_after", sources.c.next_fetch_after)
 
@@ -208,7 +212,7 @@ publish_marks = sa.Table(
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("key", sa.Text(), nullable=False),
-    sa.CheckConstraint("kind IN ('source', 'story')", name="kind"),
+    sa.CheckConstraint("kind IN ('source', 'story')", name="ck_publish_marks_kind"),  # as above
 )
 
 # The service's own facts by key (the last publish's output fingerprint, the story

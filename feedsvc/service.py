@@ -43,7 +43,7 @@ from feedsvc.types import (
     WorkerState,
     WorkLoad,
 )
-from feedsvc.workers import run_alone, runs_processes, worker_pool
+from feedsvc.workers import worker_pool
 
 if TYPE_CHECKING:
     from feedsvc.assign import AssignResult
@@ -216,26 +216,24 @@ class Service:
     def _assign_stories(self, store: Store, pool: Executor) -> AssignResult | None:
         """Put every article that waits into a story (None when none waits).
 
-        With worker processes, the round runs in one of its own, so the
-        engine's memory ends with it. When no article waits, nothing of the
+        With worker processes, the engine works in a process of its own, so its
+        memory ends with the round. When no article waits, nothing of the
         engine is loaded and no process is started.
         """
         snapshot = self.config.settings.data_dir / SNAPSHOT_FILE
         if not store.any_unassigned():
             remove_snapshot_leftovers(snapshot)  # as a round would: a killed one's temporary file
             return None
-        from feedsvc.assign import StoryRound, run_round
+        from feedsvc.assign import assign_stories
 
-        story_round = StoryRound(
-            self.config.settings.database_url,
+        return assign_stories(
+            store,
             self.story_params,
             self._clock(),
-            sources=tuple(s.name for s in self.config.sources),
+            sources=[s.name for s in self.config.sources],
             snapshot=snapshot,
+            pool=pool,
         )
-        if runs_processes(pool):
-            return run_alone(pool, run_round, story_round)
-        return run_round(story_round, store)
 
     def publish_pending(self, store: Store, pool: Executor, role: RoleLock) -> PublishResult:
         """As the holder of ``role``: group what is new, publish what changed, ping the hub."""
@@ -339,7 +337,7 @@ class Service:
 
 
 def _find_article(store: Store, ref: str) -> Article:
-    from feedsvc.assign import split_key
+    from feedsvc.placing import split_key
 
     source, article_id = split_key(ref)
     article = store.article(source, article_id) if article_id else None

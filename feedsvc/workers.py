@@ -2,8 +2,9 @@
 
 Extraction and normalisation (``pipeline``) and feed rendering
 (``publishing``) go to the same pool, so one run starts its workers once; the
-story stage runs ``alone`` in a worker of its own that ends with it, so the
-engine's memory goes back to the system, not to the parent's heap. The
+story engine works in a ``Companion``, a process of its own that the round
+speaks to over a pipe and that ends with it, so the engine's memory goes back
+to the system, not to the parent's heap. The
 pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
 of the parent is ever forked), one process per core by default, or a single
 thread when one worker is asked for. Processes start at the first task, so a
@@ -121,23 +122,50 @@ def runs_processes(pool: Executor) -> bool:
     return isinstance(pool, RenewingPool)
 
 
-def run_alone(pool: Executor, fn: Callable[[T], R], arg: T) -> R:
-    """``fn(arg)`` in a worker process of its own, which ends with it, and so does its memory.
+class Companion:
+    """A process of its own (from the forkserver) that serves one task over a pipe.
 
-    For a stage that builds a large working set once per run (the story
-    engine): the pool's idle workers are ended first, so they do not hold
-    their memory beside it, and the worker that ran it is ended after, so the
-    parent and the next stage start small. ``pool`` must run processes
-    (``runs_processes``).
+    ``target(connection, *args)`` runs there; it ends when its end of the pipe
+    closes (``close``) or its parent dies, as a pool's worker does. For a
+    stage that holds state from one request to the next (the story round):
+    its memory goes back to the system when it ends.
     """
-    if not isinstance(pool, RenewingPool):
-        raise TypeError("run_alone needs a process pool")
-    pool.rest()
-    return_free_memory()  # what the stage before freed, while this process waits
-    try:
-        return pool.submit(fn, arg).result()
-    finally:
-        pool.rest()
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        context = multiprocessing.get_context("forkserver")
+        mine, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_companion, args=(os.getpid(), target, theirs, *args), name="feedsvc-companion"
+        )
+        self._process.start()
+        theirs.close()
+        self._connection = mine
+
+    @property
+    def pid(self) -> int | None:
+        """The companion's process id."""
+        return self._process.pid
+
+    def send(self, message: object) -> None:
+        """Send ``message`` to the companion (pickled)."""
+        self._connection.send(message)
+
+    def receive(self) -> object:
+        """Wait for the companion's next message; EOFError once it has ended."""
+        return self._connection.recv()
+
+    def close(self) -> None:
+        """Close the pipe, so the companion's task ends, and wait for the process."""
+        self._connection.close()
+        self._process.join(timeout=60)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _companion(parent: int, target: Callable[..., None], *args: Any) -> None:
+    _start_worker(parent)
+    target(*args)
 
 
 def rest_workers(pool: Executor) -> None:

@@ -284,10 +284,12 @@ def test_seed_reports_are_one_story_whichever_arrives_first(
     ]
 
 
+@pytest.mark.parametrize("engine_in", ["this process", "a process of its own"])
 def test_a_round_in_small_batches_decides_as_one_whole_round(
-    tmp_path: Path, repo_dir: Path, store_url: str
+    tmp_path: Path, repo_dir: Path, store_url: str, engine_in: str
 ) -> None:
     from feedsvc.assign import assign_stories
+    from feedsvc.workers import worker_pool
 
     service, stored = sample_run(tmp_path, repo_dir)
     with service.open_store() as store:
@@ -306,7 +308,9 @@ def test_a_round_in_small_batches_decides_as_one_whole_round(
             )
         assert [a for page in pages for a in page] == pending  # keyset paging: each once, in order
 
-        result = assign_stories(store, service.story_params, NOW, batch=3)
+        with worker_pool(2 if engine_in == "a process of its own" else 1) as pool:
+            # batches of 3: the next one is read, and the last one saved, while one is placed
+            result = assign_stories(store, service.story_params, NOW, batch=3, pool=pool)
         assert result.assigned == len(pending) and store.unassigned_texts() == []
         batched = {frozenset((a.source, a.id) for a in store.story_members(v.id))
                    for v in store.recent_stories(1000)}  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,9 @@ from feedsvc.assign import AssignResult, assign_stories
 from feedsvc.config_types import SourceConfig
 from feedsvc.store import Store
 from feedsvc.stories import StoryParams
+from feedsvc.story_snapshot import SNAPSHOT_KEY, load_snapshot
 from feedsvc.types import Article, FetchIntent
+from feedsvc.workers import RenewingPool
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
 OUTLETS = ("north", "south", "east")
@@ -54,7 +57,9 @@ def ingest(store: Store, rows: list[tuple[int, float, str, str]]) -> None:
             store.save_batch(outlet, batch, FetchIntent(outlet, T0, "ok", T0))
 
 
-def rounds(directory: Path, *, keep_snapshot: bool) -> tuple[list[AssignResult], dict[str, str]]:
+def rounds(
+    directory: Path, *, keep_snapshot: bool, pool: Executor | None = None
+) -> tuple[list[AssignResult], dict[str, str]]:
     """Two story rounds (the second with newer articles); the stories of every article."""
     rows = [(n, *item) for n, item in enumerate(WIRE)]
     snapshot = directory / "stories.snapshot"
@@ -66,7 +71,9 @@ def rounds(directory: Path, *, keep_snapshot: bool) -> tuple[list[AssignResult],
                 snapshot.unlink(missing_ok=True)
             now = T0 + timedelta(hours=10)
             results.append(
-                assign_stories(store, StoryParams(), now, sources=OUTLETS, snapshot=snapshot)
+                assign_stories(
+                    store, StoryParams(), now, sources=OUTLETS, snapshot=snapshot, pool=pool
+                )
             )
         stories = {
             f"{o}-{n}": store.story_of(o, f"{o}-{n}") or "" for n, (_, o, _) in enumerate(WIRE)
@@ -85,6 +92,30 @@ def test_a_snapshot_continues_the_window_with_the_same_decisions(tmp_path: Path)
     assert with_snapshot["north-0"] == with_snapshot["south-1"] == with_snapshot["south-4"]
     assert with_snapshot["east-5"] == with_snapshot["north-6"]
     assert with_snapshot["south-7"] not in {with_snapshot["north-0"], with_snapshot["east-5"]}
+
+
+def test_an_engine_in_a_process_of_its_own_decides_and_snapshots_alike(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    (tmp_path / "there").mkdir()
+    here, local = rounds(tmp_path / "here", keep_snapshot=True)
+    with RenewingPool(2) as pool:
+        there, remote = rounds(tmp_path / "there", keep_snapshot=True, pool=pool)
+        assert pool.processes() == []  # the pool's workers were not kept beside the engine
+    assert [r.rebuilt for r in there] == [True, False]  # its snapshot is used by the next round
+    assert there == here
+    assert remote == local
+    here_snapshot, there_snapshot = (
+        load_snapshot(d / "stories.snapshot", StoryParams(), OUTLETS, token_of(d))
+        for d in (tmp_path / "here", tmp_path / "there")
+    )
+    assert here_snapshot is not None and there_snapshot is not None
+    assert there_snapshot.latest == here_snapshot.latest
+    assert there_snapshot.engine.state() == here_snapshot.engine.state()
+
+
+def token_of(directory: Path) -> str | None:
+    with open_store(directory) as store:
+        return store.service_state(SNAPSHOT_KEY)
 
 
 def second_round(directory: Path, rows: list[tuple[int, float, str, str]]) -> AssignResult:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from feedsvc.pipeline import run_cycle
 from feedsvc.service import Service
-from feedsvc.workers import RenewingPool, bounded_map, run_alone, runs_processes, worker_pool
+from feedsvc.workers import Companion, RenewingPool, bounded_map, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -110,27 +114,61 @@ def gone(pid: int) -> bool:
     return state == "Z"
 
 
-def test_run_alone_uses_a_worker_of_its_own_that_ends_with_it() -> None:
-    with worker_pool(2) as pool:
-        assert isinstance(pool, RenewingPool)
-        idle = {pool.submit(own_pid, n).result() for n in range(4)} | set(pool.processes())
-        alone = run_alone(pool, own_pid, None)
-        assert alone != os.getpid() and alone not in idle  # a fresh process, not an idle worker
-        assert pool.processes() == []  # none left holding memory
-        deadline = time.monotonic() + 10
-        while not all(gone(pid) for pid in idle | {alone}) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert all(gone(pid) for pid in idle | {alone})
-        with pytest.raises(ValueError, match="seven"):
-            run_alone(pool, square, 7)
-        assert pool.submit(square, 3).result() == 9  # the pool works on afterwards
+def echo_doubled(connection: Connection, offset: int) -> None:
+    """A companion's task: answer each number doubled plus ``offset``, with its pid, until EOF."""
+    while True:
+        try:
+            n = connection.recv()
+        except EOFError:
+            return
+        connection.send((2 * n + offset, os.getpid()))
 
 
-def test_run_alone_needs_processes() -> None:
-    with worker_pool(1) as pool:
-        assert not runs_processes(pool)
-        with pytest.raises(TypeError):
-            run_alone(pool, square, 2)
+def test_a_companion_serves_over_its_pipe_and_ends_when_closed() -> None:
+    companion = Companion(echo_doubled, 1)
+    try:
+        companion.send(20)
+        answer, pid = cast("tuple[int, int]", companion.receive())
+        assert answer == 41 and pid == companion.pid != os.getpid()
+        companion.send(1)
+        assert companion.receive() == (3, pid)  # the same process, holding its state
+    finally:
+        companion.close()
+    assert gone(pid)  # closing the pipe ended its task, and the process with it
+
+
+COMPANION_PARENT = """
+import sys, time
+from tests.test_workers import echo_doubled
+from feedsvc.workers import Companion
+if __name__ == "__main__":
+    companion = Companion(echo_doubled, 0)
+    companion.send(1)
+    companion.receive()
+    print(companion.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_companion_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(COMPANION_PARENT)
+    root = Path(__file__).parent.parent
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert not gone(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(pid), "a killed run's companion would wait for work forever"
 
 
 def _resident_after_freeing() -> tuple[int, int, int]:

@@ -1,0 +1,348 @@
+"""The engine's side of a story round: place articles into stories, keep the snapshot.
+
+``assign`` reads from the store what a round needs and saves what it decides;
+this module holds the engine in between and never touches the store. A
+``Placer`` works in the process that reads and saves (``LocalPlacer``) or in a
+process of its own that serves it over a pipe (``RemotePlacer``). That process
+ends with the round, so the engine's memory goes back to the system; it never
+loads SQLAlchemy or the store (about 28 MB); and its parent reads the next
+batch and saves the last one while the engine places this one.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from feedsvc.errors import FeedsvcError
+from feedsvc.stories import Decision, StoryItem, StoryParams, StoryState
+from feedsvc.story_snapshot import load_snapshot, save_snapshot
+from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
+
+if TYPE_CHECKING:
+    from feedsvc.stories import StoryEngine
+    from feedsvc.workers import Companion
+
+log = logging.getLogger("feedsvc.placing")
+
+# How much older than the newest article the snapshot has seen a new article may
+# be, as a share of the window, for the snapshot to be used: its older
+# neighbours may already have left the window, and at a third of it (a day, by
+# default) the time decay leaves them little weight anyway.
+LATE = 1 / 3
+
+Text = Article | ArticleText
+
+
+class StoryRoundError(FeedsvcError):
+    """The process placing a round's articles ended before it answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssignResult:
+    """How many articles one story round placed, and how."""
+
+    assigned: int = 0
+    new_stories: int = 0
+    joined: int = 0
+    merges: int = 0
+    rebuilt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One batch's decisions, ready to save: assignments, story shapes, merges and counts."""
+
+    assignments: tuple[StoryAssignment, ...]
+    shapes: tuple[StoryUpdate, ...]
+    merges: Mapping[str, str]
+    counts: AssignResult
+
+
+def item_key(source: str, article_id: str) -> str:
+    """The engine's id for an article: ``source:id`` (source names hold no colon)."""
+    return f"{source}:{article_id}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """The (source, id) pair of an engine item id."""
+    source, _, article_id = key.partition(":")
+    return source, article_id
+
+
+def story_item(article: Text) -> StoryItem:
+    """What the story engine needs to know of an article."""
+    return StoryItem(
+        id=item_key(article.source, article.id),
+        title=article.title,
+        text=article.text,
+        outlet=article.source,
+        published=article.published,
+        url=article.url,
+        content_hash=article.content_hash,
+    )
+
+
+def text_order(article: Text) -> tuple[datetime, str, str]:
+    """The order in which a round reads and places articles: published, source, id."""
+    return (article.published, article.source, article.id)
+
+
+def fresh_engine(
+    params: StoryParams, assignments: Mapping[str, str], aliases: Mapping[str, str]
+) -> StoryEngine:
+    """An engine that knows these stored assignments (by ``item_key``) and aliases."""
+    from feedsvc.stories import StoryEngine  # the engine loads where a round runs, only
+
+    return StoryEngine(params, StoryState(assignments=dict(assignments), aliases=dict(aliases)))
+
+
+@dataclass(slots=True)
+class Round:
+    """The decisions for the pending articles and the last shape of each story they touched."""
+
+    decisions: list[Decision]
+    shapes: dict[str, StoryUpdate]
+    latest: datetime | None = None
+
+
+def add_in_order(engine: StoryEngine, known: Sequence[Text], pending: Sequence[Text]) -> Round:
+    """Add the stored window (``known``), then the pending articles, oldest first.
+
+    The stored window goes in whole before the first pending article, as a
+    snapshot's engine holds it: a pending article is decided against every
+    story already stored, also those of articles published after it (a report
+    that arrives late, or one of two with the same time, joins the story the
+    other already has), and a rebuilt engine decides as the snapshot's would.
+    """
+    waiting = {item_key(a.source, a.id) for a in pending}
+    result = Round([], {})
+    for article in chain(known, sorted(pending, key=text_order)):
+        result.latest = max(result.latest or article.published, article.published)
+        decision = engine.add(story_item(article))
+        if decision.item_id in waiting:
+            result.decisions.append(decision)
+            shape = _shape(engine, decision.story_id)
+            result.shapes[shape.id] = shape
+    result.shapes = {k: v for k, v in result.shapes.items() if engine.resolve(k) == k}
+    return result
+
+
+class Placer:
+    """The engine of one round: from the snapshot or rebuilt, then fed batch after batch."""
+
+    def __init__(self, params: StoryParams, sources: Sequence[str], snapshot: Path | None) -> None:
+        self._params = params
+        self._sources = tuple(sources)
+        self._snapshot = snapshot
+        self._engine: StoryEngine | None = None
+        self._latest: datetime | None = None
+
+    def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
+        """Take the snapshot's engine if it fits (None), else say from when to replay the window.
+
+        The snapshot fits when its token is the stored ``token``, and the
+        oldest pending article (``first``) is at most ``LATE`` of a window older
+        than the newest article it has seen.
+        """
+        params = self._params
+        if self._snapshot is not None:
+            saved = load_snapshot(self._snapshot, params, self._sources, token)
+            if saved is not None and first >= saved.latest - params.window * LATE:
+                self._engine, self._latest = saved.engine, saved.latest
+                return None
+            if saved is not None:
+                log.info("stories: articles older than the snapshot allows; rebuilding the window")
+        return min(first, now) - params.window
+
+    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+        """Start from a new engine that knows the stored assignments and aliases."""
+        self._engine = fresh_engine(self._params, assignments, aliases)
+
+    def place(self, known: Sequence[Text], pending: Sequence[Text]) -> Placed:
+        """Add ``known`` (the window to replay) and ``pending``; return what to save."""
+        engine = self._need_engine()
+        done = add_in_order(engine, known, pending)
+        self._latest = max(filter(None, (self._latest, done.latest)), default=None)
+        merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
+        new = sum(1 for d in done.decisions if d.layer == "new")
+        placed = Placed(
+            tuple(_assignment(engine, d) for d in done.decisions),
+            tuple(done.shapes[k] for k in sorted(done.shapes)),
+            merges,
+            AssignResult(len(done.decisions), new, len(done.decisions) - new, len(merges)),
+        )
+        del done
+        gc.collect(1)  # the batch's cyclic garbage
+        return placed
+
+    def finish(self, token: str) -> None:
+        """Write the snapshot of the engine, stamped with the token its last batch is saved with."""
+        if self._snapshot is None or self._latest is None:
+            return
+        engine = self._need_engine()
+        # pickling memoises every object it writes: room made here is reused by it
+        engine.drop_caches()
+        save_snapshot(self._snapshot, engine, self._params, self._sources, token, self._latest)
+
+    def _need_engine(self) -> StoryEngine:
+        if self._engine is None:
+            raise RuntimeError("a placer must start (and restore, if asked) before it places")
+        return self._engine
+
+
+class LocalPlacer:
+    """A ``Placer`` in this process, spoken to as a ``RemotePlacer`` is."""
+
+    def __init__(self, placer: Placer) -> None:
+        self._placer = placer
+        self._placed: Placed | None = None
+
+    def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
+        """``Placer.start``."""
+        return self._placer.start(token, first, now)
+
+    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+        """``Placer.restore``."""
+        self._placer.restore(assignments, aliases)
+
+    def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
+        """Place a batch (here: at once); ``placed`` returns the outcome."""
+        self._placed = self._placer.place(known, pending)
+
+    def placed(self) -> Placed:
+        """The outcome of the batch last sent."""
+        placed, self._placed = self._placed, None
+        if placed is None:
+            raise RuntimeError("no batch was sent")
+        return placed
+
+    def send_finish(self, token: str) -> None:
+        """Write the snapshot (here: at once)."""
+        self._placer.finish(token)
+
+    def finished(self) -> None:
+        """Return once the snapshot is written."""
+
+
+class RemotePlacer:
+    """A ``Placer`` in a process of its own (``serve``), spoken to over a pipe."""
+
+    def __init__(self, companion: Companion) -> None:
+        self._companion = companion
+
+    def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
+        """``Placer.start``, there."""
+        return cast("datetime | None", self._call("start", token, first, now))
+
+    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+        """``Placer.restore``, there."""
+        self._call("restore", dict(assignments), dict(aliases))
+
+    def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
+        """Hand a batch over and return at once; ``placed`` waits for the outcome."""
+        self._send("place", list(known), list(pending))
+
+    def placed(self) -> Placed:
+        """The outcome of the batch last sent (waits for it)."""
+        return cast(Placed, self._answer())
+
+    def send_finish(self, token: str) -> None:
+        """Have the snapshot written there, and return at once; ``finished`` waits for it."""
+        self._send("finish", token)
+
+    def finished(self) -> None:
+        """Wait until the snapshot is written."""
+        self._answer()
+
+    def _call(self, name: str, *args: Any) -> Any:
+        self._send(name, *args)
+        return self._answer()
+
+    def _send(self, name: str, *args: Any) -> None:
+        try:
+            self._companion.send((name, args))
+        except OSError as exc:
+            raise StoryRoundError("the story round's process ended unexpectedly") from exc
+
+    def _answer(self) -> Any:
+        try:
+            status, value = cast("tuple[str, Any]", self._companion.receive())
+        except (EOFError, OSError) as exc:
+            raise StoryRoundError("the story round's process ended unexpectedly") from exc
+        if status == "error":
+            raise value
+        return value
+
+
+def serve(
+    connection: Connection, params: StoryParams, sources: Sequence[str], snapshot: Path | None
+) -> None:
+    """Serve a ``Placer`` over ``connection`` until the other end closes it (a companion's task)."""
+    placer = Placer(params, sources, snapshot)
+    calls: dict[str, Callable[..., Any]] = {
+        "start": placer.start,
+        "restore": placer.restore,
+        "place": placer.place,
+        "finish": placer.finish,
+    }
+    with young_collections_only():
+        while True:
+            try:
+                name, args = connection.recv()
+            except EOFError:
+                return
+            try:
+                answer: tuple[str, Any] = ("ok", calls[name](*args))
+            except Exception as exc:  # the caller raises it
+                answer = ("error", exc)
+            try:
+                connection.send(answer)
+            except OSError:  # the caller gave up (it failed, or was stopped): so does this
+                return
+
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Pause automatic garbage collection; the caller collects young objects itself.
+
+    The engine's window is hundreds of thousands of long-lived containers that
+    hold no reference cycles. Python's automatic collector would walk all of
+    them again at every full collection (a dozen in a first round, about 8 %
+    of its time); young collections between batches free the few cycles a
+    round makes (under a hundred objects a batch) and never walk the window.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _assignment(engine: StoryEngine, decision: Decision) -> StoryAssignment:
+    source, article_id = split_key(decision.item_id)
+    return StoryAssignment(
+        source=source,
+        article_id=article_id,
+        story_id=engine.resolve(decision.story_id),
+        layer=decision.layer,
+        score=decision.score,
+        matched=decision.matched_item,
+        signals=dict(decision.signals),
+    )
+
+
+def _shape(engine: StoryEngine, story_id: str) -> StoryUpdate:
+    story = engine.story(story_id)
+    source, article_id = split_key(story.representative)
+    return StoryUpdate(story.id, source, article_id, members=1 + len(story.members))

@@ -6,11 +6,11 @@ engine is read back in a fraction of that. The snapshot is only a cache: it is
 used when everything says it matches the store, and otherwise the engine is
 rebuilt from the store as before.
 
-* It is written after the story round it reflects was committed, with a random
-  token that the round also stored (``SNAPSHOT_KEY`` in the service state); a
-  snapshot whose token is not the stored one (a run killed between the commit
-  and the write, a restored database, another process that assigned stories)
-  is ignored.
+* It carries a random token that the round stores with its last batch
+  (``SNAPSHOT_KEY`` in the service state), and is written while that batch is
+  saved; a snapshot whose token is not the stored one (a run killed before
+  the commit or before the write, a restored database, another process that
+  assigned stories) is ignored, so either may finish first.
 * Its header names the engine parameters, the configured sources and a hash of
   the story engine's code and data files; any difference: ignored.
 * Reading it fails safe: a missing, truncated or unreadable file is ignored.

@@ -114,7 +114,12 @@ def assign_stories(
             if not following:
                 break
             pending = following
+        del pending, placed  # saved
         if snapshot is not None:
+            if isinstance(placer, RemotePlacer):
+                # the engine's process peaks while it writes the snapshot: meanwhile this
+                # one hands back what the batches took (a few MB of texts and rows each)
+                return_free_memory()
             placer.finished()
     return result
 

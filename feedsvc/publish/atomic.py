@@ -33,7 +33,7 @@ FSYNC_THREADS = 16
 
 
 @contextlib.contextmanager
-def _translated(action: str, path: Path) -> Iterator[None]:
+def _translated(action: str, path: Path | str) -> Iterator[None]:
     """Turn an ``OSError`` raised inside the block into ``PublishError``."""
     try:
         yield
@@ -47,7 +47,7 @@ def _has_bytes(path: Path, data: bytes) -> bool:
     return path.read_bytes() == data
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: Path | str) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -66,23 +66,28 @@ class StagedWrites:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, Path]] = []
+        # (temporary file, target) as strings: a publish of 40,000 files would
+        # hold 80,000 Path objects (about 42 MB) until its commit
+        self._staged: list[tuple[str, str]] = []
+        self._directories: set[str] = set()  # made already: one mkdir each, not one a file
 
     def stage(self, path: Path, data: bytes) -> bool:
         """Stage ``data`` for ``path``; return False when ``path`` already holds it."""
         with _translated("write", path):
             if _has_bytes(path, data):
                 return False
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
-            temp = Path(name)
-            self._staged.append((temp, path))
+            directory = str(path.parent)
+            if directory not in self._directories:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._directories.add(directory)
+            fd, temp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=directory)
+            self._staged.append((temp, str(path)))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            temp.chmod(FILE_MODE)
+            Path(temp).chmod(FILE_MODE)  # a Path for the call, not kept
         return True
 
-    def commit(self) -> list[Path]:
+    def commit(self) -> list[str]:
         """Make every staged file durable and visible; return the targets written."""
         staged, self._staged = self._staged, []
         try:
@@ -93,9 +98,9 @@ class StagedWrites:
                 )
             for position, (temp, path) in enumerate(staged):
                 with _translated("write", path):
-                    temp.replace(path)
+                    Path(temp).replace(path)
                 staged[position] = (path, path)
-            for directory in sorted({path.parent for _, path in staged}):
+            for directory in sorted({str(Path(path).parent) for _, path in staged}):
                 with _translated("sync", directory):
                     _fsync_directory(directory)
         except BaseException:
@@ -108,15 +113,15 @@ class StagedWrites:
         """Remove every staged temporary file; the targets stay as they were."""
         staged, self._staged = self._staged, []
         for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+            Path(temp).unlink(missing_ok=True)
 
 
-def _fsync_paths(paths: list[Path]) -> None:
+def _fsync_paths(paths: list[str]) -> None:
     for path in paths:
         _fsync_path(path)
 
 
-def _fsync_path(path: Path) -> None:
+def _fsync_path(path: str) -> None:
     with _translated("write", path):
         fd = os.open(path, os.O_RDONLY)
         try:

@@ -146,7 +146,7 @@ class StoryEngine:
         keys = _exact_keys(item, fingerprint)
         decision = self._decide(item, profile, keys)
         self._count_terms(profile.vector, decision.story_id)
-        member = Member(profile, decision.story_id, keys, decision, item.url is not None)
+        member = Member(profile.packed(), decision.story_id, keys, decision, item.url is not None)
         self._index.insert(member, decision.merged)
         log.debug(
             "story decision item=%s story=%s layer=%s score=%.3f",
@@ -500,14 +500,15 @@ class StoryEngine:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _count_terms(self, vector: dict[str, float], story_id: str) -> None:
+    def _count_terms(self, vector: Mapping[str, float], story_id: str) -> None:
         """Count in the idf table the terms this item brings to its story (once per story)."""
         rec = self._index.stories.get(story_id)
         terms = counted_terms(vector)
         if rec is None or not self.params.idf_per_story:
             self._idf.add(terms)
         else:
-            self._idf.add(t for t in terms if t not in rec.total)
+            summed = rec.alone.unpacked() if rec.alone is not None else rec.total
+            self._idf.add(t for t in terms if t not in summed)
 
 
 def _value_then_key(kv: tuple[str, float]) -> tuple[float, str]:

@@ -14,20 +14,21 @@ import heapq
 import logging
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 
 from feedsvc.stories.model import Decision
-from feedsvc.stories.signals import Profile, is_date_only
+from feedsvc.stories.signals import Packed, Profile, is_date_only
 
 log = logging.getLogger("feedsvc.stories.index")
 
 
 @dataclass(slots=True)
 class Member:
-    """An active item: its profile, exact keys, the story it is in and its decision."""
+    """An active item: its profile (vector packed), exact keys, its story and its decision."""
 
     profile: Profile
     story: str
@@ -38,13 +39,17 @@ class Member:
 
 @dataclass(slots=True)
 class StoryRecord:
-    """An active story: members, summed vector (centroid) and what is derived from it."""
+    """An active story: members, summed vector (centroid) and what is derived from it.
+
+    A story of one member has no sum of its own: ``alone`` is that member's
+    (packed) vector, and ``total`` stays empty until a second member comes.
+    """
 
     id: str
     founded: datetime
     members: dict[str, None] = field(default_factory=dict)
     total: dict[str, float] = field(default_factory=dict)
-    shared: bool = False
+    alone: Packed | None = None
     norm2: float = 0.0
     inv_norm: float = 0.0
     last: datetime | None = None
@@ -170,25 +175,22 @@ class ActiveIndex:
             for story, top in first.items()
         }
 
-    def centroid_dot(self, vector: dict[str, float], rec: StoryRecord) -> float:
+    def centroid_dot(self, vector: Mapping[str, float], rec: StoryRecord) -> float:
         """Return the cosine of a unit vector with a story's summed vector."""
         total = rec.total
         return sum([vector[t] * total[t] for t in sorted(vector.keys() & total.keys())]) * (
             rec.inv_norm
         )
 
-    def centroid_cosine(self, a: StoryRecord, b: StoryRecord) -> float:
-        """Return the cosine of two stories' summed vectors."""
-        ta, tb = a.total, b.total
-        return sum([ta[t] * tb[t] for t in sorted(ta.keys() & tb.keys())]) * (
-            a.inv_norm * b.inv_norm
-        )
-
     # ------------------------------------------------------------------ changes
 
     def insert(self, member: Member, merged: tuple[str, ...]) -> None:
-        """Index a decided member into its story, first merging ``merged`` into that story."""
+        """Index a decided member into its story, first merging ``merged`` into that story.
+
+        The member's profile must hold a packed vector (``Profile.packed``).
+        """
         profile, story = member.profile, member.story
+        vector = _packed(profile)
         if story not in self.stories:
             self.stories[story] = StoryRecord(story, profile.published)
         for other in merged:
@@ -198,7 +200,7 @@ class ActiveIndex:
         for key in member.keys:
             self.keys.setdefault(key, item_id)
         postings = self._postings
-        for term, weight in islice(profile.vector.items(), self.member_terms):
+        for term, weight in islice(vector.pairs(), self.member_terms):
             posting = postings.get(term)
             if posting is None:
                 postings[term] = {item_id: weight}
@@ -258,15 +260,19 @@ class ActiveIndex:
         one-member story is found through its member.
         """
         indexed = len(rec.members) > 1
+        vector = _packed(profile)
         if sign > 0 and not rec.members and not rec.total:
-            # a one-member story's sum is its member's vector: share it, copy on change
-            rec.total, rec.shared = profile.vector, True
-            rec.norm2 = math.fsum(w * w for w in profile.vector.values())
+            # a one-member story's sum is its member's vector: share it, unpack on change
+            rec.alone = vector
+            rec.norm2 = math.fsum(w * w for w in vector.weights)
             rec.inv_norm = 1.0 / math.sqrt(rec.norm2) if rec.norm2 > 1e-12 else 0.0
+        elif sign < 0 and rec.alone is not None:
+            # the only member leaves: nothing is left to sum (nor indexed: one member)
+            rec.alone, rec.norm2, rec.inv_norm = None, 0.0, 0.0
         else:
-            if rec.shared:
-                rec.total, rec.shared = dict(rec.total), False
-            self._shift_centroid(rec, profile.vector, sign, indexed)
+            if rec.alone is not None:
+                rec.total, rec.alone = rec.alone.unpacked(), None
+            self._shift_centroid(rec, vector, sign, indexed)
         stamp = profile.published.timestamp()
         rec.time_sum += sign * stamp
         dated = is_date_only(profile.published)
@@ -300,15 +306,13 @@ class ActiveIndex:
             else:
                 posting[story] = weight
 
-    def _shift_centroid(
-        self, rec: StoryRecord, vector: dict[str, float], sign: float, indexed: bool
-    ) -> None:
+    def _shift_centroid(self, rec: StoryRecord, vector: Packed, sign: float, indexed: bool) -> None:
         """Add ``sign`` times a vector to a story's summed vector (and the story index)."""
         total = rec.total
         postings = self._story_postings
         story = rec.id
         norm2 = rec.norm2
-        for term, weight in vector.items():
+        for term, weight in vector.pairs():
             old = total.get(term, 0.0)
             new = old + sign * weight
             norm2 += new * new - old * old
@@ -360,8 +364,16 @@ class ActiveIndex:
                 if not posting:
                     del self._story_postings[term]
         if not keep_sum:
-            rec.total, rec.shared = {}, False
+            rec.total, rec.alone = {}, None
             rec.norm2 = 0.0
+
+
+def _packed(profile: Profile) -> Packed:
+    """The packed vector of a member's profile (a dict here is a caller's mistake)."""
+    vector = profile.vector
+    if not isinstance(vector, Packed):
+        raise TypeError(f"member {profile.item_id} must hold a packed vector")
+    return vector
 
 
 def _weight_then_term(kv: tuple[str, float]) -> tuple[float, str]:

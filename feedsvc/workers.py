@@ -1,19 +1,20 @@
 """The pool of worker processes that does a run's CPU-bound work.
 
-Extraction and normalisation (``pipeline``) and feed rendering
-(``publishing``) go to the same pool, so one run starts its workers once; the
-story engine works in a ``Companion``, a process of its own that the round
-speaks to over a pipe and that ends with it, so the engine's memory goes back
-to the system, not to the parent's heap. The
-pool is a ``ProcessPoolExecutor`` with the forkserver start method (no thread
-of the parent is ever forked), one process per core by default, or a single
-thread when one worker is asked for. Processes start at the first task, so a
-run with nothing to do starts none. Workers ignore SIGINT: Ctrl-C reaches the
-whole process group, and the parent decides how to stop. Workers exit by
-themselves when the parent dies, even by SIGKILL: otherwise they (and the
-forkserver, which they keep alive) would wait for work forever, about 45 MB
-each, a set per killed run. A worker that dies does not end the run: the pool
-starts new workers (``RenewingPool``).
+Extraction and normalisation (``pipeline``) and feed rendering (``publishing``)
+go to the same pool, so one run starts its workers once; the story engine works
+in a ``Companion``, a process of its own that the round speaks to over a pipe
+and that ends with it, so the engine's memory goes back to the system, not to
+the parent's heap. The pool is a ``ProcessPoolExecutor`` with the forkserver
+start method (no thread of the parent is ever forked), one process per core by
+default, or a single thread when one worker is asked for. Processes start at
+the first task, so a run with nothing to do starts none; nor does it make the
+pool's queues, whose locks would start multiprocessing's resource tracker (a
+process of its own). Workers ignore SIGINT: Ctrl-C reaches the whole process
+group, and the parent decides how to stop. Workers exit by themselves when the
+parent dies, even by SIGKILL: otherwise they (and the forkserver, which they
+keep alive) would wait for work forever, about 45 MB each, a set per killed
+run. A worker that dies does not end the run: the pool starts new workers
+(``RenewingPool``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class RenewingPool(Executor):
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._lock = threading.Lock()
-        self._pool = self._new_pool()
+        self._pool: ProcessPoolExecutor | None = None  # made at the first task
+        self._closed = False
         self.renewals = 0
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -82,6 +84,10 @@ class RenewingPool(Executor):
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         """Schedule ``fn(*args, **kwargs)``, on a new pool if the current one is broken."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._pool is None:
+                self._pool = self._new_pool()
             try:
                 return self._pool.submit(fn, *args, **kwargs)
             except BrokenProcessPool:
@@ -98,9 +104,11 @@ class RenewingPool(Executor):
             return sorted(started)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Shut the current pool down."""
+        """Shut the pool down; no task is taken after."""
         with self._lock:
-            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+            self._closed = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
     def rest(self) -> bool:
         """End the started workers (after their tasks); the next task starts new ones.
@@ -110,10 +118,10 @@ class RenewingPool(Executor):
         worker had started.
         """
         with self._lock:
-            if not getattr(self._pool, "_processes", None):
+            if self._pool is None or not getattr(self._pool, "_processes", None):
                 return False
             self._pool.shutdown(wait=True)
-            self._pool = self._new_pool()
+            self._pool = None
             return True
 
 

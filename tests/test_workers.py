@@ -66,6 +66,33 @@ def die_once(flag: str) -> int:
     return os.getpid()
 
 
+IDLE_POOL = """
+import multiprocessing.resource_tracker as tracker, os
+from feedsvc.workers import worker_pool
+with worker_pool(2) as pool:
+    pass
+me = os.getpid()
+print(tracker._resource_tracker._pid, open(f"/proc/{me}/task/{me}/children").read().split())
+try:
+    pool.submit(os.getpid)
+except RuntimeError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_pool_given_no_task_starts_no_process_and_takes_none_once_shut() -> None:
+    # a run with nothing to extract (every feed answers 304) must not pay for a
+    # process: not a worker, nor the forkserver, nor the resource tracker that
+    # the pool's queues would start
+    run = subprocess.run([sys.executable, "-c", IDLE_POOL], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "None []",
+        "cannot schedule new futures after shutdown",
+    ]
+
+
 @pytest.mark.slow
 def test_a_dead_worker_is_replaced_and_its_tasks_run_again(tmp_path: Path) -> None:
     flags = [str(tmp_path / name) for name in ("ok0", "die", "ok1", "ok2", "ok3")]

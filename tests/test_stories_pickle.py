@@ -102,3 +102,27 @@ def test_an_engine_pickled_here_decides_the_same_in_another_process(tmp_path: Pa
         check=True, capture_output=True, env=env,
     )  # fmt: skip
     assert pickle.loads(out.stdout) == expected
+
+
+def test_what_a_snapshot_leaves_out_is_rebuilt_as_it_was() -> None:
+    # the inverted indexes, the expiry heap and one-member stories are not
+    # pickled but rebuilt from the members: they must come back identical
+    # (postings in the same order, which ties in the look-ups follow)
+    engine = StoryEngine()
+    run(engine, fictional_items(240))
+    index = engine._index
+    assert any(len(r.members) > 1 for r in index.stories.values())
+    assert any(r.alone is not None for r in index.stories.values())
+    state = index.__getstate__()
+    assert not {"_postings", "_story_postings", "_expiry"} & set(state)
+    assert all(r.alone is None for r in state["stories"].values())  # type: ignore[attr-defined]
+    copy = pickle.loads(pickle.dumps(engine))._index
+    assert copy.stories == index.stories
+    assert copy._postings == index._postings
+    assert all(list(copy._postings[t]) == list(p) for t, p in index._postings.items())
+    assert copy._story_postings == index._story_postings
+    assert sorted(copy._expiry) == sorted(index._expiry)
+    for story, rec in index.stories.items():
+        if rec.alone is not None:  # shared with its member, as before
+            member = next(iter(copy.stories[story].members))
+            assert copy.stories[story].alone is copy.members[member].profile.vector

@@ -15,10 +15,11 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from itertools import islice
-from operator import itemgetter
+from operator import attrgetter, itemgetter, mul
+from typing import Any
 
 from feedsvc.stories.model import Decision
 from feedsvc.stories.signals import Packed, Profile, is_date_only
@@ -35,6 +36,13 @@ class Member:
     keys: tuple[str, ...]
     decision: Decision
     linked: bool = True
+
+    def __reduce__(self) -> tuple[type[Member], tuple[Any, ...]]:
+        # the fields as arguments: cheaper both ways than a slotted dataclass's state
+        return Member, _MEMBER_FIELDS(self)
+
+
+_MEMBER_FIELDS = attrgetter(*(f.name for f in fields(Member)))
 
 
 @dataclass(slots=True)
@@ -92,6 +100,44 @@ class ActiveIndex:
         self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
         self._now: datetime | None = None
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, object]:
+        """What a snapshot keeps: what cannot be derived from the members and stories.
+
+        The inverted indexes, the expiry heap and the record of every story
+        that is one member alone are rebuilt from the rest as it is read
+        (``__setstate__``), exactly: less to write and read, and far fewer
+        objects for the pickler to remember while it writes.
+        """
+        state = self.__dict__.copy()
+        for derived in ("_postings", "_story_postings", "_expiry"):
+            del state[derived]
+        state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._postings, self._story_postings = {}, {}
+        postings, limit = self._postings, self.member_terms
+        for item_id, member in self.members.items():  # in the order they were inserted
+            for term, weight in islice(_packed(member.profile).pairs(), limit):
+                posting = postings.get(term)
+                if posting is None:
+                    postings[term] = {item_id: weight}
+                else:
+                    posting[item_id] = weight
+        for rec in self.stories.values():
+            if len(rec.members) > 1:
+                self._index_story(rec)
+        for member in self.members.values():
+            if member.story not in self.stories:  # one member alone: made as ``insert`` does
+                profile = member.profile
+                rec = self.stories[member.story] = StoryRecord(member.story, profile.published)
+                self._add_to_story(rec, profile, 1.0)
+        self._expiry = [(m.profile.published, k) for k, m in self.members.items()]
+        heapq.heapify(self._expiry)
 
     # ------------------------------------------------------------------ look-ups
 
@@ -264,7 +310,7 @@ class ActiveIndex:
         if sign > 0 and not rec.members and not rec.total:
             # a one-member story's sum is its member's vector: share it, unpack on change
             rec.alone = vector
-            rec.norm2 = math.fsum(w * w for w in vector.weights)
+            rec.norm2 = math.fsum(map(mul, vector.weights, vector.weights))
             rec.inv_norm = 1.0 / math.sqrt(rec.norm2) if rec.norm2 > 1e-12 else 0.0
         elif sign < 0 and rec.alone is not None:
             # the only member leaves: nothing is left to sum (nor indexed: one member)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 from feedsvc.config_types import RepresentativeRule as RepresentativeRule
 from feedsvc.stories.scoring import StoryModel, default_model
@@ -142,6 +143,13 @@ class Decision:
     matched_item: str | None = None
     signals: Mapping[str, float] = field(default_factory=dict)
     merged: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[type[Decision], tuple[Any, ...]]:
+        # the fields as arguments: cheaper both ways than a slotted dataclass's state
+        return Decision, _DECISION_FIELDS(self)
+
+
+_DECISION_FIELDS = attrgetter(*(f.name for f in fields(Decision)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,14 +120,8 @@ class ActiveIndex:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._postings, self._story_postings = {}, {}
-        postings, limit = self._postings, self.member_terms
         for item_id, member in self.members.items():  # in the order they were inserted
-            for term, weight in islice(_packed(member.profile).pairs(), limit):
-                posting = postings.get(term)
-                if posting is None:
-                    postings[term] = {item_id: weight}
-                else:
-                    posting[item_id] = weight
+            self._post(item_id, _packed(member.profile))
         for rec in self.stories.values():
             if len(rec.members) > 1:
                 self._index_story(rec)
@@ -245,13 +239,7 @@ class ActiveIndex:
         self.members[item_id] = member
         for key in member.keys:
             self.keys.setdefault(key, item_id)
-        postings = self._postings
-        for term, weight in islice(vector.pairs(), self.member_terms):
-            posting = postings.get(term)
-            if posting is None:
-                postings[term] = {item_id: weight}
-            else:
-                posting[item_id] = weight
+        self._post(item_id, vector)
         self._add_to_story(self.stories[member.story], profile, 1.0)
         heapq.heappush(self._expiry, (profile.published, item_id))
 
@@ -289,6 +277,16 @@ class ActiveIndex:
         for member_id in rec.members:
             self.members[member_id].story = new_id
         rec.id = new_id
+
+    def _post(self, item_id: str, vector: Packed) -> None:
+        """Add a member to the postings of its ``member_terms`` heaviest terms."""
+        postings = self._postings
+        for term, weight in islice(vector.pairs(), self.member_terms):
+            posting = postings.get(term)
+            if posting is None:
+                postings[term] = {item_id: weight}
+            else:
+                posting[item_id] = weight
 
     def advance(self, now: datetime) -> None:
         """Move the clock to ``now`` (never backwards) and evict what left the window."""

@@ -47,6 +47,7 @@ from feedsvc.serve import Health, Server, cache_seconds_for, create_app
 from feedsvc.service import Service, utc_now
 from feedsvc.store import Store
 from feedsvc.types import RunResult, SourceState
+from feedsvc.waiting import wait_for
 
 log = logging.getLogger("feedsvc.daemon")
 
@@ -161,7 +162,7 @@ class Daemon:
 
     def _main_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            wait_for(self._wake)  # in slices: a signal may land on another thread
             self._wake.clear()
             if self._reload.is_set() and not self._stop.is_set():
                 self._reload.clear()

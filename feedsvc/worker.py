@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from feedsvc.pipeline import Cycle
 from feedsvc.timing import StageTimes
 from feedsvc.types import PublishResult, SourceResult, SourceState
+from feedsvc.waiting import wait_for
 from feedsvc.workers import worker_pool
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class Worker:
                 return
             wait = ONCE_WAIT_SECONDS if self._options.once else self._options.poll.total_seconds()
             store.report_worker(self.id, self._clock(), publisher=role.held)
-            self._stop.wait(wait)
+            wait_for(self._stop, wait)  # in slices: a signal may land on another thread
 
     def _ingest(
         self, store: Store, pool: Executor, claimed: list[SourceState], now: datetime

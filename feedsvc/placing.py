@@ -285,8 +285,15 @@ class RemotePlacer:
 
 def serve(
     connection: Connection, params: StoryParams, sources: Sequence[str], snapshot: Path | None
-) -> None:
-    """Serve a ``Placer`` over ``connection`` until the other end closes it (a companion's task)."""
+) -> Placer:
+    """Serve a ``Placer`` over ``connection`` until the other end closes it (a companion's task).
+
+    Automatic garbage collection stays off (see ``young_collections_only``)
+    until the process ends: switched back on, the first allocation would walk
+    the whole window in a full collection. Returns the placer, so that the
+    companion ends without freeing its engine piece by piece.
+    """
+    gc.disable()  # for good: this process ends with the round
     placer = Placer(params, sources, snapshot)
     calls: dict[str, Callable[..., Any]] = {
         "start": placer.start,
@@ -294,20 +301,19 @@ def serve(
         "place": placer.place,
         "finish": placer.finish,
     }
-    with young_collections_only():
-        while True:
-            try:
-                name, args = connection.recv()
-            except EOFError:
-                return
-            try:
-                answer: tuple[str, Any] = ("ok", calls[name](*args))
-            except Exception as exc:  # the caller raises it
-                answer = ("error", exc)
-            try:
-                connection.send(answer)
-            except OSError:  # the caller gave up (it failed, or was stopped): so does this
-                return
+    while True:
+        try:
+            name, args = connection.recv()
+        except EOFError:
+            return placer
+        try:
+            answer: tuple[str, Any] = ("ok", calls[name](*args))
+        except Exception as exc:  # the caller raises it
+            answer = ("error", exc)
+        try:
+            connection.send(answer)
+        except OSError:  # the caller gave up (it failed, or was stopped): so does this
+            return placer
 
 
 @contextmanager

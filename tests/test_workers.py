@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -162,6 +163,39 @@ def test_a_companion_serves_over_its_pipe_and_ends_when_closed() -> None:
     finally:
         companion.close()
     assert gone(pid)  # closing the pipe ended its task, and the process with it
+
+
+class Witness:
+    """Writes ``freed`` beside ``path`` when it is freed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __del__(self) -> None:
+        (self.path / "freed").touch()
+
+
+def hold_then_return(connection: Connection, path: str, keep: bool) -> Witness | None:
+    """A companion's task that holds a ``Witness`` until EOF, then returns it (or drops it)."""
+    held = Witness(Path(path))
+    connection.send(os.getpid())
+    with contextlib.suppress(EOFError):
+        connection.recv()
+    if keep:
+        return held
+    del held
+    return None
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_companion_that_returns_what_it_holds_ends_without_freeing_it(
+    tmp_path: Path, keep: bool
+) -> None:
+    companion = Companion(hold_then_return, str(tmp_path), keep)
+    assert companion.receive() == companion.pid
+    companion.close()
+    assert companion.exitcode == 0
+    assert (tmp_path / "freed").exists() is not keep
 
 
 COMPANION_PARENT = """

@@ -21,6 +21,23 @@ from tests.support.configs import feed_source, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+def run_script(script: str, tmp_path: Path, *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with a sources.yaml of one unreachable feed; fail if it hangs."""
+    config = write_config(tmp_path, [feed_source("nowhere", "http://127.0.0.1:9/feed.xml")])
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", script, str(config)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as hung:
+        raise AssertionError(f"it missed its signals: {hung.stdout!r}") from None
+
+
 SCRIPT = textwrap.dedent(
     """
     import signal, sys, threading, time
@@ -57,18 +74,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_a_signal_caught_by_another_thread_still_reloads_and_stops(tmp_path: Path) -> None:
-    config = write_config(tmp_path, [feed_source("nowhere", "http://127.0.0.1:9/feed.xml")])
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", SCRIPT, str(config)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as hung:
-        raise AssertionError(f"the daemon missed its signals: {hung.stdout!r}") from None
+    done = run_script(SCRIPT, tmp_path, timeout=30)
     assert done.stdout.strip() == "reloaded", done.stderr
     assert done.returncode == 0, done.stderr
 
@@ -90,19 +96,8 @@ WORKER_SCRIPT = textwrap.dedent(
 
 
 def test_a_worker_stops_soon_on_a_signal_caught_by_another_thread(tmp_path: Path) -> None:
-    config = write_config(tmp_path, [feed_source("nowhere", "http://127.0.0.1:9/feed.xml")])
     started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", WORKER_SCRIPT, str(config)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as hung:
-        raise AssertionError(f"the worker missed its signal: {hung.stdout!r}") from None
+    done = run_script(WORKER_SCRIPT, tmp_path, timeout=60)
     assert done.stdout.strip() == "sent", done.stderr
     assert time.monotonic() - started < 20, "it slept through its poll"
 

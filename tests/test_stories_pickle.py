@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from feedsvc.stories import Decision, StoryEngine, StoryItem
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
@@ -126,3 +128,40 @@ def test_what_a_snapshot_leaves_out_is_rebuilt_as_it_was() -> None:
         if rec.alone is not None:  # shared with its member, as before
             member = next(iter(copy.stories[story].members))
             assert copy.stories[story].alone is copy.members[member].profile.vector
+
+
+def rejoined(engine: StoryEngine, members_per_part: int) -> StoryEngine:
+    """The engine pickled part by part, as a snapshot writes it, and put back together."""
+    parts = [pickle.dumps(p) for p in engine.snapshot_parts(members_per_part)]
+    return StoryEngine.from_snapshot_parts(pickle.loads(p) for p in parts)
+
+
+def test_an_engine_pickled_in_parts_comes_back_whole_and_decides_alike() -> None:
+    items = fictional_items(240)
+    first, rest = items[:150], items[150:]
+    original = StoryEngine()
+    run(original, first)
+    index = original._index
+    members = len(index.members)
+    slices = list(index.member_slices(16))
+    assert [len(s) for s in slices[:-1]] == [16] * (len(slices) - 1) and 0 < len(slices[-1]) <= 16
+    assert [k for s in slices for k, _ in s] == list(index.members)  # in insertion order
+    copy = rejoined(original, 16)
+    assert len(original._index.members) == members  # the original lost nothing to its shell
+    whole = pickle.loads(pickle.dumps(original))._index
+    assert copy._index.stories == whole.stories
+    for name in ("_postings", "_story_postings"):  # the same, and in the same order
+        mine, theirs = getattr(copy._index, name), getattr(whole, name)
+        assert mine == theirs and all(list(mine[t]) == list(p) for t, p in theirs.items())
+    assert sorted(copy._index._expiry) == sorted(whole._expiry)
+    assert copy.state() == original.state()
+    assert run(copy, rest) == run(original, rest)
+    assert copy.state() == original.state()
+
+
+def test_an_empty_engine_pickles_in_parts_and_only_a_shell_takes_members() -> None:
+    empty = rejoined(StoryEngine(), 16)
+    items = fictional_items(40)
+    assert run(empty, items) == run(StoryEngine(), items)
+    with pytest.raises(ValueError, match="shell"):
+        empty._index.take_members([])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -160,6 +161,19 @@ def test_a_snapshot_from_another_round_is_ignored(after_one_round: Path) -> None
 def test_an_unreadable_snapshot_is_ignored(after_one_round: Path) -> None:
     path = after_one_round / "stories.snapshot"
     path.write_bytes(path.read_bytes()[:200])
+    assert second_round(after_one_round, NEWER).rebuilt
+
+
+def test_a_snapshot_cut_between_its_parts_is_ignored(after_one_round: Path) -> None:
+    # every part is a whole pickle: a file that ends after one of them (a
+    # full disk) must still read as incomplete, not as a smaller window
+    path = after_one_round / "stories.snapshot"
+    ends = []
+    with path.open("rb") as handle:
+        while pickle.load(handle) is not None:
+            ends.append(handle.tell())
+    assert len(ends) >= 3  # the header, the engine without its members, its members
+    path.write_bytes(path.read_bytes()[: ends[-1]])
     assert second_round(after_one_round, NEWER).rebuilt
 
 

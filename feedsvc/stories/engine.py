@@ -34,14 +34,16 @@ same after a round trip, in any process.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from operator import itemgetter
+from typing import cast
 
 from feedsvc.stories.idf import DocFreq
 from feedsvc.stories.index import ActiveIndex, Member, StoryRecord
@@ -186,6 +188,28 @@ class StoryEngine:
         known = dict(self._known)
         known.update({m: rec.story for m, rec in self._index.members.items()})
         return StoryState(assignments=known, aliases=dict(self._index.aliases))
+
+    def snapshot_parts(self, members_per_part: int = 2000) -> Iterator[object]:
+        """The engine in parts to pickle one at a time: all but its members, then its members.
+
+        Pickled apart, each part's pickler remembers only that part's objects:
+        writing a window needs a few MB beside it, not a fifth of it more.
+        ``from_snapshot_parts`` puts the parts back together.
+        """
+        shell = copy.copy(self)
+        shell._index = self._index.shell()
+        yield shell
+        yield from self._index.member_slices(members_per_part)
+
+    @staticmethod
+    def from_snapshot_parts(parts: Iterable[object]) -> StoryEngine:
+        """The engine whose ``snapshot_parts`` were unpickled as ``parts``, in order."""
+        pieces = iter(parts)
+        engine = next(pieces, None)
+        if not isinstance(engine, StoryEngine):
+            raise ValueError("snapshot parts must begin with an engine")
+        engine._index.take_members(cast("Iterator[list[tuple[str, Member]]]", pieces))
+        return engine
 
     def drop_caches(self) -> None:
         """Free what the engine keeps only to go faster (the memo of text it has read).

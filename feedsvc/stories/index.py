@@ -14,7 +14,7 @@ import heapq
 import logging
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from itertools import islice
@@ -100,6 +100,7 @@ class ActiveIndex:
         self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
         self._now: datetime | None = None
+        self._members_follow = False  # a shell (``shell``): members come apart
 
     # ------------------------------------------------------------------ pickling
 
@@ -119,6 +120,38 @@ class ActiveIndex:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self._members_follow = bool(state.get("_members_follow", False))
+        if not self._members_follow:
+            self._derive()
+
+    def shell(self) -> ActiveIndex:
+        """This index without its members, to pickle apart from them (see ``take_members``).
+
+        A shallow copy: it shares everything else with this index, so it is
+        for pickling at once, not for use.
+        """
+        shell = ActiveIndex.__new__(ActiveIndex)
+        shell.__dict__.update(self.__dict__)
+        shell.members, shell._members_follow = {}, True
+        return shell
+
+    def member_slices(self, size: int) -> Iterator[list[tuple[str, Member]]]:
+        """The members in insertion order, ``size`` at a time (the rest of a shell's state)."""
+        entries = iter(self.members.items())
+        while part := list(islice(entries, size)):
+            yield part
+
+    def take_members(self, slices: Iterable[list[tuple[str, Member]]]) -> None:
+        """Complete an unpickled shell with its members, and rebuild what they determine."""
+        if not self._members_follow:
+            raise ValueError("only an unpickled shell takes members")
+        for part in slices:
+            self.members.update(part)
+        self._members_follow = False
+        self._derive()
+
+    def _derive(self) -> None:
+        """Rebuild from the members and stories what pickling leaves out, exactly."""
         self._postings, self._story_postings = {}, {}
         for item_id, member in self.members.items():  # in the order they were inserted
             self._post(item_id, _packed(member.profile))

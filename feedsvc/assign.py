@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("feedsvc.assign")
 
 # Pending articles read and decided at a time: bounds the texts a round holds.
-BATCH = 2000
+BATCH = 1000
 
 
 def assign_stories(
@@ -97,18 +97,19 @@ def assign_stories(
         result = AssignResult(rebuilt=since is not None)
         while True:
             # read the next batch while the engine places this one (keyset paging
-            # does not depend on this batch being saved)
+            # does not depend on this batch being saved), and send it at once: it
+            # goes as soon as this one's outcome arrives, so the engine never waits
             following = []
             if len(pending) >= batch:
                 following = store.unassigned_texts(limit=batch, after=text_order(pending[-1]))
-            placed = placer.placed()
+            token = uuid.uuid4().hex
             if following:
                 placer.send_place([], following)
-            token = uuid.uuid4().hex
-            if not following and snapshot is not None:
+            elif snapshot is not None:
                 # the snapshot is written while the last batch is saved: it is used
                 # only once the store holds its token, so either may end first
                 placer.send_finish(token)
+            placed = placer.placed()
             _save(store, placed, now, token)
             result = _add(result, placed.counts)
             if not following:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import pickle
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -204,7 +206,7 @@ class LocalPlacer:
 
     def __init__(self, placer: Placer) -> None:
         self._placer = placer
-        self._placed: Placed | None = None
+        self._placed: deque[Placed] = deque()
 
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """``Placer.start``."""
@@ -215,15 +217,14 @@ class LocalPlacer:
         self._placer.restore(assignments, aliases)
 
     def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
-        """Place a batch (here: at once); ``placed`` returns the outcome."""
-        self._placed = self._placer.place(known, pending)
+        """Place a batch (here: at once); ``placed`` returns the outcomes in order."""
+        self._placed.append(self._placer.place(known, pending))
 
     def placed(self) -> Placed:
-        """The outcome of the batch last sent."""
-        placed, self._placed = self._placed, None
-        if placed is None:
+        """The outcome of the earliest batch sent and not yet taken."""
+        if not self._placed:
             raise RuntimeError("no batch was sent")
-        return placed
+        return self._placed.popleft()
 
     def send_finish(self, token: str) -> None:
         """Write the snapshot (here: at once)."""
@@ -234,10 +235,17 @@ class LocalPlacer:
 
 
 class RemotePlacer:
-    """A ``Placer`` in a process of its own (``serve``), spoken to over a pipe."""
+    """A ``Placer`` in a process of its own (``serve``), spoken to over a pipe.
+
+    One request may wait behind the one being served: it goes, already
+    pickled, the moment the answer before it arrives, so the engine starts
+    the next batch while this side reads the last one's outcome.
+    """
 
     def __init__(self, companion: Companion) -> None:
         self._companion = companion
+        self._answers_due = 0
+        self._queued: bytes | None = None
 
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """``Placer.start``, there."""
@@ -248,15 +256,15 @@ class RemotePlacer:
         self._call("restore", dict(assignments), dict(aliases))
 
     def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
-        """Hand a batch over and return at once; ``placed`` waits for the outcome."""
+        """Hand a batch over and return at once; ``placed`` waits for the outcomes in order."""
         self._send("place", list(known), list(pending))
 
     def placed(self) -> Placed:
-        """The outcome of the batch last sent (waits for it)."""
+        """The outcome of the earliest batch sent and not yet taken (waits for it)."""
         return cast(Placed, self._answer())
 
     def send_finish(self, token: str) -> None:
-        """Have the snapshot written there, and return at once; ``finished`` waits for it."""
+        """Have the snapshot written there after what was sent; ``finished`` waits for it."""
         self._send("finish", token)
 
     def finished(self) -> None:
@@ -264,20 +272,39 @@ class RemotePlacer:
         self._answer()
 
     def _call(self, name: str, *args: Any) -> Any:
+        if self._answers_due:
+            raise RuntimeError(f"{name}: answers of earlier requests are still due")
         self._send(name, *args)
         return self._answer()
 
     def _send(self, name: str, *args: Any) -> None:
+        message = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        if self._answers_due == 0:
+            self._write(message)
+        elif self._queued is None:
+            self._queued = message  # goes when the answer due arrives
+        else:
+            raise RuntimeError("two requests already wait for the story round's process")
+
+    def _write(self, message: bytes) -> None:
         try:
-            self._companion.send((name, args))
+            self._companion.send_bytes(message)
         except OSError as exc:
             raise StoryRoundError("the story round's process ended unexpectedly") from exc
+        self._answers_due += 1
 
     def _answer(self) -> Any:
+        if self._answers_due == 0:
+            raise RuntimeError("no request waits for an answer")
         try:
-            status, value = cast("tuple[str, Any]", self._companion.receive())
+            answer = self._companion.receive_bytes()
         except (EOFError, OSError) as exc:
             raise StoryRoundError("the story round's process ended unexpectedly") from exc
+        self._answers_due -= 1
+        if self._queued is not None:
+            queued, self._queued = self._queued, None
+            self._write(queued)  # before reading this answer: the engine goes on meanwhile
+        status, value = cast("tuple[str, Any]", pickle.loads(answer))
         if status == "error":
             raise value
         return value

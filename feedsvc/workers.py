@@ -171,6 +171,14 @@ class Companion:
         """Wait for the companion's next message; EOFError once it has ended."""
         return self._connection.recv()
 
+    def send_bytes(self, message: bytes) -> None:
+        """Send a message pickled beforehand (``send`` pickles it here)."""
+        self._connection.send_bytes(message)
+
+    def receive_bytes(self) -> bytes:
+        """Wait for the companion's next message and return it still pickled."""
+        return self._connection.recv_bytes()
+
     def close(self) -> None:
         """Close the pipe, so the companion's task ends, and wait for the process."""
         self._connection.close()

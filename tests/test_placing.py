@@ -87,3 +87,32 @@ def test_a_dead_engine_process_is_a_clear_error_not_a_hang(
         placer.restore({}, {})
         placer.send_place([], BATCH)
         placer.placed()
+
+
+def test_a_batch_sent_before_the_last_is_answered_waits_its_turn(
+    remote: tuple[RemotePlacer, Companion],
+) -> None:
+    # the round sends the next batch (and the closing snapshot request) before
+    # it takes the outcome of the one being placed: outcomes come in order,
+    # alike here and there, and a third request would be a caller's mistake
+    placer, _ = remote
+    local = LocalPlacer(Placer(StoryParams(), ("north", "south", "east"), None))
+    outcomes = []
+    for side in (placer, local):
+        side.start(None, T0, T0)
+        side.restore({}, {})
+        side.send_place([], BATCH[:2])
+        side.send_place([], BATCH[2:])
+        outcomes.append((side.placed(), side.placed()))
+    (first, second), (here_first, here_second) = outcomes
+    assert (first, second) == (here_first, here_second)
+    assert first.counts.assigned == 2 and first.counts.new_stories == 1
+    assert second.counts.assigned == 1 and second.counts.new_stories == 1
+    placer.send_place([], [text(3, "west", "Brackley library plans approved")])
+    placer.send_finish("token")  # no snapshot path there: it answers at once
+    with pytest.raises(RuntimeError, match="already wait"):
+        placer.send_place([], BATCH)
+    placer.placed()
+    placer.finished()
+    with pytest.raises(RuntimeError, match="no request"):
+        placer.finished()

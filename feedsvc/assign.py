@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from feedsvc.companion import Companion
 from feedsvc.placing import AssignResult as AssignResult
 from feedsvc.placing import (
     LocalPlacer,
@@ -48,7 +49,7 @@ from feedsvc.placing import young_collections_only as young_collections_only
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.story_snapshot import SNAPSHOT_KEY, remove_snapshot_leftovers
 from feedsvc.types import Article
-from feedsvc.workers import Companion, rest_workers, return_free_memory, runs_processes
+from feedsvc.workers import rest_workers, return_free_memory, runs_processes
 
 if TYPE_CHECKING:
     from feedsvc.store import Store

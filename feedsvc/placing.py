@@ -30,8 +30,8 @@ from feedsvc.story_snapshot import load_snapshot, save_snapshot
 from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
 
 if TYPE_CHECKING:
+    from feedsvc.companion import Companion
     from feedsvc.stories import StoryEngine
-    from feedsvc.workers import Companion
 
 log = logging.getLogger("feedsvc.placing")
 

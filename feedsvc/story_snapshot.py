@@ -29,7 +29,6 @@ crash only costs a rebuild. This module decides nothing about grouping.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -42,6 +41,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from feedsvc.digests import blake2b
 from feedsvc.tempfiles import remove_leftovers, temp_prefix
 
 if TYPE_CHECKING:  # the engine loads only where a snapshot is read or written
@@ -66,7 +66,7 @@ class Snapshot:
 def engine_code() -> str:
     """A hash of the story engine's code and data files: another engine, another hash."""
     package = Path(__file__).parent / "stories"
-    digest = hashlib.sha256()
+    digest = blake2b(digest_size=32)
     for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".json"}):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())

@@ -2,40 +2,39 @@
 
 Extraction and normalisation (``pipeline``) and feed rendering (``publishing``)
 go to the same pool, so one run starts its workers once; the story engine works
-in a ``Companion``, a process of its own that the round speaks to over a pipe
-and that ends with it, so the engine's memory goes back to the system, not to
-the parent's heap. The pool is a ``ProcessPoolExecutor`` with the forkserver
-start method (no thread of the parent is ever forked), one process per core by
-default, or a single thread when one worker is asked for. Processes start at
-the first task, so a run with nothing to do starts none; nor does it make the
-pool's queues, whose locks would start multiprocessing's resource tracker (a
-process of its own). Workers ignore SIGINT: Ctrl-C reaches the whole process
-group, and the parent decides how to stop. Workers exit by themselves when the
-parent dies, even by SIGKILL: otherwise they (and the forkserver, which they
-keep alive) would wait for work forever, about 45 MB each, a set per killed
-run. A worker that dies does not end the run: the pool starts new workers
-(``RenewingPool``).
+in a ``companion.Companion``, a process of its own that the round speaks to
+over a pipe and that ends with it, so the engine's memory goes back to the
+system, not to the parent's heap. The pool is a ``ProcessPoolExecutor`` with
+the forkserver start method (no thread of the parent is ever forked), one
+process per core by default, or a single thread when one worker is asked for.
+Processes start at the first task, so a run with nothing to do starts none;
+nor does it make the pool's queues, whose locks would start multiprocessing's
+resource tracker (a process of its own). When the pool rests for the story
+stage, the forkserver and the resource tracker end too (``end_idle_helpers``).
+Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent
+decides how to stop. Workers exit by themselves when the parent dies, even by
+SIGKILL (``companion.start_worker``): otherwise they (and the forkserver, which
+they keep alive) would wait for work forever, about 45 MB each, a set per
+killed run. A worker that dies does not end the run: the pool starts new
+workers (``RenewingPool``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import gc
 import logging
 import multiprocessing
 import os
-import select
-import signal
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from feedsvc.companion import start_worker
 
 log = logging.getLogger("feedsvc.workers")
 
@@ -78,7 +77,7 @@ class RenewingPool(Executor):
         return ProcessPoolExecutor(
             self._workers,
             mp_context=context,
-            initializer=_start_worker,
+            initializer=start_worker,
             initargs=(os.getpid(),),
         )
 
@@ -115,88 +114,45 @@ class RenewingPool(Executor):
         """End the started workers (after their tasks); the next task starts new ones.
 
         For a long stretch of work in the parent alone (the story stage), so
-        idle workers do not hold their memory through it. Returns whether any
-        worker had started.
+        idle workers do not hold their memory through it; nor do the
+        forkserver and the resource tracker (``end_idle_helpers``). Returns
+        whether any worker had started.
         """
         with self._lock:
             if self._pool is None or not getattr(self._pool, "_processes", None):
                 return False
             self._pool.shutdown(wait=True)
             self._pool = None
+            end_idle_helpers()
             return True
+
+
+def end_idle_helpers() -> None:
+    """End multiprocessing's forkserver and resource tracker once none of its processes is left.
+
+    Each is a process of its own (27 MB together) that would otherwise sit
+    idle beside the story engine; the next pool starts them again. CPython
+    has no public way to stop them: this calls their private ``_stop`` (which
+    CPython's own tests use) where it exists, and otherwise does nothing. The
+    forkserver goes first: it holds the tracker's pipe open, and the tracker
+    ends only when every holder has closed it.
+    """
+    if multiprocessing.active_children():
+        return  # another pool's workers still use both
+    from multiprocessing import forkserver, resource_tracker
+
+    for module, name in ((forkserver, "_forkserver"), (resource_tracker, "_resource_tracker")):
+        stop = getattr(getattr(module, name, None), "_stop", None)
+        if callable(stop):
+            try:
+                stop()
+            except OSError as exc:  # already gone
+                log.debug("helper process not stopped name=%s error=%r", name, exc)
 
 
 def runs_processes(pool: Executor) -> bool:
     """Whether ``pool`` runs its tasks in worker processes (not threads of this one)."""
     return isinstance(pool, RenewingPool)
-
-
-class Companion:
-    """A process of its own (from the forkserver) that serves one task over a pipe.
-
-    ``target(connection, *args)`` runs there; it ends when its end of the pipe
-    closes (``close``) or its parent dies, as a pool's worker does. For a
-    stage that holds state from one request to the next (the story round):
-    its memory goes back to the system when it ends. The target may return
-    what it holds: the process then exits without freeing it object by object
-    (a story window is about a million objects, 0.2 s to free; the system takes
-    the pages back at once).
-    """
-
-    def __init__(self, target: Callable[..., object], *args: Any) -> None:
-        context = multiprocessing.get_context("forkserver")
-        mine, theirs = context.Pipe()
-        self._process = context.Process(
-            target=_companion, args=(os.getpid(), target, theirs, *args), name="feedsvc-companion"
-        )
-        self._process.start()
-        theirs.close()
-        self._connection = mine
-
-    @property
-    def pid(self) -> int | None:
-        """The companion's process id."""
-        return self._process.pid
-
-    @property
-    def exitcode(self) -> int | None:
-        """The companion's exit code once it has ended (None while it runs)."""
-        return self._process.exitcode
-
-    def send(self, message: object) -> None:
-        """Send ``message`` to the companion (pickled)."""
-        self._connection.send(message)
-
-    def receive(self) -> object:
-        """Wait for the companion's next message; EOFError once it has ended."""
-        return self._connection.recv()
-
-    def send_bytes(self, message: bytes) -> None:
-        """Send a message pickled beforehand (``send`` pickles it here)."""
-        self._connection.send_bytes(message)
-
-    def receive_bytes(self) -> bytes:
-        """Wait for the companion's next message and return it still pickled."""
-        return self._connection.recv_bytes()
-
-    def close(self) -> None:
-        """Close the pipe, so the companion's task ends, and wait for the process."""
-        self._connection.close()
-        self._process.join(timeout=60)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-
-def _companion(parent: int, target: Callable[..., object], *args: Any) -> None:
-    _start_worker(parent)
-    held = target(*args)
-    if held is not None:
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                stream.flush()
-        os._exit(0)  # while ``held`` is alive: nothing of it is freed one by one
 
 
 def rest_workers(pool: Executor) -> None:
@@ -218,35 +174,6 @@ def return_free_memory() -> None:
     except (OSError, AttributeError):  # not glibc: nothing to ask
         return
     trim(0)
-
-
-def _start_worker(parent: int) -> None:
-    """Ignore Ctrl-C (the parent stops the run) and exit when ``parent`` is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(parent,), name="feedsvc-orphan", daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """Wait for ``parent`` to end (a pidfd where there is one, else polling), then exit."""
-    try:
-        handle = os.pidfd_open(parent)
-    except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
-        while _alive(parent):
-            time.sleep(1.0)
-    else:
-        with contextlib.suppress(OSError):
-            select.select([handle], [], [])
-    os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def bounded_map(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.companion import Companion
 from feedsvc.placing import (
     LocalPlacer,
     Placer,
@@ -19,7 +20,6 @@ from feedsvc.placing import (
 )
 from feedsvc.stories import StoryParams
 from feedsvc.types import ArticleText
-from feedsvc.workers import Companion
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
 

@@ -19,9 +19,10 @@ from typing import cast
 
 import pytest
 
+from feedsvc.companion import Companion
 from feedsvc.pipeline import run_cycle
 from feedsvc.service import Service
-from feedsvc.workers import Companion, RenewingPool, bounded_map, worker_pool
+from feedsvc.workers import RenewingPool, bounded_map, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -92,6 +93,40 @@ def test_a_pool_given_no_task_starts_no_process_and_takes_none_once_shut() -> No
         "None []",
         "cannot schedule new futures after shutdown",
     ]
+
+
+RESTING_POOL = """
+import os
+from feedsvc.workers import RenewingPool
+def children():
+    me = os.getpid()
+    return sorted(int(p) for p in open(f"/proc/{me}/task/{me}/children").read().split())
+with RenewingPool(2) as pool, RenewingPool(2) as other:
+    print(pool.submit(abs, -2).result(), len(children()))
+    helpers = children()
+    other.submit(abs, -3).result()
+    pool.rest()
+    print(children() == helpers)
+    other.rest()
+    print(children(), all(not os.path.exists(f"/proc/{pid}") for pid in helpers))
+    print(pool.submit(abs, -4).result(), len(children()))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_resting_pool_ends_the_forkserver_and_the_resource_tracker_when_no_pool_needs_them() -> (
+    None
+):
+    # the story stage rests the pool: the forkserver and the resource tracker
+    # (this process's two children; workers are the forkserver's) must not sit
+    # beside the engine, unless another pool's workers still use them, and the
+    # next task must start them again
+    run = subprocess.run(
+        [sys.executable, "-c", RESTING_POOL], capture_output=True, text=True, timeout=60
+    )  # a tracker stopped while workers hold its pipe open would hang: fail instead
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["2 2", "True", "[] True", "4 2"]
+    assert "leaked" not in run.stderr  # the tracker had nothing left to clean up
 
 
 @pytest.mark.slow
@@ -201,7 +236,7 @@ def test_a_companion_that_returns_what_it_holds_ends_without_freeing_it(
 COMPANION_PARENT = """
 import sys, time
 from tests.test_workers import echo_doubled
-from feedsvc.workers import Companion
+from feedsvc.companion import Companion
 if __name__ == "__main__":
     companion = Companion(echo_doubled, 0)
     companion.send(1)

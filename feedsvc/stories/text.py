@@ -15,12 +15,13 @@ Numbers (``136``, ``7.1``, ``$40``) are kept apart from the words, as
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zlib
 from array import array
 from dataclasses import dataclass
 from typing import TypeAlias
+
+from feedsvc.digests import blake2b
 
 # A word (letters or digits, with inner apostrophes, dots or commas), and the
 # characters between it and the word before.
@@ -261,7 +262,7 @@ def sketch_jaccard(a: Sketch, b: Sketch, keep: int = SKETCH_SIZE) -> float:
 
 def hash_text(text: str) -> int:
     """Return a stable 64-bit hash of a string (stable across processes)."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def analyse(title: str, text: str, lead_words: int, cache: WordCache | None = None) -> Analysed:
@@ -279,7 +280,7 @@ def analyse(title: str, text: str, lead_words: int, cache: WordCache | None = No
     title_terms = _read(title, memo, title_case, names, numbers, hashes, 10_000)
     body_terms = _read(text, memo, False, names, numbers, hashes, lead_words)
     length = len(text.split())
-    digest = hashlib.blake2b(array("Q", hashes).tobytes(), digest_size=16).hexdigest()
+    digest = blake2b(array("Q", hashes).tobytes(), digest_size=16).hexdigest()
     return Analysed(
         title_terms=title_terms,
         body_terms=body_terms,

@@ -80,6 +80,10 @@ log = logging.getLogger("feedsvc.publishing")
 RENDER_WINDOW = 8
 # Source feeds read from the store in one query (bounds memory, saves round trips).
 SOURCES_PER_QUERY = 25
+# Outlet counts of stories remembered from one chunk of source pages to the next
+# (a big story is in many of them): beyond this many, forgotten and read again,
+# so a publish of 10,000 sources' pages does not hold every story's count.
+OUTLET_COUNTS_KEPT = 20_000
 # Where the last publish keeps the digest of the source health the front page shows.
 HEALTH_KEY = "front_page_health"
 # Stories whose pages are read from the store in one go, every member's text
@@ -199,6 +203,8 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
             stories = store.stories_of_articles(
                 [(a.source, a.id) for g in read.values() for a in g], outlets
             )
+            if len(outlets) > OUTLET_COUNTS_KEPT:
+                outlets.clear()
             outlets.update(stories.values())
         position += 1
         articles = read.pop(listing.key, [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedsvc import publishing
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import PublishError
 from feedsvc.publish import entry_from_story
@@ -330,3 +332,21 @@ def story_article(source: str, article_id: str, published: datetime) -> Article:
         title=f"Report {article_id}", summary="", content_html="<p>x</p>", text="x",
         published=published, updated=None, date_estimated=False, content_hash=article_id,
     )  # fmt: skip
+
+
+def test_outlet_counts_forgotten_between_chunks_of_sources_publish_the_same_pages(
+    setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full publish remembers stories' outlet counts from one chunk of source
+    # pages to the next only up to a bound (a 10,000-source publish would hold
+    # them all); counted again once forgotten, the pages must not change
+    service, server = setup
+    server.route("/coast.xml", body=rss(GULLS, ("t2", TRAMS[1], TRAMS[2])))  # a shared story
+    output = first_run(service)
+    before = {p: (output / p).read_bytes() for p in files(output)}
+    assert "Compare coverage (2 outlets)" in (output / "sources/city.html").read_text("utf-8")
+    monkeypatch.setattr(publishing, "SOURCES_PER_QUERY", 1)
+    monkeypatch.setattr(publishing, "OUTLET_COUNTS_KEPT", 0)
+    shutil.rmtree(output)
+    service.publish()
+    assert {p: (output / p).read_bytes() for p in files(output)} == before

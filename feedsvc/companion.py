@@ -24,6 +24,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from feedsvc.tempfiles import process_alive
+
 
 class Companion:
     """A process of its own (a new interpreter) that serves one task over a pipe.
@@ -129,19 +131,9 @@ def _exit_with(parent: int) -> None:
     try:
         handle = os.pidfd_open(parent)
     except (AttributeError, OSError):  # no pidfd here, or the parent is already gone
-        while _alive(parent):
+        while process_alive(parent):
             time.sleep(1.0)
     else:
         with contextlib.suppress(OSError):
             select.select([handle], [], [])
     os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -48,7 +48,7 @@ def remove_leftovers(directory: Path, *, sole_writer_of: str | None = None) -> l
             continue
         pid = match.group("pid")
         sole = sole_writer_of is not None and match.group("target") == sole_writer_of
-        if pid is not None and not sole and _alive(int(pid)):
+        if pid is not None and not sole and process_alive(int(pid)):
             continue
         path = Path(entry.path)
         try:
@@ -64,7 +64,8 @@ def remove_leftovers(directory: Path, *, sole_writer_of: str | None = None) -> l
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one included; one of another user's counts)."""
     if pid == os.getpid():
         return True
     try:

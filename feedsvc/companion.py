@@ -3,7 +3,7 @@
 The story round's engine works in a ``Companion``: a new interpreter, not a
 child of multiprocessing, so neither the forkserver nor the resource tracker
 need stay beside it (``workers.end_idle_helpers``), and it imports only what
-its task needs (not the pool's machinery: 2.7 MB less resident). Every
+its task needs (not the pool's machinery, about 1 MB resident). Every
 process feedsvc starts to work for it, companion or pool worker, exits when
 its parent dies, even by SIGKILL (``start_worker``).
 """

@@ -17,7 +17,7 @@ from feedsvc import __version__
 from feedsvc.config_types import Config
 
 # Bump when the rendering of unchanged data changes without a version change.
-OUTPUT_FORMAT = 6
+OUTPUT_FORMAT = 7
 FINGERPRINT_KEY = "output_fingerprint"
 
 

@@ -12,14 +12,16 @@ renders it again.
 Pages follow the same marks: a tag's or source's page is rendered with its
 feed (from the same entries), a marked story's page with it, and so is the
 small page left at each id the story absorbed in a merge (pointing to it);
-the front page (latest stories, tags, source health) is rendered on every
-publish that renders anything. Its source health is as of that publish: a run
-where no article changed renders nothing, unless what the front page says of
-a source's health (failing or not, the error, the failure count, disabled)
-differs from what it said (``pageplan.health_digest``, kept beside the output
-fingerprint); then it renders the front page alone. The times of the last and
-next fetch, which change on every run, do not count, so a run where nothing
-changed costs one read of the sources' states and renders nothing.
+the front page (latest stories, tags, the sources in summary) is rendered on
+every publish that renders anything. The source directory (``directory``:
+every source's health, a bounded number to a page) is rendered a page at a
+time: only the pages whose health (failing or not, the error, the failure
+count, disabled) differs from what they said, by a digest of each page kept
+beside the output fingerprint. A run where no article changed renders nothing
+unless some source's health changed; then it renders the front page and the
+directory pages that show that source. The times of the last and next fetch,
+which change on every run, do not count, so a run where nothing changed
+costs one read of the sources' states and renders nothing.
 
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
@@ -42,13 +44,19 @@ from typing import TYPE_CHECKING
 
 from feedsvc.config_types import Config, Settings
 from feedsvc.fingerprint import FINGERPRINT_KEY, output_fingerprint
+from feedsvc.publish.directory import (
+    changed_pages,
+    directory_of,
+    directory_pages,
+    health_digest,
+    source_health,
+    sources_summary,
+)
 from feedsvc.publish.pageplan import (
     INDEX_STORIES,
     TAG_HEADLINES,
-    health_digest,
     index_page,
     moved_page,
-    source_health,
     source_page,
     story_page,
     tag_links,
@@ -70,7 +78,7 @@ from feedsvc.workers import bounded_map, rest_workers
 
 if TYPE_CHECKING:
     from feedsvc.publish.output import Listed, Output, Rendered, SpecRenderer
-    from feedsvc.publish.pagespec import IndexPage, SourceHealth
+    from feedsvc.publish.pagespec import IndexPage, SourcesSummary
     from feedsvc.store import Store
     from feedsvc.tags import Tagger
 
@@ -84,8 +92,10 @@ SOURCES_PER_QUERY = 25
 # (a big story is in many of them): beyond this many, forgotten and read again,
 # so a publish of 10,000 sources' pages does not hold every story's count.
 OUTLET_COUNTS_KEPT = 20_000
-# Where the last publish keeps the digest of the source health the front page shows.
+# Where the last publish keeps the digest of the source health the front page shows,
+# and those of the directory's pages (space-separated, in page order).
 HEALTH_KEY = "front_page_health"
+DIRECTORY_KEY = "directory_health"
 # Stories whose pages are read from the store in one go, every member's text
 # included: 10 holds the publisher about 4 MB smaller than 50 did on the
 # realistic benchmark corpus, at the same speed (bench/speed.py).
@@ -112,33 +122,42 @@ def publish_changes(
     )
     health = source_health(store.source_states(counts=False), config.sources, listings)
     digest = health_digest(health)
-    front_only = not full and marks.empty
-    if front_only and store.service_state(HEALTH_KEY) == digest:
+    health_only = not full and marks.empty
+    if health_only and store.service_state(HEALTH_KEY) == digest:
         log.info("published nothing: nothing changed")
         return PublishResult()
+    before = store.service_state(DIRECTORY_KEY)
+    directory, digests = changed_pages(
+        directory_pages(health, listings), None if full or before is None else before.split()
+    )
     # The rendering modules (feedgen, lxml) load only when something is rendered,
     # and only in the workers when there are workers.
     from feedsvc.publish.output import write_output
 
-    if front_only:
-        log.info("publishing the front page alone: a source's health changed")
+    if health_only:
+        log.info(
+            "publishing the front page and %d directory pages alone: a source's health changed",
+            len(directory),
+        )
         chosen: Sequence[FeedListing] = []
         stories: Sequence[str] = []
     else:
         chosen = listings if full else touched_feeds(listings, marks, store)
         stories = store.story_ids(min_outlets=PAGE_OUTLETS) if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
-    # the front page alone is not worth starting worker processes for
-    render = None if pool is None or front_only else _pool_renderer(pool)
+    # a few pages of health are not worth starting worker processes for
+    render = None if pool is None or health_only else _pool_renderer(pool)
     result = write_output(
         outputs,
         config.settings,
         listings=listings,
         prune=full,
         render=render,
-        index=_index(config, store, listings, health),
+        index=_index(config, store, listings, sources_summary(health)),
+        directory=directory,
     )
-    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint, HEALTH_KEY: digest})
+    state = {FINGERPRINT_KEY: fingerprint, HEALTH_KEY: digest, DIRECTORY_KEY: " ".join(digests)}
+    store.published(marks.upto, state)
     return result
 
 
@@ -184,6 +203,7 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
     """
     size, max_age = config.settings.feed_size, config.settings.feeds.max_age
     sources = {s.name: s for s in config.sources}
+    directory = directory_of(config.sources)
     tagger = tagger_for(config.tags)
     names = [listing.key for listing in listings if listing.kind == "source"]
     read: dict[str, list[Article]] = {}
@@ -213,7 +233,7 @@ def _specs(config: Config, store: Store, listings: Sequence[FeedListing]) -> Ite
         yield spec
         kept = {entry.guid for entry in spec.entries}
         shown = [a for a, entry in zip(articles, entries, strict=True) if entry.guid in kept]
-        yield source_page(listing, sources[listing.key], shown, stories)
+        yield source_page(listing, sources[listing.key], shown, stories, directory.get(listing.key))
 
 
 def _story_feed(config: Config, store: Store, listing: FeedListing, tagger: Tagger) -> FeedSpec:
@@ -259,9 +279,9 @@ def _index(
     config: Config,
     store: Store,
     listings: Sequence[FeedListing],
-    health: Sequence[SourceHealth],
+    summary: SourcesSummary,
 ) -> IndexPage:
-    """The front page's data: latest stories, each tag's last ones, every source's health."""
+    """The front page's data: latest stories, each tag's last ones, the sources in summary."""
     sources = {s.name: s for s in config.sources}
     latest = store.recent_stories(INDEX_STORIES, others=0)
     by_tag = {
@@ -269,4 +289,4 @@ def _index(
         for listing in listings
         if listing.kind == "tag"
     }
-    return index_page(listings, stories=latest, tag_stories=by_tag, health=health, sources=sources)
+    return index_page(listings, summary, stories=latest, tag_stories=by_tag, sources=sources)

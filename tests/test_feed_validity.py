@@ -294,6 +294,12 @@ def test_feed_sets_and_formats_are_configurable(tmp_path: Path) -> None:
         feeds=FeedsConfig(formats=("atom",)),
     )
     files = render_files([golden_spec()], settings)
-    assert sorted(files) == ["favicon.svg", "feeds.opml", "index.html", "tags/korea-japan.atom"]
+    assert sorted(files) == [
+        "favicon.svg",
+        "feeds.opml",
+        "index.html",
+        "sources.html",
+        "tags/korea-japan.atom",
+    ]
     assert b"korea-japan.rss" not in files["index.html"]
     assert b'xmlUrl="http://localhost:8080/tags/korea-japan.atom"' in files["feeds.opml"]

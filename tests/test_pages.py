@@ -94,7 +94,7 @@ def test_every_page_of_the_samples_is_valid_html5_with_working_links(
     assert all_page_problems(output) == []
 
 
-def test_the_front_page_lists_stories_tags_with_subscribe_links_and_source_health(
+def test_the_front_page_lists_stories_tags_with_subscribe_links_and_sums_up_the_sources(
     tmp_path: Path, repo_dir: Path
 ) -> None:
     output = run(tmp_path, sample_sources(repo_dir / "samples"))
@@ -109,9 +109,29 @@ def test_the_front_page_lists_stories_tags_with_subscribe_links_and_source_healt
     assert "5 outlets" in text_of(output / "index.html")
     for href in ("tags/coast.atom", "tags/coast.rss", "tags/coast.json"):
         assert f'href="{href}"' in index
-    health = text_of(output / "index.html", '//*[@id="sources"]')
-    assert "Valley Wire" in health and "ok" in health
-    assert "20 Nov 2026" in health  # last fetch, from the run's clock
+    summary = text_of(output / "index.html", '//*[@id="sources"]')
+    assert "5 sources: none failing, as of 20 Nov 2026" in summary  # from the run's clock
+    assert root.xpath('//*[@id="sources"]//a/@href') == ["sources.html"]
+    # every source's health and feeds are in the source directory, one page of five
+    directory = (output / "sources.html").read_text(encoding="utf-8")
+    rows = lxml_html.fromstring(directory.encode()).xpath("//table//tbody/tr")
+    assert [row.get("id") for row in rows] == [  # by title
+        "source-lowmere-drops",
+        "source-metro-daily",
+        "source-riverside",
+        "source-harbour-gazette",
+        "source-valley-wire",
+    ]
+    health = text_of(output / "sources.html", "//table")
+    assert "Valley Wire" in health and "ok" in health and "20 Nov 2026" in health
+    assert 'href="sources/valley-wire.rss"' in directory
+    assert not list(output.glob("sources-*.html"))
+    # a source's own page advertises its feed and links its row in the directory
+    own = lxml_html.fromstring((output / "sources/valley-wire.html").read_bytes())
+    assert set(own.xpath('//head/link[@rel="alternate"]/@href')) == {
+        f"http://feeds.test/sources/valley-wire.{ext}" for ext in ("rss", "atom", "json")
+    }
+    assert "../sources.html#source-valley-wire" in own.xpath("//a/@href")
 
 
 @pytest.mark.shared

@@ -3,8 +3,8 @@
 The samples are published (five outlets, one of them a story told by all), the
 output is served by the same app ``feedsvc serve`` runs, and Chromium
 (``make test`` installs Debian's package, ``tests/support/install-chromium.sh``)
-loads the front page and the ferry story's page, on a desktop screen and a
-phone's, in light and dark mode. It checks what a reader gets: no console
+loads the front page, the ferry story's page and the source directory, on a
+desktop screen and a phone's, in light and dark mode. It checks what a reader gets: no console
 errors, no blocked or failed loads (the Content-Security-Policy allows only
 the inlined style sheet and the local icon), no request beyond the server,
 the comparison visible in the rendered text, the style sheet applied (dark
@@ -120,7 +120,7 @@ def test_the_front_page_on_a_phone_in_dark_mode(
     text = visit(tab, f"{base}/")
     assert "Latest stories" in text and "Storm tears ramp from Kilbrannan Pier" in text
     assert "5 outlets" in text and "Compare coverage" in text
-    assert "Sources" in text and "Valley Wire" in text
+    assert "5 sources: none failing" in text and "Every source, its health" in text
     assert fits(tab)
     background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(23, 25, 27)"  # the dark palette of style.css
@@ -129,3 +129,17 @@ def test_the_front_page_on_a_phone_in_dark_mode(
     tab.colour_scheme("light")
     visit(tab, f"{base}/")
     assert tab.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(253, 253, 251)"
+
+
+def test_the_source_directory_on_a_phone(
+    browser: Chromium, site: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, _ = site
+    tab = browser.new_tab()
+    tab.viewport(*PHONE, mobile=True)
+    text = visit(tab, f"{base}/sources.html")
+    assert "Valley Wire" in text and "Lowmere Drops" in text and "\nok\n" in text, text
+    hidden = tab.evaluate("getComputedStyle(document.querySelector('.health thead')).display")
+    assert hidden == "none"  # on a phone each source is a block, its fields labelled
+    assert fits(tab)
+    assert tab.screenshot(tmp_path / "sources-phone.png").startswith(PNG)

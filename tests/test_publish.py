@@ -27,6 +27,8 @@ from feedsvc.publish import (
     write_output,
 )
 from feedsvc.publish.output import changed_feed_urls
+from feedsvc.publish.pageplan import source_page
+from feedsvc.publish.pages import render_page
 from feedsvc.publish.plan import path_segment
 from feedsvc.publish.rendering import render_files
 from feedsvc.types import Article, FeedEntry, FeedSpec, RelatedLink
@@ -361,24 +363,34 @@ def read_page(path: Path) -> PageParser:
 def test_index_html_autodiscovery(
     published: tuple[Settings, list[FeedEntry], list[FeedSpec]],
 ) -> None:
+    """The front page advertises and links the story feeds; the directory links every source's."""
     settings, _, specs = published
     raw = (settings.output_dir / "index.html").read_text("utf-8")
     assert raw.startswith("<!DOCTYPE html>")
     page = read_page(settings.output_dir / "index.html")
-    assert "script" not in page.tags
+    directory = read_page(settings.output_dir / "sources.html")
+    assert "script" not in page.tags and "script" not in directory.tags
     alternates = {
         (ln["type"], ln["href"]) for ln in page.head_links if ln.get("rel") == "alternate"
     }
+    advertised = set()
     for spec in specs:
-        assert ("application/rss+xml", f"{BASE}{spec.path}.rss") in alternates
-        assert ("application/atom+xml", f"{BASE}{spec.path}.atom") in alternates
-        assert ("application/feed+json", f"{BASE}{spec.path}.json") in alternates
-        for ext in ("rss", "atom", "json"):
-            assert f"{spec.path}.{ext}" in page.anchors
-    assert "feeds.opml" in page.anchors
-    text = "".join(page.text)
-    assert "All stories: RSS · Atom · JSON Feed" in text
-    assert "Harbour Gazette: RSS · Atom · JSON Feed" in text
+        feeds = {
+            ("application/rss+xml", f"{BASE}{spec.path}.rss"),
+            ("application/atom+xml", f"{BASE}{spec.path}.atom"),
+            ("application/feed+json", f"{BASE}{spec.path}.json"),
+        }
+        links = [f"{spec.path}.{ext}" for ext in ("rss", "atom", "json")]
+        if spec.listing.kind == "source":  # its own page advertises it (test_pages)
+            assert all(link in directory.anchors for link in links)
+        else:
+            assert feeds <= alternates and all(link in page.anchors for link in links)
+            advertised |= feeds
+    assert alternates == advertised
+    assert {spec.listing.kind for spec in specs} == {"all", "source", "tag"}
+    assert "feeds.opml" in page.anchors and "sources.html" in page.anchors
+    assert "All stories: RSS · Atom · JSON Feed" in "".join(page.text)
+    assert "Harbour Gazette: RSS · Atom · JSON Feed" in "".join(directory.text)
 
 
 # --------------------------------------------------------------------------- determinism
@@ -482,8 +494,13 @@ def test_hostile_strings_are_escaped_and_parse(tmp_path: Path) -> None:
     assert item["tags"] == ["<tag>", "a&b"]
     index = read_page(out / "index.html")
     assert "script" not in index.tags and "b" not in index.tags
-    assert "Tide & <Times>" in "".join(index.text)
-    titles = [ln.get("title") for ln in index.head_links]
+    directory = read_page(out / "sources.html")
+    assert "script" not in directory.tags and "b" not in directory.tags
+    assert "Tide & <Times>" in "".join(directory.text)
+    (listing,) = [spec.listing for spec in specs if spec.listing.kind == "source"]
+    (own,) = render_page(source_page(listing, hostile, [], {}, "sources.html"), settings)
+    (tmp_path / "own.html").write_bytes(own[1])
+    titles = [ln.get("title") for ln in read_page(tmp_path / "own.html").head_links]
     assert "Tide & <Times> (RSS)" in titles
     opml = ET.fromstring((out / "feeds.opml").read_bytes())
     assert "Tide & <Times>" in [o.get("text") for o in opml.iter("outline")]

@@ -15,7 +15,7 @@ import pytest
 from feedsvc import publishing
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import PublishError
-from feedsvc.publish import entry_from_story
+from feedsvc.publish import directory, entry_from_story
 from feedsvc.publish.atomic import StagedWrites
 from feedsvc.publish.text import entry_content
 from feedsvc.publishing import publish_changes
@@ -25,6 +25,7 @@ from feedsvc.types import Article, FetchIntent, PublishResult, StoryAssignment, 
 from feedsvc.workers import RenewingPool, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
+from tests.test_pages import text_of
 
 NOW = datetime(2031, 3, 4, 12, 0, tzinfo=UTC)
 FORMATS = ("rss", "atom", "json")
@@ -205,7 +206,7 @@ def atom_entries(path: Path) -> list[feedparser.FeedParserDict]:
     return list(feedparser.parse(path.read_bytes()).entries)
 
 
-def test_a_change_of_source_health_rewrites_the_front_page_alone(
+def test_a_change_of_source_health_rewrites_the_front_page_and_the_directory_alone(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, server = setup
@@ -214,18 +215,58 @@ def test_a_change_of_source_health_rewrites_the_front_page_alone(
 
     failing = service.run_once(force=True, workers=1)
     assert failing.published is not None
-    assert set(failing.published.written) == {"index.html"}
-    health = (output / "index.html").read_text(encoding="utf-8")
-    assert "HTTP 503" in health
+    assert set(failing.published.written) == {"index.html", "sources.html"}
+    for page in ("index.html", "sources.html"):  # the front page names the failing source
+        assert "HTTP 503" in (output / page).read_text(encoding="utf-8")
+    assert "2 sources: 1 failing" in text_of(output / "index.html", '//*[@id="sources"]')
 
     server.route("/coast.xml", body=rss(GULLS))
     back = service.run_once(force=True, workers=1)
-    assert back.published is not None and set(back.published.written) == {"index.html"}
-    assert "HTTP 503" not in (output / "index.html").read_text(encoding="utf-8")
+    assert back.published is not None
+    assert set(back.published.written) == {"index.html", "sources.html"}
+    for page in ("index.html", "sources.html"):
+        assert "HTTP 503" not in (output / page).read_text(encoding="utf-8")
 
     again = service.run_once(force=True, workers=1)  # healthy as before: nothing to render
     assert again.published is not None and again.published.written == ()
     assert again.published.unchanged == ()
+
+
+def test_a_change_of_source_health_rewrites_only_the_directory_page_showing_that_source(
+    setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = setup
+    monkeypatch.setattr(directory, "SOURCES_PER_PAGE", 1)  # city, coast: a page each
+    output = first_run(service)
+    assert {"sources.html", "sources-2.html"} <= files(output)
+    assert 'id="source-city"' in (output / "sources.html").read_text(encoding="utf-8")
+    coast = (output / "sources/coast.html").read_text(encoding="utf-8")
+    assert 'href="../sources-2.html#source-coast"' in coast
+    server.route("/coast.xml", status=503, body=b"down for maintenance")
+
+    failing = service.run_once(force=True, workers=1)
+    assert failing.published is not None
+    assert set(failing.published.written) == {"index.html", "sources-2.html"}
+    assert "sources.html" not in failing.published.unchanged  # the city's: not even rendered
+    assert "HTTP 503" in (output / "sources-2.html").read_text(encoding="utf-8")
+    pager = text_of(output / "sources-2.html", "(//nav[@class='pager'])[1]")
+    assert pager == "1 2"
+    assert 'href="sources.html">1</a> <span aria-current="page">2</span>' in (
+        output / "sources-2.html"
+    ).read_text(encoding="utf-8")
+
+
+def test_a_smaller_directory_leaves_no_stale_page(
+    setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    service, server = setup
+    monkeypatch.setattr(directory, "SOURCES_PER_PAGE", 1)
+    output = first_run(service)
+    assert {"sources.html", "sources-2.html"} <= files(output)
+    config = write_config(tmp_path, [feed_source("coast", server.url("/coast.xml"))])
+    Service.from_path(config, clock=lambda: NOW).run_once(force=True, workers=1)
+    assert "sources-2.html" not in files(output) and "sources.html" in files(output)
+    assert 'id="source-coast"' in (output / "sources.html").read_text(encoding="utf-8")
 
 
 def test_a_config_change_or_a_missing_index_publishes_everything(

@@ -1,12 +1,14 @@
-"""The front page, index.html: latest stories, tags with their headlines, sources with their health.
+"""The front page, index.html: latest stories, tags with their headlines, the sources in summary.
 
 Rendered from an ``IndexPage`` with the ``index.html`` template (Jinja2,
 escaping everything): autodiscovery ``<link rel="alternate">`` elements in
-``<head>`` for every feed in every published format; the latest stories with
-their outlet counts and pages; each tag with its last few headlines and its
-subscribe links; each source with its fetch health and subscribe links; the
-OPML link. No JavaScript, no clock: equal input gives equal bytes. The feed
-formats and titles shared with the OPML file live here too. No I/O.
+``<head>`` for the all-stories feed and every tag's, in every published
+format; the latest stories with their outlet counts and pages; each tag with
+its last few headlines and its subscribe links; how many sources there are
+and how many fail, the longest-failing few, and a link to the source
+directory (each source's own page advertises its feed); the OPML link. No
+JavaScript, no clock: equal input gives equal bytes. The feed formats and
+titles shared with the OPML file live here too. No I/O.
 """
 
 from __future__ import annotations
@@ -42,12 +44,10 @@ def published_formats(settings: Settings) -> list[tuple[str, str, str]]:
 def render_index(page: IndexPage, settings: Settings) -> bytes:
     """The front page as UTF-8 bytes."""
     everything = next((listing for listing in page.listings if listing.kind == "all"), None)
-    feeds = {listing.key: listing for listing in page.listings if listing.kind == "source"}
     return render_template(
         "index.html",
         page.path,
         page=page,
-        feeds=feeds,
         everything=everything,
         formats=published_formats(settings),
         public=lambda relative: public_url(settings, relative),

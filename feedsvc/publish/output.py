@@ -1,16 +1,18 @@
 """Writing every published file into the output directory.
 
 ``write_output`` has feed specs (RSS, Atom, JSON Feed) and HTML pages (story,
-moved-story, tag and source pages) rendered one at a time, then index.html,
-feeds.opml and the site's icon (the ``FrontPage``), staging each changed file;
+moved-story, tag and source pages) rendered one at a time, then the pages of
+the source directory it is given (``sources.html``, ``sources-2.html``, ...),
+then index.html, feeds.opml and the site's icon (the ``FrontPage``), staging
+each changed file;
 the rendering itself is ``rendering``'s, in this process or in workers (then
 this one never loads feedgen, lxml or Jinja2). Only when everything rendered are the
 staged files made visible, together (``atomic.staged_writes``), so a rendering
 bug writes nothing and memory holds one feed at a time; then, on a full
 publish, it removes feed files under ``sources/`` and ``tags/`` (and ``all.*``)
 that no listed feed produces any more, in a format still published, and the
-``.html`` pages under ``stories/``, ``sources/`` and ``tags/`` that this
-publish did not render (nothing else is ever removed). With a WebSub hub
+``.html`` pages under ``stories/``, ``sources/`` and ``tags/`` and the
+directory pages that this publish did not render (nothing else is ever removed). With a WebSub hub
 configured, JSON Feeds list it under ``hubs``; ``changed_feed_urls`` names
 the public URLs of the feeds a publish rewrote, for the hub ping. It does not
 decide which feeds and pages exist (see ``plan`` and ``pageplan``), runs no
@@ -28,8 +30,14 @@ from pathlib import Path
 from feedsvc.config_types import Settings
 from feedsvc.errors import PublishError
 from feedsvc.publish.atomic import files_under, remove_file, staged_writes
+from feedsvc.publish.directory import (
+    DIRECTORY_PAGE,
+    directory_pages,
+    listed_health,
+    sources_summary,
+)
 from feedsvc.publish.pageplan import PAGE_SUFFIX, index_page
-from feedsvc.publish.pagespec import FrontPage, IndexPage, Page
+from feedsvc.publish.pagespec import DirectoryPage, FrontPage, IndexPage, Page
 from feedsvc.publish.plan import ALL_PATH, STORIES_DIR
 from feedsvc.publish.text import public_url
 from feedsvc.tempfiles import remove_leftovers
@@ -104,6 +112,7 @@ def write_output(
     prune: bool = True,
     render: SpecRenderer | None = None,
     index: IndexPage | None = None,
+    directory: Sequence[DirectoryPage] | None = None,
 ) -> PublishResult:
     """Render and write feeds, pages, index.html and feeds.opml; prune stale files.
 
@@ -112,7 +121,9 @@ def write_output(
     render them in worker processes, and renders the ``FrontPage`` last; None
     renders in this process); ``listings`` name every published feed
     for the index, the OPML file and pruning (by default: the specs'). The
-    front page is ``index`` (by default: the feeds alone, no stories).
+    front page is ``index``, and ``directory`` the pages of the source
+    directory to render (by default: the front page and every directory page
+    of the feeds alone, no stories, no fetch health).
     Nothing becomes visible unless every file rendered; then all changed files
     are replaced together. ``prune=False`` keeps stale files (an incremental
     publish renders only some feeds and pages and leaves pruning to a full one).
@@ -123,17 +134,25 @@ def write_output(
     check_paths(listings)
     listed = {listing.path for listing in listings}
     root = settings.output_dir
-    for directory in (root, *(root / d for d in PAGE_DIRS)):
-        remove_leftovers(directory)  # temporary files of a publish that was killed
+    for folder in (root, *(root / d for d in PAGE_DIRS)):
+        remove_leftovers(folder)  # temporary files of a publish that was killed
     if render is None:
         from feedsvc.publish.rendering import render_in_turn
 
         render = render_in_turn
     written: list[str] = []
     unchanged: list[str] = []
-    front = FrontPage(index or index_page(listings), tuple(listings))
+    if index is None:
+        health = listed_health(listings)
+        index = index_page(listings, sources_summary(health))
+        directory = directory_pages(health, listings) if directory is None else directory
+    for page in directory or ():
+        if not DIRECTORY_PAGE.fullmatch(page.path):
+            raise PublishError(f"unsafe directory page path {page.path!r}")
+    front = FrontPage(index, tuple(listings))
     with staged_writes() as batch:
-        for files in render(chain(_listed(specs, listed), [front]), settings):
+        items = chain(_listed(specs, listed), directory or (), [front])
+        for files in render(items, settings):
             for relative, data in files:
                 (written if batch.stage(root / relative, data) else unchanged).append(relative)
     removed: list[str] = []
@@ -152,13 +171,13 @@ def write_output(
 
 
 def remove_stale_pages(root: Path, live: set[str]) -> list[str]:
-    """Remove the ``.html`` pages under stories/, sources/ and tags/ not among ``live`` paths."""
-    stale = [
-        path
-        for directory in PAGE_DIRS
-        for path in files_under(root / directory, PAGE_SUFFIXES)
-        if path.relative_to(root).as_posix() not in live
-    ]
+    """Remove the ``.html`` pages under stories/, sources/ and tags/ not among ``live`` paths.
+
+    The source directory's pages at the root (``sources-3.html``) go the same way.
+    """
+    pages = [p for directory in PAGE_DIRS for p in files_under(root / directory, PAGE_SUFFIXES)]
+    pages += [p for p in root.glob("sources*.html") if DIRECTORY_PAGE.fullmatch(p.name)]
+    stale = [path for path in pages if path.relative_to(root).as_posix() not in live]
     for path in stale:
         remove_file(path)
     return [p.relative_to(root).as_posix() for p in stale]

@@ -4,13 +4,13 @@ Which page a story, tag or source gets (its path beside its feeds), what each
 page lists and in which order: a story's reports grouped by outlet in the
 order the outlets first reported it, a tag page's stories exactly as its feed
 holds them, the front page's latest stories, each tag's last few headlines
-and each configured source's health. Nothing here touches the file system,
+and a summary of the sources (``directory`` plans the pages listing each
+source's health). Nothing here touches the file system,
 the clock or the database; the pages are rendered by ``pages``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -18,9 +18,9 @@ from feedsvc.config_types import SourceConfig
 from feedsvc.publish.pagespec import (
     IndexPage,
     MovedPage,
-    SourceHealth,
     SourceItem,
     SourcePage,
+    SourcesSummary,
     StoryCard,
     StoryPage,
     StoryReport,
@@ -29,7 +29,7 @@ from feedsvc.publish.pagespec import (
     TagSummary,
 )
 from feedsvc.publish.plan import has_page, story_page_path
-from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, SourceState, StoryView
+from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, StoryView
 
 PAGE_SUFFIX = ".html"
 # Stories on the front page, and headlines under each tag there.
@@ -135,8 +135,12 @@ def source_page(
     source: SourceConfig,
     articles: Sequence[Article],
     stories: Mapping[Key, tuple[str, int]],
+    directory: str | None = None,
 ) -> SourcePage:
-    """A source's page: its latest articles, each with its story's page and outlet count."""
+    """A source's page: its latest articles, each with its story's page and outlet count.
+
+    ``directory`` is the page of the source directory that shows its health.
+    """
     items = []
     for article in articles:
         story = stories.get((article.source, article.id))
@@ -145,52 +149,21 @@ def source_page(
         else:
             page = story_page_path(story[0]) if has_page(story[1]) else None
             items.append(SourceItem(article, page, story[1]))
-    return SourcePage(listing_page(listing), listing, source.location, tuple(items))
-
-
-def source_health(
-    states: Iterable[SourceState], sources: Sequence[SourceConfig], listings: Sequence[FeedListing]
-) -> tuple[SourceHealth, ...]:
-    """Each configured source's fetch health, in configuration order."""
-    by_name = {state.name: state for state in states}
-    pages = {listing.key: listing_page(listing) for listing in listings if listing.kind == "source"}
-    found = []
-    for source in sources:
-        state = by_name.get(source.name)
-        page = pages.get(source.name)
-        if state is None:
-            found.append(
-                SourceHealth(source.name, source.title, page, None, None, None, None, 0, None)
-            )
-            continue
-        found.append(
-            SourceHealth(
-                name=source.name,
-                title=source.title,
-                page=page,
-                status=state.last_status,
-                last_fetch=state.last_fetch,
-                http_status=state.http_status,
-                error=state.last_error,
-                failures=state.failures,
-                next_fetch=state.next_fetch_after,
-                disabled=state.disabled_reason if state.disabled_at else None,
-            )
-        )
-    return tuple(found)
+    return SourcePage(listing_page(listing), listing, source.location, tuple(items), directory)
 
 
 def index_page(
     listings: Sequence[FeedListing],
+    summary: SourcesSummary,
     *,
     stories: Sequence[StoryView] = (),
     tag_stories: Mapping[str, Sequence[StoryView]] | None = None,
-    health: Sequence[SourceHealth] = (),
     sources: Mapping[str, SourceConfig] | None = None,
 ) -> IndexPage:
-    """The front page: the latest stories, each tag's last headlines, sources and their health.
+    """The front page: the latest stories, each tag's last headlines, the sources in summary.
 
-    Without ``health`` (no store at hand), the sources are those with a feed.
+    Its head advertises the all-stories feed and the tags' feeds (``listings``
+    of those kinds); each source's feed is advertised by its own page.
     """
     known = sources or {}
     tags = tuple(
@@ -202,35 +175,9 @@ def index_page(
         for listing in listings
         if listing.kind == "tag"
     )
-    if not health:
-        health = [
-            SourceHealth(
-                listing.key, listing.title, listing_page(listing), None, None, None, None, 0, None
-            )
-            for listing in listings
-            if listing.kind == "source"
-        ]
     return IndexPage(
-        listings=tuple(listings),
+        listings=tuple(listing for listing in listings if listing.kind != "source"),
         stories=tuple(story_card(v, known) for v in stories),
         tags=tags,
-        sources=tuple(health),
+        sources=summary,
     )
-
-
-def health_digest(health: Iterable[SourceHealth]) -> str:
-    """A digest of what the front page says of each source's health, fetch times aside.
-
-    Failing or not (ok and not-modified are both "ok"), the error, the failure
-    count and a disabled reason: when it changes, the front page is worth
-    rewriting even if no story changed; the times of the last and next fetch
-    change on every run and alone are not.
-    """
-    lines = []
-    for source in health:
-        failing = source.status == "error"
-        status = "never" if source.status is None else ("error" if failing else "ok")
-        http = source.http_status if failing else None
-        fields = (source.name, status, http, source.error, source.failures, source.disabled)
-        lines.append(repr(fields))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

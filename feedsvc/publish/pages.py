@@ -1,7 +1,8 @@
 """Rendering of the HTML pages: a page record in, its file's path and bytes out.
 
 Each kind of page has its template (``story.html``, ``tag.html``,
-``source.html``, ``moved.html``; the front page is ``index``'s); this module gathers what the
+``source.html``, ``moved.html``, ``sources.html`` for the source directory;
+the front page is ``index``'s); this module gathers what the
 template needs besides the record: the feed formats published, public URLs
 for autodiscovery and, for a story, what differs between its outlets
 (``feedsvc.compare``, run here, so in the worker that renders the page).
@@ -18,6 +19,7 @@ from feedsvc.compare import Differences, Report, find_differences
 from feedsvc.config_types import Settings
 from feedsvc.publish.index import published_formats, render_index
 from feedsvc.publish.pagespec import (
+    DirectoryPage,
     IndexPage,
     MovedPage,
     Page,
@@ -76,12 +78,19 @@ def render_source(page: SourcePage, settings: Settings) -> bytes:
     return render_template("source.html", page.path, page=page, **_common(settings))
 
 
+def render_directory(page: DirectoryPage, settings: Settings) -> bytes:
+    """A page of the source directory: each source's health and the links to its feed."""
+    feeds = {listing.key: listing for listing in page.feeds}
+    return render_template("sources.html", page.path, page=page, feeds=feeds, **_common(settings))
+
+
 _RENDERERS: dict[type, Callable[[Any, Settings], bytes]] = {
     StoryPage: render_story,
     MovedPage: render_moved,
     TagPage: render_tag,
     SourcePage: render_source,
     IndexPage: render_index,
+    DirectoryPage: render_directory,
 }
 
 

@@ -3,8 +3,11 @@
 A ``StoryPage`` per story (``stories/<id>.html``: every outlet's reports, the
 story's tags, when each outlet joined), a ``MovedPage`` for the id of a story
 merged into another (pointing to the survivor), a ``TagPage`` and a
-``SourcePage`` beside each tag's and source's feeds, and the ``IndexPage``
-(latest stories, each tag with its last headlines, each source's health). Every
+``SourcePage`` beside each tag's and source's feeds, the ``IndexPage``
+(latest stories, each tag with its last headlines, a summary of the sources'
+health with the failing ones) and the pages of the source directory
+(``DirectoryPage``: every source with its health, a bounded number to a page,
+``sources.html``, ``sources-2.html``, ...). Every
 ``path`` is relative to the output directory. Data only; ``pageplan`` builds
 them, ``pages`` renders them.
 """
@@ -96,11 +99,12 @@ class SourcePage:
     listing: FeedListing
     location: str | None
     articles: tuple[SourceItem, ...]
+    directory: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """How a source's fetching is going, as the front page shows it."""
+    """How a source's fetching is going, as the source directory shows it."""
 
     name: str
     title: str
@@ -113,6 +117,11 @@ class SourceHealth:
     next_fetch: datetime | None
     disabled: str | None = None
 
+    @property
+    def failing(self) -> bool:
+        """Whether the source is disabled or its last fetch failed."""
+        return bool(self.disabled) or self.status == "error"
+
 
 @dataclass(frozen=True, slots=True)
 class TagSummary:
@@ -123,23 +132,62 @@ class TagSummary:
     stories: tuple[StoryCard, ...]
 
 
+def latest_fetch(sources: tuple[SourceHealth, ...]) -> datetime | None:
+    """The latest fetch among ``sources`` (what their health is shown as of), None before any."""
+    return max((s.last_fetch for s in sources if s.last_fetch), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesSummary:
+    """The front page's word on the sources: how many, how many failing, the worst few."""
+
+    total: int = 0
+    failing: int = 0
+    disabled: int = 0
+    problems: tuple[SourceHealth, ...] = ()
+    checked: datetime | None = None
+    directory: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IndexPage:
-    """The front page: latest stories, tags, sources with health, and every feed."""
+    """The front page: latest stories, tags, a summary of the sources, and the feeds it names.
+
+    ``listings`` are the feeds its head advertises for autodiscovery: the
+    all-stories feed and the tags' (each source's feed is on its own page).
+    """
 
     listings: tuple[FeedListing, ...]
     stories: tuple[StoryCard, ...] = ()
     tags: tuple[TagSummary, ...] = ()
-    sources: tuple[SourceHealth, ...] = ()
+    sources: SourcesSummary = SourcesSummary()
     path: str = "index.html"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryPage:
+    """One page of the source directory: its sources, with their health and feeds, in order.
+
+    ``number`` counts from 1; ``pages`` are the paths of every page of the
+    directory, in order (for navigation); ``first`` is the position of this
+    page's first source among ``total``.
+    """
+
+    path: str
+    number: int
+    pages: tuple[str, ...]
+    sources: tuple[SourceHealth, ...]
+    feeds: tuple[FeedListing, ...]
+    first: int
+    total: int
 
     @property
     def checked(self) -> datetime | None:
-        """The latest fetch the sources' health is shown as of (None before any fetch)."""
-        return max((s.last_fetch for s in self.sources if s.last_fetch), default=None)
+        """The latest fetch this page's health is shown as of (None before any fetch)."""
+        return latest_fetch(self.sources)
 
 
-Page = StoryPage | MovedPage | TagPage | SourcePage | IndexPage
+Page = StoryPage | MovedPage | TagPage | SourcePage | IndexPage | DirectoryPage
 
 
 @dataclass(frozen=True, slots=True)

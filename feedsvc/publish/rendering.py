@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from feedsvc.config_types import Settings
+from feedsvc.publish.directory import directory_pages, listed_health, sources_summary
 from feedsvc.publish.index import render_index
 from feedsvc.publish.jsonfeed import render_json
 from feedsvc.publish.opml import render_opml
@@ -65,9 +66,16 @@ def render_in_turn(items: Iterable[Output], settings: Settings) -> Iterator[Rend
 
 
 def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, bytes]:
-    """Every output file's bytes keyed by its path relative to the output dir."""
+    """Every output file's bytes keyed by its path relative to the output dir.
+
+    The front page and the source directory list the feeds alone (no stories, no health).
+    """
     listings = tuple(spec.listing for spec in specs)
     check_paths(listings)
     files = {path: data for spec in specs for path, data in render_spec(spec, settings)}
-    files.update(render_front(FrontPage(index_page(listings), listings), settings))
+    health = listed_health(listings)
+    for page in directory_pages(health, listings):
+        files.update(render_page(page, settings))
+    front = FrontPage(index_page(listings, sources_summary(health)), listings)
+    files.update(render_front(front, settings))
     return files

@@ -88,7 +88,7 @@ def split_at(context: str, value: str) -> tuple[str, str, str]:
 
 
 def source_key(name: str) -> str:
-    """The anchor of a source's row on the front page (``source-<name>``)."""
+    """The anchor of a source's row in the source directory (``source-<name>``)."""
     return f"source-{path_segment(name)}"
 
 

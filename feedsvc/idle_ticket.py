@@ -1,8 +1,8 @@
 """What the idle check needs from a config file, kept so the next run need not parse it.
 
 Deciding that a cron run has nothing to do takes a handful of values from
-sources.yaml (the database URL, the output and data directories, the sources
-as they are stored, the output fingerprint), but parsing and validating the
+sources.yaml (the database URL, the output and data directories, a digest of
+the sources as they are stored, the output fingerprint), but parsing and validating the
 file costs several times a bare interpreter start. A full run writes those
 values to a *ticket*; the next run reads the ticket instead of the config when
 the ticket's key still matches: a hash of feedsvc's version, the config file's
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feedsvc import __version__
-from feedsvc.store.idle import SourceRow
+from feedsvc.store.idle import SourceRow, sources_digest
 from feedsvc.tempfiles import temp_prefix
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 # Environment variables that change what a config file means (config.py reads them).
 CONFIG_ENVIRONMENT = ("FEEDSVC_DATABASE_URL",)
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class IdleTicket:
     output_dir: Path
     data_dir: Path
     fingerprint: str
-    sources: tuple[SourceRow, ...]
+    sources: str  # the sources_digest of the configured sources
 
 
 def source_rows(config: Config) -> tuple[SourceRow, ...]:
@@ -65,7 +65,7 @@ def ticket_for(config: Config) -> IdleTicket:
         settings.output_dir,
         settings.data_dir,
         output_fingerprint(config),
-        source_rows(config),
+        sources_digest(source_rows(config)),
     )
 
 
@@ -138,19 +138,18 @@ def _encode(ticket: IdleTicket) -> dict[str, Any]:
         "output_dir": str(ticket.output_dir),
         "data_dir": str(ticket.data_dir),
         "fingerprint": ticket.fingerprint,
-        "sources": [list(row) for row in ticket.sources],
+        "sources": ticket.sources,
     }
 
 
 def _decode(stored: dict[str, Any]) -> IdleTicket:
-    rows = tuple(
-        (str(name), str(title), str(kind), str(location), bool(enabled))
-        for name, title, kind, location, enabled in stored["sources"]
-    )
+    digest = stored["sources"]
+    if not isinstance(digest, str):
+        raise TypeError("a ticket's sources are their digest")
     return IdleTicket(
         str(stored["database_url"]),
         Path(stored["output_dir"]),
         Path(stored["data_dir"]),
         str(stored["fingerprint"]),
-        rows,
+        digest,
     )

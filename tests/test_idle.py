@@ -19,7 +19,7 @@ from feedsvc.progress import summary
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.quickrun import IDLE_SUMMARY
 from feedsvc.service import Service
-from feedsvc.store.idle import is_idle, sqlite_path
+from feedsvc.store.idle import is_idle, sources_digest, sqlite_path
 from feedsvc.types import FetchIntent, PublishResult, RunResult
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
@@ -60,12 +60,16 @@ def test_idle_until_the_source_is_due(config: Path) -> None:
 def test_not_idle_when_in_doubt(config: Path, tmp_path: Path) -> None:
     service = at(config, NOW)
     settings = service.config.settings
-    sources = source_rows(service.config)
+    sources = sources_digest(source_rows(service.config))
     fingerprint = output_fingerprint(service.config)
     assert is_idle(settings.database_url, sources, NOW, fingerprint)
 
     assert not is_idle(settings.database_url, sources, NOW, "another configuration")
-    assert not is_idle(settings.database_url, (), NOW, fingerprint)  # sync would remove one
+    none = sources_digest(())
+    assert not is_idle(settings.database_url, none, NOW, fingerprint)  # sync would remove one
+    (row,) = source_rows(service.config)
+    retitled = sources_digest([(row[0], "Kelp News", *row[2:])])
+    assert not is_idle(settings.database_url, retitled, NOW, fingerprint)  # sync would rename
     assert not is_idle("postgresql://db.test/feedsvc", sources, NOW, fingerprint)
     assert not is_idle(f"sqlite:///{tmp_path / 'none.sqlite3'}", sources, NOW, fingerprint)
     with service.open_store() as store:  # a change waiting to be published
@@ -77,6 +81,29 @@ def test_not_idle_when_in_doubt(config: Path, tmp_path: Path) -> None:
     assert service.idle()
     (settings.output_dir / "index.html").unlink()
     assert not service.idle()
+
+
+def test_a_sync_of_other_sources_is_not_idle_until_the_configured_ones_are_back(
+    config: Path,
+) -> None:
+    """The digest stored is the last sync's: a sync of other sources into the database counts."""
+    service = at(config, NOW)
+    assert service.idle()
+    with service.open_store() as store:
+        store.sync_sources([], NOW)  # what a config without the source does to the database
+    assert not service.idle()
+    with service.open_store() as store:
+        store.sync_sources(service.config.sources, NOW)
+    assert service.idle()
+
+
+def test_sources_digest_ignores_order_and_sees_every_field() -> None:
+    rows = [("a", "A", "feed", "https://a.test/", True), ("b", "B", "file", "/b", False)]
+    assert sources_digest(rows) == sources_digest(reversed(rows))
+    for field in range(5):
+        changed = list(rows[0])
+        changed[field] = not changed[field] if field == 4 else f"{changed[field]}x"
+        assert sources_digest([tuple(changed), rows[1]]) != sources_digest(rows)  # type: ignore[arg-type]
 
 
 def test_sqlite_path_of_urls(tmp_path: Path) -> None:

@@ -5,19 +5,23 @@ due. Answering that through the ``Store`` costs importing SQLAlchemy and
 Alembic; this module answers it with the standard library's ``sqlite3``, and
 says "idle" only when it is sure: the schema is at ``HEAD_REVISION``, the
 stored sources are exactly the configured ones (so syncing would change
-nothing), none of them is due, no publish mark is waiting (new articles always
-come with one, so none waits for a story either), and the last publish used
-the same output fingerprint. Any doubt (another database engine, a missing file
-or table, a row it cannot read) answers "not idle", and the full run decides.
+nothing: each sync stores the digest of the sources it made live,
+``sources_digest``, and it must be the configured sources'), none of them is
+due, no publish mark is waiting (new articles always come with one, so none
+waits for a story either), and the last publish used the same output
+fingerprint. Any doubt (another database engine, a missing file or table, a
+row it cannot read) answers "not idle", and the full run decides.
 It never writes. Timestamps are compared as the text SQLAlchemy stores in
 SQLite (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which a test checks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,6 +34,17 @@ log = logging.getLogger("feedsvc.store.idle")
 # The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
 HEAD_REVISION = "r0006"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# The service_state key of the digest of the live sources, written by each sync.
+SOURCES_DIGEST_KEY = "sources_digest"
+
+
+def sources_digest(rows: Iterable[SourceRow]) -> str:
+    """A digest of a set of sources as stored (the order does not count)."""
+    canonical = sorted(
+        [name, title, kind, location, bool(on)] for name, title, kind, location, on in rows
+    )
+    text = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -43,10 +58,11 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(name)
 
 
-def is_idle(
-    database_url: str, sources: Collection[SourceRow], now: datetime, fingerprint: str
-) -> bool:
-    """True only when a run at ``now`` would fetch, group and publish nothing."""
+def is_idle(database_url: str, sources: str, now: datetime, fingerprint: str) -> bool:
+    """True only when a run at ``now`` would fetch, group and publish nothing.
+
+    ``sources`` is the ``sources_digest`` of the configured sources.
+    """
     path = sqlite_path(database_url)
     if path is None or not path.is_file():
         return False
@@ -65,12 +81,12 @@ def is_idle(
 
 def _idle(
     connection: sqlite3.Connection,
-    sources: Collection[SourceRow],
+    sources: str,
     now: datetime,
     fingerprint: str,
 ) -> bool:
     revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    if revision != [(HEAD_REVISION,)] or not _synced(connection, sources):
+    if revision != [(HEAD_REVISION,)] or _state(connection, SOURCES_DIGEST_KEY) != sources:
         return False
     due = connection.execute(
         "SELECT 1 FROM sources WHERE removed_at IS NULL AND enabled = 1 AND disabled_at IS NULL"
@@ -79,16 +95,9 @@ def _idle(
     ).fetchone()
     if due is not None or connection.execute("SELECT 1 FROM publish_marks LIMIT 1").fetchone():
         return False
-    stored = connection.execute(
-        "SELECT value FROM service_state WHERE key = 'output_fingerprint'"
-    ).fetchone()
-    return bool(stored == (fingerprint,))
+    return _state(connection, "output_fingerprint") == fingerprint
 
 
-def _synced(connection: sqlite3.Connection, sources: Collection[SourceRow]) -> bool:
-    """Whether the live stored sources are exactly the configured ones, field for field."""
-    rows = connection.execute(
-        "SELECT name, title, kind, location, enabled FROM sources WHERE removed_at IS NULL"
-    ).fetchall()
-    wanted = {(name, title, kind, location, int(on)) for name, title, kind, location, on in sources}
-    return len(rows) == len(sources) and set(rows) == wanted
+def _state(connection: sqlite3.Connection, key: str) -> str | None:
+    row = connection.execute("SELECT value FROM service_state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])

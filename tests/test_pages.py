@@ -11,11 +11,13 @@ name spelled two ways, with none of the scraped page's teasers.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from lxml import html as lxml_html
 
@@ -132,6 +134,23 @@ def test_the_front_page_lists_stories_tags_with_subscribe_links_and_sums_up_the_
         f"http://feeds.test/sources/valley-wire.{ext}" for ext in ("rss", "atom", "json")
     }
     assert "../sources.html#source-valley-wire" in own.xpath("//a/@href")
+
+
+def test_every_feed_links_a_page_that_was_published(tmp_path: Path, repo_dir: Path) -> None:
+    """A feed's web page (its HTML link, JSON Feed's home page) is its source's or tag's page."""
+    output = run(tmp_path, sample_sources(repo_dir / "samples"))
+    feeds = sorted(p for p in output.rglob("*") if p.suffix in (".rss", ".atom", ".json"))
+    assert len(feeds) >= 3 * 7
+    for feed in feeds:
+        if feed.suffix == ".json":
+            home = json.loads(feed.read_bytes())["home_page_url"]
+        else:
+            parsed = feedparser.parse(feed.read_bytes())
+            (home,) = [ln.href for ln in parsed.feed.links if ln.rel == "alternate"]
+        page = home.removeprefix("http://feeds.test/")
+        own = feed.relative_to(output).with_suffix(".html").as_posix()
+        expected = "index.html" if feed.stem == "all" else own
+        assert page == expected and (output / page).is_file(), (feed, home)
 
 
 @pytest.mark.shared

@@ -201,7 +201,7 @@ def test_feeds_parse_back(
     self_links = [ln.href for ln in parsed.feed.links if ln.rel == "self"]
     assert self_links == [f"{BASE}sources/courier.{ext}"]
     html_links = [ln.href for ln in parsed.feed.links if ln.rel == "alternate"]
-    assert html_links == [f"{BASE}index.html"]
+    assert html_links == [f"{BASE}sources/courier.html"]  # the source's own page
     expected = sorted(entries[:6], key=lambda e: e.published, reverse=True)[:4]
     assert [e.id for e in parsed.entries] == [e.guid for e in expected]
     assert to_datetime(parsed.feed.updated_parsed) == expected[0].updated
@@ -293,7 +293,7 @@ def test_json_feed_fields(published: tuple[Settings, list[FeedEntry], list[FeedS
     feed = json.loads((settings.output_dir / "sources/courier.json").read_bytes())
     assert feed["version"] == "https://jsonfeed.org/version/1.1"
     assert feed["title"] == "Lakeside Courier"
-    assert feed["home_page_url"] == f"{BASE}index.html"
+    assert feed["home_page_url"] == f"{BASE}sources/courier.html"
     assert feed["feed_url"] == f"{BASE}sources/courier.json"
     items = feed["items"]
     assert len(items) == 4

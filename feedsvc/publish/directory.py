@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from feedsvc.config_types import SourceConfig
-from feedsvc.publish.pageplan import PAGE_SUFFIX, listing_page
 from feedsvc.publish.pagespec import DirectoryPage, SourceHealth, SourcesSummary, latest_fetch
+from feedsvc.publish.plan import PAGE_SUFFIX, listing_page
 from feedsvc.types import FeedListing, SourceState
 
 # Sources on one page of the directory (about 1 KB of HTML each: a page stays near 200 KB).

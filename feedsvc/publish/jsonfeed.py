@@ -12,13 +12,13 @@ import json
 from typing import Any
 
 from feedsvc.config_types import Settings
+from feedsvc.publish.plan import home_page
 from feedsvc.publish.text import (
     entry_authors,
     entry_categories,
     entry_content,
     entry_link,
     entry_title,
-    index_url,
     is_http,
     page_url,
     public_url,
@@ -77,7 +77,7 @@ def render_json(spec: FeedSpec, settings: Settings) -> bytes:
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": xml_text(spec.title).strip() or spec.path,
-        "home_page_url": index_url(settings),
+        "home_page_url": public_url(settings, home_page(spec.listing)),
         "feed_url": public_url(settings, f"{spec.path}.json"),
         "description": xml_text(spec.description),
     }

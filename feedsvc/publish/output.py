@@ -36,9 +36,9 @@ from feedsvc.publish.directory import (
     listed_health,
     sources_summary,
 )
-from feedsvc.publish.pageplan import PAGE_SUFFIX, index_page
+from feedsvc.publish.pageplan import index_page
 from feedsvc.publish.pagespec import DirectoryPage, FrontPage, IndexPage, Page
-from feedsvc.publish.plan import ALL_PATH, STORIES_DIR
+from feedsvc.publish.plan import ALL_PATH, PAGE_SUFFIX, STORIES_DIR
 from feedsvc.publish.text import public_url
 from feedsvc.tempfiles import remove_leftovers
 from feedsvc.types import FeedListing, FeedSpec, PublishResult

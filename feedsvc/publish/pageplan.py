@@ -28,20 +28,14 @@ from feedsvc.publish.pagespec import (
     TagPage,
     TagSummary,
 )
-from feedsvc.publish.plan import has_page, story_page_path
+from feedsvc.publish.plan import has_page, listing_page, story_page_path
 from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, StoryView
 
-PAGE_SUFFIX = ".html"
 # Stories on the front page, and headlines under each tag there.
 INDEX_STORIES = 20
 TAG_HEADLINES = 3
 
 Key = tuple[str, str]
-
-
-def listing_page(listing: FeedListing) -> str:
-    """The path of the page beside a tag's or source's feed (``tags/<slug>.html``)."""
-    return f"{listing.path}{PAGE_SUFFIX}"
 
 
 def _outlet(article: Article, sources: Mapping[str, SourceConfig]) -> str:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from feedsvc.config_types import FeedSet, Settings, SourceConfig, TagConfig
-from feedsvc.publish.text import is_http, utc
+from feedsvc.publish.text import INDEX_FILE, is_http, utc
 from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, RelatedLink, StoryView
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ _UNSAFE_RUN = re.compile(r"[^a-z0-9._-]+")
 
 ALL_PATH = "all"
 STORIES_DIR = "stories"
+PAGE_SUFFIX = ".html"
 # How many outlets a story needs for a page of its own (``has_page``).
 PAGE_OUTLETS = 2
 ALL_TITLE = "All stories"
@@ -92,9 +93,19 @@ def has_page(outlets: int) -> bool:
     return outlets >= PAGE_OUTLETS
 
 
+def listing_page(listing: FeedListing) -> str:
+    """The path of the page beside a tag's or source's feed (``tags/<slug>.html``)."""
+    return f"{listing.path}{PAGE_SUFFIX}"
+
+
+def home_page(listing: FeedListing) -> str:
+    """The path of a feed's web page: a tag's or source's own page, else the front page."""
+    return listing_page(listing) if listing.kind in ("source", "tag") else INDEX_FILE
+
+
 def story_page_path(story_id: str) -> str:
     """The path of a story's page in the output dir: keyed by its id, so stable as outlets join."""
-    return f"{STORIES_DIR}/{path_segment(story_id)}.html"
+    return f"{STORIES_DIR}/{path_segment(story_id)}{PAGE_SUFFIX}"
 
 
 def story_guid(story_id: str) -> str:

@@ -19,7 +19,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from feedsvc.config_types import Settings
-from feedsvc.publish.plan import path_segment
+from feedsvc.publish.plan import home_page, path_segment
 from feedsvc.publish.text import (
     COMPARE_LABEL,
     entry_authors,
@@ -28,7 +28,6 @@ from feedsvc.publish.text import (
     entry_link,
     entry_title,
     feed_updated,
-    index_url,
     is_http,
     page_url,
     public_url,
@@ -129,7 +128,7 @@ def _generator(spec: FeedSpec, settings: Settings, ext: str, mime: str) -> Any:
     fg.link(href=public_url(settings, f"{spec.path}{ext}"), rel="self", type=mime)
     if settings.websub_hub and ext == ".atom":
         fg.link(href=xml_text(settings.websub_hub), rel="hub")
-    fg.link(href=index_url(settings), rel="alternate", type="text/html")
+    fg.link(href=public_url(settings, home_page(spec.listing)), rel="alternate", type="text/html")
     fg.updated(feed_updated(spec.entries))
     fg.generator("feedsvc")
     return fg

@@ -321,10 +321,12 @@ def test_opml_lists_every_feed(
     feeds = [o for g in groups for o in g.findall("outline")]
     assert len(feeds) == len(specs)
     assert {o.get("xmlUrl") for o in feeds} == {f"{BASE}{s.path}.rss" for s in specs}
+    pages = {f"{BASE}{s.path}.rss": f"{BASE}{s.path}.html" for s in specs}
+    pages[f"{BASE}all.rss"] = f"{BASE}index.html"
     for outline in feeds:
         assert outline.get("type") == "rss"
         assert outline.get("text") and outline.get("title")
-        assert outline.get("htmlUrl") == f"{BASE}index.html"
+        assert outline.get("htmlUrl") == pages[outline.get("xmlUrl")]  # the feed's own page
 
 
 class PageParser(HTMLParser):

@@ -3,7 +3,8 @@
 One ``type="rss"`` outline per feed, grouped under All / Sources / Tags (folder
 outlines carry only ``text``, as the W3C validator asks), with the public URL
 of the first format published (RSS, else Atom, else JSON Feed) as ``xmlUrl``
-and the index page as ``htmlUrl``. No ``docs`` element (the validator does not
+and the feed's own page as ``htmlUrl`` (``plan.home_page``: a source's or
+tag's page, the front page for the all-stories feed). No ``docs`` element (the validator does not
 know it), no ``dateCreated`` or other clock values: equal input gives equal
 bytes. This
 module does no I/O.
@@ -16,7 +17,8 @@ from collections.abc import Sequence
 
 from feedsvc.config_types import Settings
 from feedsvc.publish.index import GROUPS, PAGE_TITLE, feed_title, published_formats
-from feedsvc.publish.text import index_url, public_url
+from feedsvc.publish.plan import home_page
+from feedsvc.publish.text import public_url
 from feedsvc.types import FeedListing
 
 
@@ -29,7 +31,7 @@ def _outline(parent: ET.Element, spec: FeedListing, settings: Settings, ext: str
         text=title,
         title=title,
         xmlUrl=public_url(settings, f"{spec.path}{ext}"),
-        htmlUrl=index_url(settings),
+        htmlUrl=public_url(settings, home_page(spec)),
     )
 
 

@@ -69,7 +69,9 @@ def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime)
         stmt = sa.update(sources).where(sources.c.name.in_(gone)).values(removed_at=now)
         connection.execute(stmt)
     rows = ((c.name, c.title, c.kind, c.location, c.enabled) for c in wanted.values())
-    state_sql.put(connection, {SOURCES_DIGEST_KEY: sources_digest(rows)})
+    digest = sources_digest(rows)
+    if state_sql.get(connection, SOURCES_DIGEST_KEY) != digest:
+        state_sql.put(connection, {SOURCES_DIGEST_KEY: digest})
     level = logging.INFO if added or changed or gone else logging.DEBUG
     log.log(level, "sources synced added=%d changed=%d removed=%d", len(added), changed, len(gone))
 

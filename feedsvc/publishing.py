@@ -26,7 +26,7 @@ costs one read of the sources' states and renders nothing.
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
 (the settings and sources that shape the output, and the feedsvc version), or
-when ``index.html`` is missing; it renders the page of every story of two
+when ``index.html`` or ``sources.html`` is missing; it renders the page of every story of two
 outlets or more (``plan.has_page``) too, in chunks.
 When nothing is marked and nothing else asks for it, nothing is rendered at
 all. This module runs no SQL and renders no
@@ -48,6 +48,7 @@ from feedsvc.publish.directory import (
     changed_pages,
     directory_of,
     directory_pages,
+    directory_path,
     health_digest,
     source_health,
     sources_summary,
@@ -96,6 +97,8 @@ OUTLET_COUNTS_KEPT = 20_000
 # and those of the directory's pages (space-separated, in page order).
 HEALTH_KEY = "front_page_health"
 DIRECTORY_KEY = "directory_health"
+# Directory pages a publish of health alone renders in this process (more go to workers).
+HEALTH_PAGES_HERE = 2
 # Stories whose pages are read from the store in one go, every member's text
 # included: 10 holds the publisher about 4 MB smaller than 50 did on the
 # realistic benchmark corpus, at the same speed (bench/speed.py).
@@ -114,9 +117,10 @@ def publish_changes(
     if not full and store.service_state(FINGERPRINT_KEY) != fingerprint:
         log.info("publishing everything: the configuration or feedsvc changed")
         full = True
-    if not full and not (config.settings.output_dir / INDEX_FILE).is_file():
-        log.info("publishing everything: %s is missing", INDEX_FILE)
-        full = True
+    for page in (INDEX_FILE, directory_path(1)):
+        if not full and not (config.settings.output_dir / page).is_file():
+            log.info("publishing everything: %s is missing", page)
+            full = True
     listings = feed_listings(
         {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
     )
@@ -145,8 +149,10 @@ def publish_changes(
         chosen = listings if full else touched_feeds(listings, marks, store)
         stories = store.story_ids(min_outlets=PAGE_OUTLETS) if full else sorted(marks.stories)
     outputs = chain(_specs(config, store, chosen), _story_pages(config, store, listings, stories))
-    # a few pages of health are not worth starting worker processes for
-    render = None if pool is None or health_only else _pool_renderer(pool)
+    # a few pages of health are not worth starting worker processes for (many are:
+    # 10,000 sources failing at once rewrite 50 pages, 10 MB of HTML)
+    few = health_only and len(directory) <= HEALTH_PAGES_HERE
+    render = None if pool is None or few else _pool_renderer(pool)
     result = write_output(
         outputs,
         config.settings,

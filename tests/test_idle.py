@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,7 @@ from feedsvc.progress import summary
 from feedsvc.publish.text import INDEX_FILE
 from feedsvc.quickrun import IDLE_SUMMARY
 from feedsvc.service import Service
-from feedsvc.store.idle import is_idle, sources_digest, sqlite_path
+from feedsvc.store.idle import SOURCES_DIGEST_KEY, is_idle, sources_digest, sqlite_path
 from feedsvc.types import FetchIntent, PublishResult, RunResult
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
@@ -95,6 +97,45 @@ def test_a_sync_of_other_sources_is_not_idle_until_the_configured_ones_are_back(
     with service.open_store() as store:
         store.sync_sources(service.config.sources, NOW)
     assert service.idle()
+
+
+def stored_digest_matches_the_rows(database_url: str) -> bool:
+    """Whether the digest the last sync stored is that of the live rows as they are now."""
+    path = sqlite_path(database_url)
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute(
+            "SELECT name, title, kind, location, enabled FROM sources WHERE removed_at IS NULL"
+        ).fetchall()
+        (stored,) = connection.execute(
+            "SELECT value FROM service_state WHERE key = ?", (SOURCES_DIGEST_KEY,)
+        ).fetchone()
+    return bool(stored == sources_digest(rows))
+
+
+def test_no_fetch_outcome_changes_what_the_sources_digest_covers(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """Only a sync writes the columns the digest covers: fetches of every outcome leave them."""
+    server = loopback_server
+    server.route("/ok.xml", body=FEED)
+    server.route("/down.xml", status=503)
+    server.route("/gone.xml", status=410)
+    server.route("/new.xml", body=FEED)
+    server.redirect("/moved.xml", "/new.xml", status=301)
+    names = ("ok", "down", "gone", "moved")
+    config = write_config(
+        tmp_path, [feed_source(n, server.url(f"/{n}.xml"), interval="1h") for n in names]
+    )
+    service = at(config, NOW)
+    for hours in range(3):  # three fetches: failures counted, the gone one disabled
+        at(config, NOW + timedelta(hours=hours)).run_once(force=True, workers=1)
+        assert stored_digest_matches_the_rows(service.config.settings.database_url)
+    with service.open_store() as store:
+        states = {s.name: s for s in store.source_states()}
+    assert states["gone"].disabled_at is not None and states["down"].failures == 3
+    redirect = states["moved"].redirect  # followed, on trial or adopted
+    assert server.url("/new.xml") in (redirect.adopted_url, redirect.pending_url)
 
 
 def test_sources_digest_ignores_order_and_sees_every_field() -> None:

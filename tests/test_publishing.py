@@ -25,6 +25,7 @@ from feedsvc.types import Article, FetchIntent, PublishResult, StoryAssignment, 
 from feedsvc.workers import RenewingPool, worker_pool
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
+from tests.support.pages import all_page_problems
 from tests.test_pages import text_of
 
 NOW = datetime(2031, 3, 4, 12, 0, tzinfo=UTC)
@@ -219,6 +220,7 @@ def test_a_change_of_source_health_rewrites_the_front_page_and_the_directory_alo
     for page in ("index.html", "sources.html"):  # the front page names the failing source
         assert "HTTP 503" in (output / page).read_text(encoding="utf-8")
     assert "2 sources: 1 failing" in text_of(output / "index.html", '//*[@id="sources"]')
+    assert all_page_problems(output) == []  # the failing sources' table links its pages
 
     server.route("/coast.xml", body=rss(GULLS))
     back = service.run_once(force=True, workers=1)
@@ -256,6 +258,36 @@ def test_a_change_of_source_health_rewrites_only_the_directory_page_showing_that
     ).read_text(encoding="utf-8")
 
 
+def test_many_directory_pages_of_health_alone_are_rendered_in_the_workers(
+    setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = setup
+    monkeypatch.setattr(directory, "SOURCES_PER_PAGE", 1)
+    output = first_run(service)
+    server.route("/coast.xml", status=503, body=b"down")
+    server.route("/city.xml", status=503, body=b"down")
+    renderers: list[object] = []
+    pool_renderer = publishing._pool_renderer
+
+    def watched(pool: object) -> object:
+        renderers.append(pool)
+        return pool_renderer(pool)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publishing, "_pool_renderer", watched)
+    monkeypatch.setattr(publishing, "HEALTH_PAGES_HERE", 1)
+    failing = service.run_once(force=True, workers=2)  # two pages changed: more than one
+    assert failing.published is not None
+    assert set(failing.published.written) == {"index.html", "sources.html", "sources-2.html"}
+    assert len(renderers) == 1 and "HTTP 503" in (output / "sources.html").read_text("utf-8")
+
+    monkeypatch.setattr(publishing, "HEALTH_PAGES_HERE", 2)
+    server.route("/coast.xml", body=rss(GULLS))
+    server.route("/city.xml", body=rss(TRAMS))
+    back = service.run_once(force=True, workers=2)  # two pages: rendered here
+    assert back.published is not None and "sources-2.html" in back.published.written
+    assert len(renderers) == 1
+
+
 def test_a_smaller_directory_leaves_no_stale_page(
     setup: tuple[Service, LoopbackServer], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -269,7 +301,7 @@ def test_a_smaller_directory_leaves_no_stale_page(
     assert 'id="source-coast"' in (output / "sources.html").read_text(encoding="utf-8")
 
 
-def test_a_config_change_or_a_missing_index_publishes_everything(
+def test_a_config_change_or_a_missing_front_page_publishes_everything(
     setup: tuple[Service, LoopbackServer],
 ) -> None:
     service, _ = setup
@@ -279,6 +311,10 @@ def test_a_config_change_or_a_missing_index_publishes_everything(
     again = publish(service)
     assert set(again.written) == {"index.html"}
     assert len(again.unchanged) == len(files(output)) - 1
+
+    (output / "sources.html").unlink()  # the directory's first page: every page links it
+    restored = publish(service)
+    assert set(restored.written) == {"sources.html"}
 
     config = service.config.path
     config.write_text(config.read_text().replace("name: city", "name: city\n  title: City News"))

@@ -11,8 +11,9 @@ staged files made visible, together (``atomic.staged_writes``), so a rendering
 bug writes nothing and memory holds one feed at a time; then, on a full
 publish, it removes feed files under ``sources/`` and ``tags/`` (and ``all.*``)
 that no listed feed produces any more, in a format still published, and the
-``.html`` pages under ``stories/``, ``sources/`` and ``tags/`` and the
-directory pages that this publish did not render (nothing else is ever removed). With a WebSub hub
+``.html`` pages under ``stories/``, ``sources/`` and ``tags/`` and the source
+directory's pages at the root (``sources-3.html``) that this publish did not
+render (nothing else is ever removed). With a WebSub hub
 configured, JSON Feeds list it under ``hubs``; ``changed_feed_urls`` names
 the public URLs of the feeds a publish rewrote, for the hub ping. It does not
 decide which feeds and pages exist (see ``plan`` and ``pageplan``), runs no
@@ -121,9 +122,10 @@ def write_output(
     render them in worker processes, and renders the ``FrontPage`` last; None
     renders in this process); ``listings`` name every published feed
     for the index, the OPML file and pruning (by default: the specs'). The
-    front page is ``index``, and ``directory`` the pages of the source
-    directory to render (by default: the front page and every directory page
-    of the feeds alone, no stories, no fetch health).
+    front page is ``index`` (by default: the feeds alone, no stories, no fetch
+    health), and ``directory`` the pages of the source directory to render (by
+    default: every page, no fetch health; a publish that knows the health
+    passes the pages whose health changed).
     Nothing becomes visible unless every file rendered; then all changed files
     are replaced together. ``prune=False`` keeps stale files (an incremental
     publish renders only some feeds and pages and leaves pruning to a full one).
@@ -142,16 +144,17 @@ def write_output(
         render = render_in_turn
     written: list[str] = []
     unchanged: list[str] = []
+    health = listed_health(listings) if index is None or directory is None else ()
     if index is None:
-        health = listed_health(listings)
         index = index_page(listings, sources_summary(health))
-        directory = directory_pages(health, listings) if directory is None else directory
-    for page in directory or ():
+    if directory is None:
+        directory = directory_pages(health, listings)
+    for page in directory:
         if not DIRECTORY_PAGE.fullmatch(page.path):
             raise PublishError(f"unsafe directory page path {page.path!r}")
     front = FrontPage(index, tuple(listings))
     with staged_writes() as batch:
-        items = chain(_listed(specs, listed), directory or (), [front])
+        items = chain(_listed(specs, listed), directory, [front])
         for files in render(items, settings):
             for relative, data in files:
                 (written if batch.stage(root / relative, data) else unchanged).append(relative)

@@ -56,11 +56,6 @@ def public_url(settings: Settings, relative: str) -> str:
     return f"{settings.base_url.rstrip('/')}/{relative}"
 
 
-def index_url(settings: Settings) -> str:
-    """The public URL of the HTML index page."""
-    return public_url(settings, INDEX_FILE)
-
-
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is a bug and raises ValueError."""
     if moment.tzinfo is None or moment.utcoffset() is None:

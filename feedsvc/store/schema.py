@@ -73,6 +73,10 @@ class StrTuple(sa.TypeDecorator[tuple[str, ...]]):
         return tuple(str(item) for item in json.loads(value))
 
 
+# name, title, kind, location, enabled and removed_at are the configuration's:
+# only ``sources.sync`` writes them, and it stores their digest beside them
+# (``idle.sources_digest``, what a cron run's idle check compares; a test checks
+# that fetches of every outcome leave them alone).
 sources = sa.Table(
     "sources",
     metadata,

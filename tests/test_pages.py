@@ -113,6 +113,7 @@ def test_the_front_page_lists_stories_tags_with_subscribe_links_and_sums_up_the_
         assert f'href="{href}"' in index
     summary = text_of(output / "index.html", '//*[@id="sources"]')
     assert "5 sources: none failing, as of 20 Nov 2026" in summary  # from the run's clock
+    assert "08:00 UTC. Every source, its health and its feeds." in summary
     assert root.xpath('//*[@id="sources"]//a/@href') == ["sources.html"]
     # every source's health and feeds are in the source directory, one page of five
     directory = (output / "sources.html").read_text(encoding="utf-8")

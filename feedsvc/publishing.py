@@ -26,8 +26,8 @@ costs one read of the sources' states and renders nothing.
 A publish is **full** (every feed, and stale files pruned) when asked for,
 when the output's fingerprint differs from the one the last publish stored
 (the settings and sources that shape the output, and the feedsvc version), or
-when ``index.html`` or ``sources.html`` is missing; it renders the page of every story of two
-outlets or more (``plan.has_page``) too, in chunks.
+when ``index.html`` or ``sources.html`` is missing; it renders the page of
+every story of two outlets or more (``plan.has_page``) too, in chunks.
 When nothing is marked and nothing else asks for it, nothing is rendered at
 all. This module runs no SQL and renders no
 bytes itself.
@@ -49,7 +49,6 @@ from feedsvc.publish.directory import (
     directory_of,
     directory_pages,
     directory_path,
-    health_digest,
     source_health,
     sources_summary,
 )
@@ -93,9 +92,9 @@ SOURCES_PER_QUERY = 25
 # (a big story is in many of them): beyond this many, forgotten and read again,
 # so a publish of 10,000 sources' pages does not hold every story's count.
 OUTLET_COUNTS_KEPT = 20_000
-# Where the last publish keeps the digest of the source health the front page shows,
-# and those of the directory's pages (space-separated, in page order).
-HEALTH_KEY = "front_page_health"
+# Where the last publish keeps the digests of the source health each page of the
+# directory shows (space-separated, in page order): the front page's summary
+# changes only with them.
 DIRECTORY_KEY = "directory_health"
 # Directory pages a publish of health alone renders in this process (more go to workers).
 HEALTH_PAGES_HERE = 2
@@ -125,15 +124,14 @@ def publish_changes(
         {s.name: s.title for s in config.sources}, config.tags.tags, config.settings.feeds.sets
     )
     health = source_health(store.source_states(counts=False), config.sources, listings)
-    digest = health_digest(health)
-    health_only = not full and marks.empty
-    if health_only and store.service_state(HEALTH_KEY) == digest:
-        log.info("published nothing: nothing changed")
-        return PublishResult()
     before = store.service_state(DIRECTORY_KEY)
     directory, digests = changed_pages(
         directory_pages(health, listings), None if full or before is None else before.split()
     )
+    health_only = not full and marks.empty
+    if health_only and not directory:
+        log.info("published nothing: nothing changed")
+        return PublishResult()
     # The rendering modules (feedgen, lxml) load only when something is rendered,
     # and only in the workers when there are workers.
     from feedsvc.publish.output import write_output
@@ -162,8 +160,7 @@ def publish_changes(
         index=_index(config, store, listings, sources_summary(health)),
         directory=directory,
     )
-    state = {FINGERPRINT_KEY: fingerprint, HEALTH_KEY: digest, DIRECTORY_KEY: " ".join(digests)}
-    store.published(marks.upto, state)
+    store.published(marks.upto, {FINGERPRINT_KEY: fingerprint, DIRECTORY_KEY: " ".join(digests)})
     return result
 
 

@@ -15,6 +15,7 @@ from feedsvc.publish.directory import (
     directory_of,
     directory_pages,
     directory_path,
+    first_letter,
     sources_summary,
 )
 from feedsvc.publish.pagespec import SourceHealth
@@ -51,11 +52,27 @@ def test_pages_hold_a_bounded_number_of_sources_by_title(monkeypatch: pytest.Mon
     assert [[s.name for s in p.sources] for p in pages] == [["b", "c"], ["e", "d"], ["a"]]
     assert [(p.number, p.first, p.total) for p in pages] == [(1, 1, 5), (2, 3, 5), (3, 5, 5)]
     assert [listing.key for listing in pages[1].feeds] == ["e"]  # d has no feed
+    # where each first letter begins, the same on every page
+    jumps = (("A", "sources.html", "b"), ("B", "sources-2.html", "e"))
+    jumps += (("M", "sources-2.html", "d"), ("Z", "sources-3.html", "a"))
+    assert all(p.letters == jumps for p in pages)
     sources = [
         SourceConfig(name=n, title=titles[n], kind="feed", url="https://x.test/") for n in names
     ]
     where = directory_of(sources)
     assert where == {s.name: p.path for p in pages for s in p.sources}
+
+
+def test_titles_are_listed_under_their_first_letter_and_one_page_needs_no_letters() -> None:
+    assert [first_letter(t) for t in ("apple", " Éclair", "3 Counties", "¡Hola!", "")] == [
+        "A",
+        "É",
+        "#",
+        "#",
+        "#",
+    ]
+    (page,) = directory_pages([health("a", "Apple"), health("b", "Banana")], [])
+    assert page.letters == ()
 
 
 def test_no_sources_is_one_page_and_every_path_is_a_directory_path() -> None:

@@ -256,6 +256,10 @@ def test_a_change_of_source_health_rewrites_only_the_directory_page_showing_that
     assert 'href="sources.html">1</a> <span aria-current="page">2</span>' in (
         output / "sources-2.html"
     ).read_text(encoding="utf-8")
+    letters = text_of(output / "sources-2.html", "//nav[@aria-label='Sources by first letter']")
+    assert letters == "C"  # city and coast: both under C, which begins on the first page
+    assert 'href="sources.html#source-city">C</a>' in (output / "sources-2.html").read_text("utf-8")
+    assert all_page_problems(output) == []  # every page and letter link leads to its row
 
 
 def test_many_directory_pages_of_health_alone_are_rendered_in_the_workers(

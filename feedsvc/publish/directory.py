@@ -95,7 +95,9 @@ def directory_pages(
 ) -> list[DirectoryPage]:
     """Every page of the directory: the sources ordered by title, ``SOURCES_PER_PAGE`` to a page.
 
-    A directory of no sources is one page saying so (the front page links to it).
+    A directory of no sources is one page saying so (the front page links to
+    it). A directory of several pages says on each where every first letter
+    of the titles begins.
     """
     ordered = sorted(health, key=lambda s: _order(s.title, s.name))
     feeds: Mapping[str, FeedListing] = {
@@ -103,13 +105,27 @@ def directory_pages(
     }
     count = max(1, -(-len(ordered) // SOURCES_PER_PAGE))
     paths = tuple(directory_path(n) for n in range(1, count + 1))
+    letters: dict[str, tuple[str, str, str]] = {}
+    for position, source in enumerate(ordered):
+        letter = first_letter(source.title)
+        if letter not in letters:
+            letters[letter] = (letter, paths[position // SOURCES_PER_PAGE], source.name)
+    jumps = tuple(letters.values()) if count > 1 else ()
     pages = []
     for index, path in enumerate(paths):
         start = index * SOURCES_PER_PAGE
         rows = tuple(ordered[start : start + SOURCES_PER_PAGE])
         listed = tuple(feeds[s.name] for s in rows if s.name in feeds)
-        pages.append(DirectoryPage(path, index + 1, paths, rows, listed, start + 1, len(ordered)))
+        pages.append(
+            DirectoryPage(path, index + 1, paths, rows, listed, start + 1, len(ordered), jumps)
+        )
     return pages
+
+
+def first_letter(title: str) -> str:
+    """The letter a title is listed under: its first character's capital, "#" for any other."""
+    first = title.strip()[:1]
+    return first.upper() if first.isalpha() else "#"
 
 
 def sources_summary(health: Sequence[SourceHealth]) -> SourcesSummary:

@@ -170,7 +170,8 @@ class DirectoryPage:
 
     ``number`` counts from 1; ``pages`` are the paths of every page of the
     directory, in order (for navigation); ``first`` is the position of this
-    page's first source among ``total``.
+    page's first source among ``total``; ``letters`` say where the titles of
+    each first letter begin: (letter, page, source name), in order.
     """
 
     path: str
@@ -180,6 +181,7 @@ class DirectoryPage:
     feeds: tuple[FeedListing, ...]
     first: int
     total: int
+    letters: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def checked(self) -> datetime | None:

@@ -94,7 +94,7 @@ def test_the_summary_counts_every_failing_source_and_names_the_worst(
         health("down", "Down", failures=9),
         health("off", "Off", failures=2, disabled="gone for good (HTTP 410)"),
         health("worse", "Worse", failures=4),
-        SourceHealth("never", "Never", None, None, None, None, None, 0, None),
+        SourceHealth("never", "Never", None),  # never fetched
     ]
     summary = sources_summary(rows)
     assert (summary.total, summary.failing, summary.disabled) == (6, 4, 1)

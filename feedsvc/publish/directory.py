@@ -42,10 +42,15 @@ def _order(title: str, name: str) -> tuple[str, str]:
     return (title.casefold(), name)
 
 
+def _page_of(position: int) -> str:
+    """The directory page of the source at ``position`` (from 0) in title order."""
+    return directory_path(1 + position // SOURCES_PER_PAGE)
+
+
 def directory_of(sources: Iterable[SourceConfig]) -> dict[str, str]:
     """The directory page each source's row is on, by source name."""
     ordered = sorted(sources, key=lambda s: _order(s.title, s.name))
-    return {s.name: directory_path(1 + i // SOURCES_PER_PAGE) for i, s in enumerate(ordered)}
+    return {s.name: _page_of(i) for i, s in enumerate(ordered)}
 
 
 def source_health(
@@ -59,9 +64,7 @@ def source_health(
         state = by_name.get(source.name)
         page = pages.get(source.name)
         if state is None:
-            found.append(
-                SourceHealth(source.name, source.title, page, None, None, None, None, 0, None)
-            )
+            found.append(SourceHealth(source.name, source.title, page))
             continue
         found.append(
             SourceHealth(
@@ -83,9 +86,7 @@ def source_health(
 def listed_health(listings: Sequence[FeedListing]) -> tuple[SourceHealth, ...]:
     """The sources with a feed, never fetched (the health shown without a store at hand)."""
     return tuple(
-        SourceHealth(
-            listing.key, listing.title, listing_page(listing), None, None, None, None, 0, None
-        )
+        SourceHealth(listing.key, listing.title, listing_page(listing))
         for listing in listings
         if listing.kind == "source"
     )
@@ -104,14 +105,13 @@ def directory_pages(
     feeds: Mapping[str, FeedListing] = {
         listing.key: listing for listing in listings if listing.kind == "source"
     }
-    count = max(1, -(-len(ordered) // SOURCES_PER_PAGE))
-    paths = tuple(directory_path(n) for n in range(1, count + 1))
+    paths = tuple(_page_of(start) for start in range(0, max(1, len(ordered)), SOURCES_PER_PAGE))
     letters: dict[str, tuple[str, str, str]] = {}
     for position, source in enumerate(ordered):
         letter = first_letter(source.title)
         if letter not in letters:
-            letters[letter] = (letter, paths[position // SOURCES_PER_PAGE], source.name)
-    jumps = tuple(letters.values()) if count > 1 else ()
+            letters[letter] = (letter, _page_of(position), source.name)
+    jumps = tuple(letters.values()) if len(paths) > 1 else ()
     pages = []
     for index, path in enumerate(paths):
         start = index * SOURCES_PER_PAGE

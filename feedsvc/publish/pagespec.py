@@ -104,17 +104,20 @@ class SourcePage:
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """How a source's fetching is going, as the source directory shows it."""
+    """How a source's fetching is going, as the source directory shows it.
+
+    Given only its name, title and page: a source never fetched.
+    """
 
     name: str
     title: str
     page: str | None
-    status: FetchStatus | None
-    last_fetch: datetime | None
-    http_status: int | None
-    error: str | None
-    failures: int
-    next_fetch: datetime | None
+    status: FetchStatus | None = None
+    last_fetch: datetime | None = None
+    http_status: int | None = None
+    error: str | None = None
+    failures: int = 0
+    next_fetch: datetime | None = None
     disabled: str | None = None
 
     @property

@@ -32,6 +32,7 @@ from feedsvc.config_types import Settings
 from feedsvc.errors import PublishError
 from feedsvc.publish.atomic import files_under, remove_file, staged_writes
 from feedsvc.publish.directory import (
+    DIRECTORY,
     DIRECTORY_PAGE,
     directory_pages,
     listed_health,
@@ -179,7 +180,8 @@ def remove_stale_pages(root: Path, live: set[str]) -> list[str]:
     The source directory's pages at the root (``sources-3.html``) go the same way.
     """
     pages = [p for directory in PAGE_DIRS for p in files_under(root / directory, PAGE_SUFFIXES)]
-    pages += [p for p in root.glob("sources*.html") if DIRECTORY_PAGE.fullmatch(p.name)]
+    listed = root.glob(f"{DIRECTORY}*{PAGE_SUFFIX}")
+    pages += [p for p in listed if DIRECTORY_PAGE.fullmatch(p.name)]
     stale = [path for path in pages if path.relative_to(root).as_posix() not in live]
     for path in stale:
         remove_file(path)

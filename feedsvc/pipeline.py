@@ -84,9 +84,10 @@ class Processed:
 def process_fetched(
     fetched: Fetched, source: SourceConfig, now: datetime, vocabulary: Vocabulary | None = None
 ) -> Processed:
-    """Extract, normalise and tag every document of one fetch (pure; runs in a worker)."""
+    """Extract, normalise, tag and analyse every document of one fetch (runs in a worker)."""
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import normalise
+    from feedsvc.stories.stored import features_of
     from feedsvc.tags import tag_article
 
     vocabulary = vocabulary or Vocabulary()
@@ -106,10 +107,11 @@ def process_fetched(
             spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
         started = time.perf_counter()
-        articles.extend(
-            tag_article(normalise(raw, source, now), source, vocabulary)
-            for raw in extracted.entries
-        )
+        for raw in extracted.entries:
+            article = tag_article(normalise(raw, source, now), source, vocabulary)
+            # analysed here, in parallel, so the story round (one process) need not
+            features = features_of(article.title, article.text)
+            articles.append(replace(article, features=features))
         spent[1] += time.perf_counter() - started
     if failures and len(failures) == len(fetched.documents):
         return Processed((), tuple(warnings), "; ".join(failures), *spent)

@@ -90,6 +90,7 @@ def story_item(article: Text) -> StoryItem:
         published=article.published,
         url=article.url,
         content_hash=article.content_hash,
+        features=article.features,
     )
 
 

@@ -159,6 +159,9 @@ class Article:
     dateline: str | None = None
     tags: tuple[str, ...] = ()
     tag_origins: tuple[TagOrigin, ...] = ()
+    # The story engine's analysis of title and text, made where the article is
+    # (``stories.stored``): derived from the fields above, so not compared.
+    features: str | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- store
@@ -349,7 +352,7 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class ArticleText:
-    """What grouping needs of a stored article: its key, link, title, text, date and hash."""
+    """What grouping needs of a stored article: key, link, title, text, date, hash, analysis."""
 
     source: str
     id: str
@@ -358,6 +361,7 @@ class ArticleText:
     text: str
     published: datetime
     content_hash: str
+    features: str | None = None  # the stored analysis (``stories.stored``), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from feedsvc.store.migrate import (
     upgrade,
 )
 from feedsvc.store.schema import metadata
+from feedsvc.types import Article, FetchIntent
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {
@@ -195,7 +196,7 @@ def test_each_engine_downgrades_step_by_step_and_back(empty_url: str) -> None:
     engine = make_engine(empty_url)
     try:
         upgrade(engine)
-        for target in ("r0005", "r0004", "r0003", "r0002", "r0001", "base"):
+        for target in ("r0006", "r0005", "r0004", "r0003", "r0002", "r0001", "base"):
             with writing(engine) as connection:
                 command.downgrade(alembic_config(connection), target)
                 assert current_revision(connection) == (None if target == "base" else target)
@@ -227,6 +228,27 @@ def test_each_engine_keeps_sources_through_r0006(empty_url: str) -> None:
         assert names == ["almanac"]
     finally:
         engine.dispose()
+
+
+def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
+    with Store.open(empty_url) as store:
+        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
+        kept = Article(
+            source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
+            summary="", content_html="<p>New tables.</p>", text="New tables.", published=T0,
+            updated=None, date_estimated=False, content_hash="h1", features="an analysis",
+        )  # fmt: skip
+        intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
+        store.save_batch("almanac", [kept], intent)
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0006")  # drops the analyses
+    finally:
+        engine.dispose()
+    with Store.open(empty_url) as store:  # migrates to r0007 again
+        (text,) = store.unassigned_texts()
+        assert (text.id, text.text, text.features) == ("a1", "New tables.", None)
 
 
 def shape(url: str) -> dict[str, object]:

@@ -57,6 +57,9 @@ def _source_from_json(data: dict[str, Any]) -> SourceConfig:
 def _article_to_json(article: Article) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in dataclasses.fields(article):
+        if not field.compare:  # derived later (the story analysis), not by normalise
+            assert getattr(article, field.name) is None, field.name
+            continue
         value = getattr(article, field.name)
         if isinstance(value, datetime):
             value = value.isoformat()

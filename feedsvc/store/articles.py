@@ -25,13 +25,17 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing
 from feedsvc.store import tags as tag_sql
-from feedsvc.store.schema import article_tags, articles, sources
+from feedsvc.store.schema import ARTICLE_COLUMNS, article_tags, articles, sources
 from feedsvc.types import Article, UpsertResult
 
 log = logging.getLogger("feedsvc.store.articles")
 
 CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
-_COLUMNS = tuple(f.name for f in fields(Article) if f.name not in ("tags", "tag_origins"))
+# What is read back into an Article: its columns but the analysis, which only
+# grouping reads (``stories.texts_since``); every write stores it too.
+_COLUMNS = tuple(
+    f.name for f in fields(Article) if f.name not in ("tags", "tag_origins", "features")
+)
 _UNTAGGED: tag_sql.Tagged = ((), ())
 _KEY: dict[str, sa.BindParameter[Any]] = {
     "k_source": sa.bindparam("k_source"),
@@ -90,7 +94,9 @@ def _load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, 
     tags = tag_sql.load(connection, source, ids)
     found: dict[str, Article] = {}
     for chunk in _chunks(ids):
-        stmt = sa.select(articles).where(articles.c.source == source, articles.c.id.in_(chunk))
+        stmt = sa.select(*ARTICLE_COLUMNS).where(
+            articles.c.source == source, articles.c.id.in_(chunk)
+        )
         for row in connection.execute(stmt):
             found[row.id] = _to_article(row, tags.get(row.id, _UNTAGGED))
     return found
@@ -102,7 +108,7 @@ def _to_article(row: Row[Any], tagged: tag_sql.Tagged) -> Article:
 
 
 def _values(article: Article) -> dict[str, Any]:
-    return {name: getattr(article, name) for name in _COLUMNS}
+    return {**{name: getattr(article, name) for name in _COLUMNS}, "features": article.features}
 
 
 def _insert(connection: Connection, new: Sequence[Article], seen_at: datetime) -> None:
@@ -144,7 +150,7 @@ def recent(
 ) -> list[Article]:
     """The newest articles of configured sources, newest first, optionally filtered."""
     stmt = (
-        sa.select(articles)
+        sa.select(*ARTICLE_COLUMNS)
         .join(sources, sources.c.name == articles.c.source)
         .where(sources.c.removed_at.is_(None))
         .order_by(articles.c.published.desc(), articles.c.source, articles.c.id)
@@ -172,13 +178,13 @@ def recent_by_source(
             .label("rank")
         )
         ranked = (
-            sa.select(articles, rank)
+            sa.select(*ARTICLE_COLUMNS, rank)
             .join(sources, sources.c.name == articles.c.source)
             .where(sources.c.removed_at.is_(None), articles.c.source.in_(chunk))
             .subquery()
         )
         stmt = (
-            sa.select(*(ranked.c[column.name] for column in articles.columns))
+            sa.select(*(ranked.c[column.name] for column in ARTICLE_COLUMNS))
             .where(ranked.c.rank <= limit)
             .order_by(ranked.c.source, ranked.c.published.desc(), ranked.c.id)
         )
@@ -203,7 +209,9 @@ def with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]
 
 def get(connection: Connection, source: str, article_id: str) -> Article | None:
     """One article by its key, whether or not its source is still configured."""
-    stmt = sa.select(articles).where(articles.c.source == source, articles.c.id == article_id)
+    stmt = sa.select(*ARTICLE_COLUMNS).where(
+        articles.c.source == source, articles.c.id == article_id
+    )
     row = connection.execute(stmt).first()
     return None if row is None else with_tags(connection, [row])[0]
 

@@ -139,11 +139,19 @@ articles = sa.Table(
     sa.Column("dateline", sa.Text(), nullable=True),
     sa.Column("first_seen", UTCDateTime(), nullable=False),
     sa.Column("last_seen", UTCDateTime(), nullable=False),
+    # r0007: the story engine's analysis of title and text (``stories.stored``),
+    # written with the article; NULL for articles stored before (analysed when read).
+    # Only grouping reads it (``ARTICLE_COLUMNS`` leave it out).
+    sa.Column("features", sa.Text(), nullable=True),
 )
 sa.Index("ix_articles_published", articles.c.published)
 sa.Index("ix_articles_source_published", articles.c.source, articles.c.published)
 sa.Index("ix_articles_content_hash", articles.c.content_hash)
 sa.Index("ix_articles_url", articles.c.url)
+
+# What every reader of whole articles selects: all but the analysis, which only
+# grouping needs (about as many bytes as the text).
+ARTICLE_COLUMNS = tuple(c for c in articles.c if c.name != "features")
 
 article_tags = sa.Table(
     "article_tags",

@@ -22,6 +22,7 @@ from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
 from feedsvc.store.bulk import execute_many, upsert
 from feedsvc.store.schema import (
+    ARTICLE_COLUMNS,
     article_tags,
     articles,
     sources,
@@ -109,6 +110,7 @@ def _configured_texts() -> sa.Select[Any]:
             articles.c.text,
             articles.c.published,
             articles.c.content_hash,
+            articles.c.features,
         )
         .join(sources, sources.c.name == articles.c.source)
         .where(sources.c.removed_at.is_(None))
@@ -310,7 +312,9 @@ def _articles_by_key(connection: Connection, keys: set[Key]) -> dict[Key, Articl
     found: dict[Key, Article] = {}
     for source, ids in by_source.items():
         for chunk in _chunks(ids, 500):
-            stmt = sa.select(articles).where(articles.c.source == source, articles.c.id.in_(chunk))
+            stmt = sa.select(*ARTICLE_COLUMNS).where(
+                articles.c.source == source, articles.c.id.in_(chunk)
+            )
             for article in with_tags(connection, list(connection.execute(stmt))):
                 found[(article.source, article.id)] = article
     return found
@@ -329,13 +333,13 @@ def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list
     grouped: dict[str, list[Article]] = defaultdict(list)
     for chunk in _chunks(story_ids, 500):
         stmt = (
-            sa.select(articles, story_members.c.story_id.label("story_id"))
+            sa.select(*ARTICLE_COLUMNS, story_members.c.story_id.label("story_id"))
             .join(story_members, _member_of_article)
             .join(sources, sources.c.name == articles.c.source)
             .where(story_members.c.story_id.in_(chunk), sources.c.removed_at.is_(None))
             .order_by(articles.c.published, articles.c.source, articles.c.id)
         )
-        rows = list(connection.execute(stmt))
+        rows: list[Row[Any]] = list(connection.execute(stmt))
         for row, article in zip(rows, with_tags(connection, rows), strict=True):
             grouped[row.story_id].append(article)
     return grouped

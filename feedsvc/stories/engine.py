@@ -67,6 +67,7 @@ from feedsvc.stories.signals import (
     spelled_names,
     variants,
 )
+from feedsvc.stories.stored import read_features
 from feedsvc.stories.text import WordCache, analyse, hash_text, sketch_jaccard
 
 log = logging.getLogger("feedsvc.stories.engine")
@@ -249,9 +250,11 @@ class StoryEngine:
     # ------------------------------------------------------------------ deciding
 
     def _profile(self, item: StoryItem) -> tuple[Profile, str | None]:
-        """Analyse an item into its comparable profile and its text fingerprint."""
+        """Analyse an item (or read its stored analysis) into its profile and text fingerprint."""
         p = self.params
-        analysed = analyse(item.title, item.text, p.lead_words, self._words)
+        analysed = read_features(item.features, p.lead_words) if item.features else None
+        if analysed is None:
+            analysed = analyse(item.title, item.text, p.lead_words, self._words)
         vector = build_vector(analysed, self._idf, p)
         profile = Profile(
             item.id, item.outlet, item.published, vector, analysed.names, analysed.numbers,

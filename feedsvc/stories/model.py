@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from feedsvc.config_types import RepresentativeRule as RepresentativeRule
 from feedsvc.stories.scoring import StoryModel, default_model
+from feedsvc.stories.text import LEAD_WORDS
 
 Layer = Literal["exact", "near-duplicate", "same-event", "new"]
 
@@ -31,6 +32,7 @@ class StoryItem:
     published: datetime
     url: str | None = None
     content_hash: str | None = None
+    features: str | None = None  # its analysis as stored (``stored.py``), when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,7 @@ class StoryParams:
     # What is compared: the time window of active stories and the features of an item.
     window: timedelta = timedelta(days=3)
     title_weight: float = 2.0
-    lead_words: int = 100
+    lead_words: int = LEAD_WORDS
     max_terms: int = 48
     name_boost: float = 1.35
     phrase_weight: float = 0.25

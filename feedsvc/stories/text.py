@@ -49,6 +49,8 @@ STOPWORDS = frozenset(_STOP_TEXT.split())
 _NONE: frozenset[str] = frozenset()
 
 SKETCH_SIZE = 64
+# Words of an article's text that are read, after its title (``StoryParams.lead_words``).
+LEAD_WORDS = 100
 # A sketch: sorted signed 64-bit hashes, kept compactly (8 bytes a value).
 Sketch: TypeAlias = "array[int]"
 

@@ -1,0 +1,190 @@
+"""An article's analysis made where it is extracted, stored with it, and read by the engine.
+
+What is pinned: the stored form gives back exactly what ``analyse`` made; an
+analysis made by other code, for another number of words, or damaged is never
+used; the engine decides the same with stored analyses as without; every
+article the pipeline stores carries one, whole-article reads never load it,
+and an article whose analysis alone differs is unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from feedsvc.config_types import SourceConfig
+from feedsvc.placing import story_item, text_order
+from feedsvc.service import Service
+from feedsvc.store import Store
+from feedsvc.store.schema import articles
+from feedsvc.stories import StoryEngine, StoryItem, StoryParams
+from feedsvc.stories.stored import encode_features, features_key, features_of, read_features
+from feedsvc.stories.text import LEAD_WORDS, analyse
+from feedsvc.types import Article, FetchIntent
+from tests.support.configs import write_config
+from tests.support.samples import sample_sources
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+TEXTS = [
+    ("Quake kills 136 at Josei mine near Ube", "UBE, Japan (AP) — A quake hit the Josei "
+     "mine on Tuesday. Rescuers from JICA said 136 miners died; $40m in aid, 7.1 magnitude."),
+    ("", "No title at all. Only a body, with U.S.-China talks and O'Neill's remarks."),
+    ("Title Case Headline About The Harbour", ""),
+    ("", ""),
+    ("Lines\u2028and odd\x1cseparators", "tab\tseparated\vwords\x0bhere\nnew line. Next one"),
+    ("Ünïcödé Straße in Zürich", "Die Straße wurde gesperrt. Ärzte in Zürich sagten 12,5 %."),
+    ("Long", " ".join(f"word{n % 37} Name{n % 11}" for n in range(400))),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("title", "text"), TEXTS)
+def test_the_stored_form_gives_back_exactly_the_analysis(title: str, text: str) -> None:
+    for lead in (LEAD_WORDS, 3):
+        made = analyse(title, text, lead)
+        assert read_features(encode_features(made, lead), lead) == made
+
+
+def test_features_of_is_the_analysis_for_the_default_number_of_words() -> None:
+    for title, text in TEXTS:
+        stored = features_of(title, text)
+        assert stored.split("\n")[0] == features_key(LEAD_WORDS)
+        assert read_features(stored, LEAD_WORDS) == analyse(title, text, LEAD_WORDS)
+
+
+def test_an_analysis_for_other_words_by_other_code_or_damaged_is_not_used() -> None:
+    title, text = TEXTS[0]
+    stored = features_of(title, text)
+    lines = stored.split("\n")
+    assert read_features(stored, LEAD_WORDS + 1) is None  # made for another lead_words
+    other_code = "\n".join(["a1:0000000000000000:100", *lines[1:]])
+    assert read_features(other_code, LEAD_WORDS) is None
+    damaged = [
+        "\n".join(lines[:-1]),  # a field short
+        stored + "\nextra",
+        "\n".join([*lines[:5], "not base64!", *lines[6:]]),
+        "\n".join([*lines[:5], "AAAA", *lines[6:]]),  # 3 bytes: not whole 8-byte values
+        "\n".join([*lines[:7], "seven", *lines[8:]]),
+        "",
+    ]
+    for bad in damaged:
+        assert read_features(bad, LEAD_WORDS) is None
+
+
+def _items(count: int, seed: int) -> list[StoryItem]:
+    """Reports of a few events from several outlets, with names, numbers and noise."""
+    rng = random.Random(seed)
+    places = ["Kellmouth", "Brackley", "Ostrava", "Nara", "Ube", "Lowmere"]
+    events = ["flood", "strike", "election", "quake", "fire", "summit"]
+    filler = [
+        "the",
+        "council",
+        "said",
+        "on",
+        "Tuesday",
+        "that",
+        "officials",
+        "would",
+        "review",
+        "it",
+        "again",
+        "soon",
+    ]
+    out = []
+    for n in range(count):
+        place, event = rng.choice(places), rng.choice(events)
+        figure = rng.choice(["136", "183", "12", "7.1"])
+        words = [rng.choice(filler) for _ in range(rng.randint(20, 120))]
+        title = f"{place} {event} leaves {figure} affected, {rng.choice(['AP', 'officials'])} say"
+        text = f"{place.upper()} — The {event} in {place} hit {figure} homes. " + " ".join(words)
+        when = NOW + timedelta(minutes=17 * n)
+        out.append(StoryItem(f"o{n % 5}:{n}", title, text, f"o{n % 5}", when, None, None))
+    return out
+
+
+def _decisions(items: list[StoryItem]) -> list[tuple[str, str, str, float]]:
+    engine = StoryEngine(StoryParams())
+    return [(d.item_id, d.story_id, d.layer, d.score) for d in map(engine.add, items)]
+
+
+def test_the_engine_decides_the_same_with_stored_analyses_as_without() -> None:
+    items = _items(400, seed=7)
+    plain = _decisions(items)
+    stored = [dataclasses.replace(i, features=features_of(i.title, i.text)) for i in items]
+    assert _decisions(stored) == plain
+    assert len({story for _, story, _, _ in plain}) < len(items) / 2  # stories formed
+
+
+def test_an_engine_with_other_lead_words_analyses_the_text_itself() -> None:
+    items = _items(120, seed=3)
+    params = StoryParams(lead_words=12)
+    stored = [dataclasses.replace(i, features=features_of(i.title, i.text)) for i in items]
+    plain_engine, stored_engine = StoryEngine(params), StoryEngine(params)
+    plain = [(d.story_id, d.layer, d.score) for d in map(plain_engine.add, items)]
+    assert [(d.story_id, d.layer, d.score) for d in map(stored_engine.add, stored)] == plain
+
+
+def article(article_id: str, text: str, features: str | None) -> Article:
+    return Article(
+        source="s", id=article_id, url=f"http://s.test/{article_id}", title=f"Title {article_id}",
+        summary="", content_html=f"<p>{text}</p>", text=text, published=NOW, updated=None,
+        date_estimated=False, content_hash=f"h-{article_id}-{text}", features=features,
+    )  # fmt: skip
+
+
+def save(store: Store, batch: list[Article]) -> None:
+    intent = FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW)
+    store.save_batch("s", batch, intent)
+
+
+def test_the_store_keeps_the_analysis_for_grouping_only(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        store.sync_sources(
+            [SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW
+        )
+        save(store, [article("a", "first text", "A1"), article("b", "other text", None)])
+        texts = {t.id: t.features for t in store.unassigned_texts()}
+        assert texts == {"a": "A1", "b": None}
+        # whole-article reads leave it out: only grouping needs it
+        read = [*store.recent_articles(10), *store.recent_articles_by_source(["s"], 10)["s"]]
+        assert len(read) == 4 and {a.features for a in read} == {None}
+        stored_a = store.article("s", "a")
+        assert stored_a is not None and stored_a.features is None
+
+        # the same article with another analysis is unchanged: the analysis is not compared
+        result = store.save_batch(
+            "s", [article("a", "first text", "A2")],
+            FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW),
+        )  # fmt: skip
+        assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
+        assert {t.id: t.features for t in store.unassigned_texts()}["a"] == "A1"
+
+        # a changed article stores the analysis it came with
+        save(store, [article("a", "first text, corrected", "A3")])
+        assert {t.id: t.features for t in store.unassigned_texts()}["a"] == "A3"
+
+
+def test_every_article_the_pipeline_stores_carries_its_analysis_and_rounds_agree(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    config = write_config(tmp_path, sample_sources(repo_dir / "samples"))
+    service = Service.from_path(config, clock=lambda: NOW)
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        with store.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(articles.c.source, articles.c.title, articles.c.text, articles.c.features)
+            ).all()
+        texts = sorted(store.texts_since(NOW - timedelta(days=3650)), key=text_order)
+    assert len(rows) == 19  # every sample article: feeds, a page, a drop folder
+    for row in rows:
+        assert row.features == features_of(row.title, row.text), row.source
+    assert {t.features is not None for t in texts} == {True}
+    with_features = [story_item(t) for t in texts]
+    without = [dataclasses.replace(i, features=None) for i in with_features]
+    assert _decisions(with_features) == _decisions(without)

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from feedsvc.store.migrate import (
     upgrade,
 )
 from feedsvc.store.schema import metadata
-from feedsvc.types import Article, FetchIntent
+from feedsvc.types import Article, FetchIntent, StoryAssignment
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {
@@ -239,7 +240,9 @@ def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
             updated=None, date_estimated=False, content_hash="h1", features="an analysis",
         )  # fmt: skip
         intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
-        store.save_batch("almanac", [kept], intent)
+        store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
+        decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
+        store.save_stories([decision], [], {}, T0)
     engine = make_engine(empty_url)
     try:
         with writing(engine) as connection:
@@ -247,8 +250,12 @@ def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
     finally:
         engine.dispose()
     with Store.open(empty_url) as store:  # migrates to r0007 again
-        (text,) = store.unassigned_texts()
+        (text,) = store.texts_since(T0)
         assert (text.id, text.text, text.features) == ("a1", "New tables.", None)
+        # nothing that hangs on the article went with the column
+        assert store.story_of("almanac", "a1") == "story-1"
+        stored = store.article("almanac", "a1")
+        assert stored is not None and stored.tags == ("tides",)
 
 
 def shape(url: str) -> dict[str, object]:

@@ -9,6 +9,7 @@ and an article whose analysis alone differs is unchanged.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,9 @@ from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.store.schema import articles
 from feedsvc.stories import StoryEngine, StoryItem, StoryParams
+from feedsvc.stories import engine as engine_module
 from feedsvc.stories.stored import encode_features, features_key, features_of, read_features
-from feedsvc.stories.text import LEAD_WORDS, analyse
+from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, analyse
 from feedsvc.types import Article, FetchIntent
 from tests.support.configs import write_config
 from tests.support.samples import sample_sources
@@ -47,33 +49,45 @@ TEXTS = [
 def test_the_stored_form_gives_back_exactly_the_analysis(title: str, text: str) -> None:
     for lead in (LEAD_WORDS, 3):
         made = analyse(title, text, lead)
-        assert read_features(encode_features(made, lead), lead) == made
+        stored = encode_features(made, features_key(title, text, lead))
+        assert read_features(stored, title, text, lead) == made
 
 
 def test_features_of_is_the_analysis_for_the_default_number_of_words() -> None:
     for title, text in TEXTS:
         stored = features_of(title, text)
-        assert stored.split("\n")[0] == features_key(LEAD_WORDS)
-        assert read_features(stored, LEAD_WORDS) == analyse(title, text, LEAD_WORDS)
+        assert stored.split("\n")[0] == features_key(title, text, LEAD_WORDS)
+        assert read_features(stored, title, text, LEAD_WORDS) == analyse(title, text, LEAD_WORDS)
 
 
-def test_an_analysis_for_other_words_by_other_code_or_damaged_is_not_used() -> None:
+def test_an_analysis_of_other_text_words_or_code_or_damaged_is_not_used() -> None:
     title, text = TEXTS[0]
     stored = features_of(title, text)
     lines = stored.split("\n")
-    assert read_features(stored, LEAD_WORDS + 1) is None  # made for another lead_words
-    other_code = "\n".join(["a1:0000000000000000:100", *lines[1:]])
-    assert read_features(other_code, LEAD_WORDS) is None
+    assert read_features(stored, title, text, LEAD_WORDS) is not None
+    assert read_features(stored, title, text, LEAD_WORDS + 1) is None  # other lead_words
+    assert read_features(stored, title, text.replace("136", "183"), LEAD_WORDS) is None
+    assert read_features(stored, title.lower(), text, LEAD_WORDS) is None  # case makes names
+    code, _ = lines[0].rsplit(":", 1)
+    for key in ("a2:0000000000000000:100:" + lines[0].rsplit(":", 1)[1], code + ":" + "0" * 16):
+        assert read_features("\n".join([key, *lines[1:]]), title, text, LEAD_WORDS) is None
+    too_long = base64.b64encode(bytes(8 * (SKETCH_SIZE + 1))).decode()
     damaged = [
         "\n".join(lines[:-1]),  # a field short
         stored + "\nextra",
         "\n".join([*lines[:5], "not base64!", *lines[6:]]),
         "\n".join([*lines[:5], "AAAA", *lines[6:]]),  # 3 bytes: not whole 8-byte values
+        "\n".join([*lines[:5], too_long, *lines[6:]]),  # more values than a sketch keeps
+        "\n".join([*lines[:6], "abc", *lines[7:]]),  # a fingerprint too short
+        "\n".join([*lines[:6], "z" * 32, *lines[7:]]),  # not hexadecimal
         "\n".join([*lines[:7], "seven", *lines[8:]]),
         "",
+        None,
     ]
     for bad in damaged:
-        assert read_features(bad, LEAD_WORDS) is None
+        assert read_features(bad, title, text, LEAD_WORDS) is None, bad
+    for good in (lines[5], base64.b64encode(bytes(8 * SKETCH_SIZE)).decode()):
+        assert read_features("\n".join([*lines[:5], good, *lines[6:]]), title, text, LEAD_WORDS)
 
 
 def _items(count: int, seed: int) -> list[StoryItem]:
@@ -112,12 +126,19 @@ def _decisions(items: list[StoryItem]) -> list[tuple[str, str, str, float]]:
     return [(d.item_id, d.story_id, d.layer, d.score) for d in map(engine.add, items)]
 
 
-def test_the_engine_decides_the_same_with_stored_analyses_as_without() -> None:
+def test_the_engine_decides_the_same_with_stored_analyses_as_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     items = _items(400, seed=7)
     plain = _decisions(items)
-    stored = [dataclasses.replace(i, features=features_of(i.title, i.text)) for i in items]
-    assert _decisions(stored) == plain
     assert len({story for _, story, _, _ in plain}) < len(items) / 2  # stories formed
+    stored = [dataclasses.replace(i, features=features_of(i.title, i.text)) for i in items]
+
+    def never(*args: object) -> None:
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(engine_module, "analyse", never)  # the stored analyses are what is read
+    assert _decisions(stored) == plain
 
 
 def test_an_engine_with_other_lead_words_analyses_the_text_itself() -> None:
@@ -150,11 +171,21 @@ def test_the_store_keeps_the_analysis_for_grouping_only(store_url: str) -> None:
         save(store, [article("a", "first text", "A1"), article("b", "other text", None)])
         texts = {t.id: t.features for t in store.unassigned_texts()}
         assert texts == {"a": "A1", "b": None}
-        # whole-article reads leave it out: only grouping needs it
+        # whole-article reads (feeds, pages, upserts) leave it out: only grouping reads it
+        statements: list[str] = []
+
+        def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            statements.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", seen)
         read = [*store.recent_articles(10), *store.recent_articles_by_source(["s"], 10)["s"]]
-        assert len(read) == 4 and {a.features for a in read} == {None}
-        stored_a = store.article("s", "a")
-        assert stored_a is not None and stored_a.features is None
+        read.append(store.article("s", "a"))  # type: ignore[arg-type]
+        save(store, [article("b", "other text", "B1")])  # the upsert reads what is stored
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+        reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(read) == 5 and {a.features for a in read} == {None}
+        assert len([s for s in reads if "articles.content_html" in s]) >= 4
+        assert [s for s in reads if "features" in s] == []
 
         # the same article with another analysis is unchanged: the analysis is not compared
         result = store.save_batch(

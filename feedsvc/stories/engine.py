@@ -252,7 +252,7 @@ class StoryEngine:
     def _profile(self, item: StoryItem) -> tuple[Profile, str | None]:
         """Analyse an item (or read its stored analysis) into its profile and text fingerprint."""
         p = self.params
-        analysed = read_features(item.features, p.lead_words) if item.features else None
+        analysed = read_features(item.features, item.title, item.text, p.lead_words)
         if analysed is None:
             analysed = analyse(item.title, item.text, p.lead_words, self._words)
         vector = build_vector(analysed, self._idf, p)

@@ -8,8 +8,9 @@ article; the engine reads it back (``read_features``) instead of reading the
 text again, in a round and in every replay of the window.
 
 The encoding starts with a key naming the analysis code, the Python version
-(a sketch holds Python's hashes of integer tuples) and the number of words
-read. A stored analysis with another key, or one that does not decode, is
+(a sketch holds Python's hashes of integer tuples), the number of words read
+and a digest of the title and text analysed. A stored analysis with another
+key (other code, other words, another text), or one that does not decode, is
 ignored and the engine analyses the text itself: stored features can make a
 round faster but never change a decision.
 
@@ -26,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from sys import intern
 
+from feedsvc import __version__
 from feedsvc.digests import blake2b
 from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, Analysed, WordCache, analyse
 
@@ -34,24 +36,34 @@ from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, Analysed, WordCache, a
 WORKER_MEMO = 30_000
 
 _FIELDS = 9  # the key, then the eight fields of ``Analysed``
+_FINGERPRINT = 32  # hex digits of ``Analysed.fingerprint``
 _NONE: frozenset[str] = frozenset()
 
 
 @cache
 def analysis_code() -> str:
-    """A hash of the analysis's code (this module and ``text.py``) and the Python version."""
+    """A hash of the analysis's code (this module and ``text.py``) and of the Python it runs on."""
     here = Path(__file__).parent
     digest = blake2b(digest_size=8)
     for name in ("text.py", "stored.py"):
-        digest.update((here / name).read_bytes())
-    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:  # installed without sources: the release names the code
+            digest.update(f"feedsvc {__version__} {name}".encode())
+    python = sys.version_info
+    digest.update(f"{python.major}.{python.minor} {sys.hash_info.width}".encode())
     return digest.hexdigest()
 
 
 @cache
-def features_key(lead_words: int) -> str:
-    """The first line of every encoding made by this code for ``lead_words`` words."""
-    return f"a1:{analysis_code()}:{lead_words}"
+def _code_key(lead_words: int) -> str:
+    return f"a2:{analysis_code()}:{lead_words}:"
+
+
+def features_key(title: str, text: str, lead_words: int) -> str:
+    """The first line of the encoding of this title and text analysed for ``lead_words`` words."""
+    analysed = blake2b(f"{title}\0{text}".encode(errors="surrogatepass"), digest_size=8)
+    return _code_key(lead_words) + analysed.hexdigest()
 
 
 @cache
@@ -62,17 +74,18 @@ def _worker_memo() -> WordCache:
 
 def features_of(title: str, text: str, lead_words: int = LEAD_WORDS) -> str:
     """Analyse an article's title and text, encoded for the store."""
-    return encode_features(analyse(title, text, lead_words, _worker_memo()), lead_words)
+    analysed = analyse(title, text, lead_words, _worker_memo())
+    return encode_features(analysed, features_key(title, text, lead_words))
 
 
-def encode_features(analysed: Analysed, lead_words: int) -> str:
-    """The stored form of an analysis made for ``lead_words`` words."""
+def encode_features(analysed: Analysed, key: str) -> str:
+    """The stored form of an analysis, under its ``features_key``."""
     sketch = array("q", analysed.shingles)
     if sys.byteorder == "big":
         sketch.byteswap()  # stored little-endian, whichever machine wrote it
     return "\n".join(
         (
-            features_key(lead_words),
+            key,
             " ".join(analysed.title_terms),
             " ".join(analysed.body_terms),
             " ".join(sorted(analysed.names)),
@@ -85,24 +98,27 @@ def encode_features(analysed: Analysed, lead_words: int) -> str:
     )
 
 
-def read_features(stored: str, lead_words: int) -> Analysed | None:
-    """The analysis ``stored`` holds, if this code made it for ``lead_words`` words; else None."""
-    parts = stored.split("\n")
-    if len(parts) != _FIELDS or parts[0] != features_key(lead_words):
+def read_features(stored: str | None, title: str, text: str, lead_words: int) -> Analysed | None:
+    """The analysis ``stored`` holds if this code made it of this text for these words, or None."""
+    if not stored:
         return None
-    _, title, body, names, numbers, sketch_text, fingerprint, length, words = parts
+    parts = stored.split("\n")
+    if len(parts) != _FIELDS or parts[0] != features_key(title, text, lead_words):
+        return None
+    _, titled, body, names, numbers, sketch_text, fingerprint, length, words = parts
     try:
         sketch = array("q", base64.b64decode(sketch_text, validate=True))
         counts = int(length), int(words)
+        int(fingerprint, 16)
     except ValueError:  # binascii.Error is one
         return None
-    if len(sketch) > SKETCH_SIZE:
+    if len(sketch) > SKETCH_SIZE or len(fingerprint) != _FINGERPRINT:
         return None
     if sys.byteorder == "big":
         sketch.byteswap()
     # terms interned: the window keeps one copy of each word, not one per article
     return Analysed(
-        title_terms=tuple(map(intern, title.split(" "))) if title else (),
+        title_terms=tuple(map(intern, titled.split(" "))) if titled else (),
         body_terms=tuple(map(intern, body.split(" "))) if body else (),
         names=frozenset(map(intern, names.split(" "))) if names else _NONE,
         numbers=frozenset(map(intern, numbers.split(" "))) if numbers else _NONE,

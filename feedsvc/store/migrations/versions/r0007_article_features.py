@@ -20,11 +20,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Add articles.features (NULL for the articles stored before: analysed when read)."""
-    with op.batch_alter_table("articles") as batch:
+    with op.batch_alter_table("articles", recreate="never") as batch:
         batch.add_column(sa.Column("features", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop articles.features."""
-    with op.batch_alter_table("articles") as batch:
+    """Drop articles.features, in place.
+
+    Never by copying the table (batch mode's default on SQLite): dropping the
+    old ``articles`` with foreign keys on would cascade to every tag and story
+    membership. SQLite drops a column in place since 3.35.
+    """
+    with op.batch_alter_table("articles", recreate="never") as batch:
         batch.drop_column("features")

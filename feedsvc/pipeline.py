@@ -82,15 +82,25 @@ class Processed:
 
 
 def process_fetched(
-    fetched: Fetched, source: SourceConfig, now: datetime, vocabulary: Vocabulary | None = None
+    fetched: Fetched,
+    source: SourceConfig,
+    now: datetime,
+    vocabulary: Vocabulary | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> Processed:
-    """Extract, normalise, tag and analyse every document of one fetch (runs in a worker)."""
+    """Extract, normalise, tag and analyse every document of one fetch (runs in a worker).
+
+    ``known`` maps the ids of the articles the source's last stored body held
+    to their content hashes: those whose text is the same are not analysed
+    again (the store keeps the analysis it has).
+    """
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import normalise
     from feedsvc.stories.stored import features_of
     from feedsvc.tags import tag_article
 
     vocabulary = vocabulary or Vocabulary()
+    known = known or {}
 
     articles: list[Article] = []
     warnings: list[str] = []
@@ -109,9 +119,10 @@ def process_fetched(
         started = time.perf_counter()
         for raw in extracted.entries:
             article = tag_article(normalise(raw, source, now), source, vocabulary)
-            # analysed here, in parallel, so the story round (one process) need not
-            features = features_of(article.title, article.text)
-            articles.append(replace(article, features=features))
+            if known.get(article.id) != article.content_hash:
+                # analysed here, in parallel, so the story round (one process) need not
+                article = replace(article, features=features_of(article.title, article.text))
+            articles.append(article)
         spent[1] += time.perf_counter() - started
     if failures and len(failures) == len(fetched.documents):
         return Processed((), tuple(warnings), "; ".join(failures), *spent)
@@ -329,7 +340,8 @@ class Cycle:
         cpu: Executor,
     ) -> _Decision:
         name = job.source.name
-        process = partial(process_fetched, outcome, job.source, self._now, self._config.tags)
+        known = await self._known_entries(job, loop)
+        process = partial(process_fetched, outcome, job.source, self._now, self._config.tags, known)
         try:
             processed = await loop.run_in_executor(cpu, process)
         except BrokenProcessPool:  # a worker died: once more, on new workers
@@ -351,6 +363,20 @@ class Cycle:
         )
         result = SourceResult(name, "ok", warnings=processed.warnings)
         return _Decision(result, intent, processed.articles)
+
+    async def _known_entries(self, job: _Job, loop: asyncio.AbstractEventLoop) -> Mapping[str, str]:
+        """What the source's last stored body held (id → content hash), read beside the writer.
+
+        Nothing for a source whose body was never stored; nothing, and a
+        warning, when the store cannot say (every article is then analysed).
+        """
+        if job.state is None or job.state.body_hash is None:
+            return {}
+        try:
+            return await loop.run_in_executor(None, self._store.latest_entries, job.source.name)
+        except StoreError as exc:
+            log.warning("source=%s stored entries unreadable: %s", job.source.name, exc)
+            return {}
 
     def _unchanged(self, job: _Job, http_status: int) -> FetchIntent:
         return self._intent(job, "not-modified", http_status)

@@ -25,10 +25,12 @@ from feedsvc.store import Store
 from feedsvc.store.schema import articles
 from feedsvc.stories import StoryEngine, StoryItem, StoryParams
 from feedsvc.stories import engine as engine_module
+from feedsvc.stories import stored as stored_module
 from feedsvc.stories.stored import encode_features, features_key, features_of, read_features
 from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, analyse
 from feedsvc.types import Article, FetchIntent
-from tests.support.configs import write_config
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
 from tests.support.samples import sample_sources
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -219,3 +221,80 @@ def test_every_article_the_pipeline_stores_carries_its_analysis_and_rounds_agree
     with_features = [story_item(t) for t in texts]
     without = [dataclasses.replace(i, features=None) for i in with_features]
     assert _decisions(with_features) == _decisions(without)
+
+
+def rss(items: list[tuple[str, str, str]]) -> bytes:
+    entries = "".join(
+        f"<item><guid>{guid}</guid><title>{title}</title><link>http://quay.test/{guid}</link>"
+        f"<description>{text}</description><pubDate>Sat, 21 Nov 2026 0{n}:00:00 GMT</pubDate>"
+        "</item>"
+        for n, (guid, title, text) in enumerate(items)
+    )
+    return f'<rss version="2.0"><channel><title>Quay</title>{entries}</channel></rss>'.encode()
+
+
+QUAY = [
+    ("q1", "Dredger arrives at Kellmouth", "The dredger Maren arrived on Friday to clear silt."),
+    ("q2", "Night market returns", "Stalls fill the old fish hall at Kellmouth again."),
+    ("q3", "Ferry timetable changes", "Sailings to Lowmere move to the afternoon from May."),
+]
+
+
+def test_a_changed_feed_analyses_only_its_new_and_changed_articles(
+    tmp_path: Path, loopback_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = loopback_server
+    server.route("/feed.xml", body=rss(QUAY))
+    config = write_config(tmp_path, [feed_source("quay", server.url("/feed.xml"))])
+    service = Service.from_path(config, clock=lambda: NOW)
+    analysed: list[str] = []
+    real = stored_module.features_of
+
+    def counting(title: str, text: str) -> str:
+        analysed.append(title)
+        return real(title, text)
+
+    monkeypatch.setattr(stored_module, "features_of", counting)  # one worker: this process
+    service.run_once(force=True, workers=1)
+    assert sorted(analysed) == sorted(title for _, title, _ in QUAY)
+
+    edited = [
+        *QUAY[:2],
+        ("q3", "Ferry timetable changes", "Sailings move to the morning."),
+        ("q4", "Harbour wall repaired", "Masons finished the wall at Kellmouth."),
+    ]
+    server.route("/feed.xml", body=rss(edited))
+    analysed.clear()
+    result = service.run_once(force=True, workers=1).sources[0]
+    assert (result.new, result.updated) == (1, 1)
+    assert sorted(analysed) == ["Ferry timetable changes", "Harbour wall repaired"]
+
+    # a body that changed around unchanged articles (a new link) keeps their analyses
+    server.route("/feed.xml", body=rss(edited).replace(b"quay.test", b"quay.example"))
+    analysed.clear()
+    result = service.run_once(force=True, workers=1).sources[0]
+    assert (result.new, result.updated, analysed) == (0, 4, [])
+    with service.open_store() as store, store.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(articles.c.id, articles.c.title, articles.c.text, articles.c.features)
+        ).all()
+    assert len(rows) == 4
+    for row in rows:
+        assert row.features == real(row.title, row.text), row.id
+
+
+def test_the_last_stored_body_is_what_a_source_knows(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        store.sync_sources(
+            [SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW
+        )
+        assert store.latest_entries("s") == {}
+        first = [article("a", "one", None), article("b", "two", None)]
+        store.save_batch("s", first, FetchIntent("s", NOW, "ok", NOW))
+        later = NOW + timedelta(hours=1)
+        store.save_batch("s", [article("b", "two", None), article("c", "three", None)],
+                         FetchIntent("s", later, "ok", later))  # fmt: skip
+        assert store.latest_entries("s") == {
+            "b": article("b", "two", None).content_hash,
+            "c": article("c", "three", None).content_hash,
+        }

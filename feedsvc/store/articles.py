@@ -120,17 +120,32 @@ def _insert(connection: Connection, new: Sequence[Article], seen_at: datetime) -
 def _update(connection: Connection, changed: Sequence[Article], seen_at: datetime) -> None:
     if not changed:
         return
-    # No .values(): the SET clause comes from the column-named keys of the rows.
-    stmt = sa.update(articles).where(
-        articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"]
+    # The SET clause comes from the column-named keys of the rows, but the analysis:
+    # an article that came without one (its text was not new) keeps the stored one.
+    stmt = (
+        sa.update(articles)
+        .where(articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"])
+        .values(features=sa.func.coalesce(sa.bindparam("k_features"), articles.c.features))
     )
     connection.execute(stmt, [_update_row(a, seen_at) for a in changed])
 
 
 def _update_row(article: Article, seen_at: datetime) -> dict[str, Any]:
     row = _values(article)
-    del row["source"], row["id"]
-    return {**row, "last_seen": seen_at, "k_source": article.source, "k_id": article.id}
+    del row["source"], row["id"], row["features"]
+    return {
+        **row, "last_seen": seen_at, "k_source": article.source, "k_id": article.id,
+        "k_features": article.features,
+    }  # fmt: skip
+
+
+def latest_entries(connection: Connection, source: str) -> dict[str, str]:
+    """The id and content hash of each article in the last body of ``source`` that was stored."""
+    last = sa.select(sa.func.max(articles.c.last_seen)).where(articles.c.source == source)
+    stmt = sa.select(articles.c.id, articles.c.content_hash).where(
+        articles.c.source == source, articles.c.last_seen >= last.scalar_subquery()
+    )
+    return {row.id: row.content_hash for row in connection.execute(stmt)}
 
 
 def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -> None:

@@ -26,7 +26,7 @@ from feedsvc.store import articles as article_sql
 from feedsvc.store import publishing as publish_sql
 from feedsvc.store import sources as source_sql
 from feedsvc.store import state as state_sql
-from feedsvc.store.engine import make_engine, reading, writing
+from feedsvc.store.engine import is_memory, make_engine, reading, writing
 from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
 from feedsvc.store.tag_queries import TagQueries
@@ -117,6 +117,17 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         """Enabled configured sources due at ``now``, never-fetched ones first (counts 0)."""
         with _translated("reading due sources"), reading(self.engine) as connection:
             return source_sql.due(connection, now)
+
+    def latest_entries(self, source: str) -> dict[str, str]:
+        """Each article of the last stored body of ``source``: its id and content hash.
+
+        An in-memory database answers nothing: its one connection is the writer's,
+        and this is read beside the writer (see ``pipeline``).
+        """
+        if is_memory(self.engine.url):
+            return {}
+        with _translated(f"reading entries source={source}"), reading(self.engine) as connection:
+            return article_sql.latest_entries(connection, source)
 
     def record_fetch(self, intent: FetchIntent) -> None:
         """Record a fetch that brought no articles (a 304 or a failure)."""

@@ -21,9 +21,12 @@ raw rates. It also prints the peak resident memory and the resident memory
 at each tenth of the run (flat once the 3-day window is full).
 
 With ``--tracemalloc`` each size is run a second time with the engine's own
-allocations traced (slower; the items themselves are not counted).
+allocations traced (slower; the items themselves are not counted). With
+``--stored`` the items carry their analyses, made beforehand as the
+extraction workers make them (``stories.stored.features_of``; that time is
+printed apart, not counted), as a story round reads them from the store.
 
-usage: python bench/stories_speed.py [--corpus giant|news] [--tracemalloc] [SIZE ...]
+usage: python bench/stories_speed.py [--corpus giant|news] [--tracemalloc] [--stored] [SIZE ...]
        (default: --corpus giant 20900 100000)
 """
 
@@ -40,11 +43,13 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeAlias
 
 from feedsvc.stories import StoryEngine, StoryItem
+from feedsvc.stories.stored import features_of, forget_memo
 
 _SYLLABLE_TEXT = "ka lo mi ren tas vel dor an is mur pe sko tri nal bex qua ush ol fen dar"
 SYLLABLES = _SYLLABLE_TEXT.split()
@@ -156,12 +161,25 @@ def reference(items: list[StoryItem]) -> float:
     return time.process_time() - started
 
 
-def run_one(corpus: str, size: int) -> None:
+def with_analyses(items: list[StoryItem]) -> tuple[list[StoryItem], float]:
+    """The items with their stored analyses, and the CPU seconds making them took."""
+    started = time.process_time()
+    made = [replace(item, features=features_of(item.title, item.text)) for item in items]
+    spent = time.process_time() - started
+    forget_memo()  # the workers' memo is not the engine's
+    return made, spent
+
+
+def run_one(corpus: str, size: int, stored: bool = False) -> None:
     if corpus == "giant":
         gen = giant_items(size, days=4.0 * max(1.0, size / 20_900))
     else:
         gen = NewsGenerator(seed=size).items(size)
     items = list(gen)
+    if stored:
+        items, made = with_analyses(items)
+        print(f"{corpus} {size:>7} items: analyses made beforehand in {made:.1f} CPU s "
+              f"({size / made:.0f} items/s), not counted below", flush=True)  # fmt: skip
     base_before = reference(items)
     before = rss_mib()
     engine = StoryEngine()
@@ -186,12 +204,12 @@ def run_one(corpus: str, size: int) -> None:
           f"{len(sizes)} active stories, largest {sizes[-3:][::-1]}", flush=True)  # fmt: skip
 
 
-def traced(corpus: str, size: int) -> None:
+def traced(corpus: str, size: int, stored: bool = False) -> None:
     """Print the memory the engine holds at each tenth of the run, traced by tracemalloc."""
     gen = giant_items(size, days=4.0 * max(1.0, size / 20_900)) if corpus == "giant" else (
         NewsGenerator(seed=size).items(size)
     )  # fmt: skip
-    items = list(gen)
+    items = with_analyses(list(gen))[0] if stored else list(gen)
     tracemalloc.start()
     start = tracemalloc.get_traced_memory()[0]
     engine = StoryEngine()
@@ -213,13 +231,17 @@ def main() -> int:
     parser.add_argument(
         "--tracemalloc", action="store_true", help="also trace the engine's memory (slow)"
     )
+    parser.add_argument(
+        "--stored", action="store_true", help="items carry their stored analyses (as a round)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or [20_900, 100_000]
     if args.one:
-        (traced if args.tracemalloc else run_one)(args.corpus, sizes[0])
+        (traced if args.tracemalloc else run_one)(args.corpus, sizes[0], args.stored)
         return 0
+    stored = ["--stored"] if args.stored else []
     for size in sizes:
-        command = [sys.executable, __file__, "--one", "--corpus", args.corpus, str(size)]
+        command = [sys.executable, __file__, "--one", "--corpus", args.corpus, *stored, str(size)]
         subprocess.run(command, check=True)
         if args.tracemalloc:
             subprocess.run([*command, "--tracemalloc"], check=True)

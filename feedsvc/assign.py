@@ -132,6 +132,9 @@ def _placer(
 ) -> Iterator[LocalPlacer | RemotePlacer]:
     """The engine's side of the round: in a process of its own when ``pool`` runs processes."""
     if pool is None or not runs_processes(pool):
+        from feedsvc.stories.stored import forget_memo
+
+        forget_memo()  # what extraction remembered of words here (no worker processes)
         with young_collections_only():
             yield LocalPlacer(Placer(params, sources, snapshot))
         return

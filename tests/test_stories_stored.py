@@ -208,6 +208,7 @@ def test_every_article_the_pipeline_stores_carries_its_analysis_and_rounds_agree
     config = write_config(tmp_path, sample_sources(repo_dir / "samples"))
     service = Service.from_path(config, clock=lambda: NOW)
     service.run_once(force=True, workers=1)
+    assert stored_module._worker_memo().memo == {}  # extraction's, in this process: let go
     with service.open_store() as store:
         with store.engine.connect() as connection:
             rows = connection.execute(

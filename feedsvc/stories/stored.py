@@ -72,6 +72,11 @@ def _worker_memo() -> WordCache:
     return WordCache(WORKER_MEMO)
 
 
+def forget_memo() -> None:
+    """Empty this process's memo of chunks (its memory goes back to the heap)."""
+    _worker_memo().clear()
+
+
 def features_of(title: str, text: str, lead_words: int = LEAD_WORDS) -> str:
     """Analyse an article's title and text, encoded for the store."""
     analysed = analyse(title, text, lead_words, _worker_memo())

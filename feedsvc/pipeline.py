@@ -79,6 +79,7 @@ class Processed:
     error: str | None = None
     extract_seconds: float = 0.0
     normalise_seconds: float = 0.0
+    entries: Mapping[str, str] | None = None  # each article's id and its analysis's key
 
 
 def process_fetched(
@@ -90,17 +91,20 @@ def process_fetched(
 ) -> Processed:
     """Extract, normalise, tag and analyse every document of one fetch (runs in a worker).
 
-    ``known`` maps the ids of the articles the source's last stored body held
-    to their content hashes: those whose text is the same are not analysed
-    again (the store keeps the analysis it has).
+    ``known`` maps the ids of the articles of the source's last stored body
+    to the keys of their stored analyses: an article whose key is the same
+    (the same title and text, analysed by the same code) is not analysed
+    again, and the store keeps the analysis it has.
     """
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import normalise
-    from feedsvc.stories.stored import features_of
+    from feedsvc.stories.stored import features_key, features_of
+    from feedsvc.stories.text import LEAD_WORDS
     from feedsvc.tags import tag_article
 
     vocabulary = vocabulary or Vocabulary()
     known = known or {}
+    entries: dict[str, str] = {}
 
     articles: list[Article] = []
     warnings: list[str] = []
@@ -119,14 +123,21 @@ def process_fetched(
         started = time.perf_counter()
         for raw in extracted.entries:
             article = tag_article(normalise(raw, source, now), source, vocabulary)
-            if known.get(article.id) != article.content_hash:
+            key = entries[article.id] = features_key(article.title, article.text, LEAD_WORDS)
+            if known.get(article.id) != key:
                 # analysed here, in parallel, so the story round (one process) need not
-                article = replace(article, features=features_of(article.title, article.text))
+                features = features_of(article.title, article.text, key=key)
+                article = replace(article, features=features)
             articles.append(article)
         spent[1] += time.perf_counter() - started
+    extract_seconds, normalise_seconds = spent
     if failures and len(failures) == len(fetched.documents):
-        return Processed((), tuple(warnings), "; ".join(failures), *spent)
-    return Processed(tuple(articles), tuple(warnings + failures), None, *spent)
+        error = "; ".join(failures)
+        return Processed((), tuple(warnings), error, extract_seconds, normalise_seconds)
+    return Processed(
+        tuple(articles), tuple(warnings + failures), None, extract_seconds, normalise_seconds,
+        entries,
+    )  # fmt: skip
 
 
 def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchRequest:
@@ -360,12 +371,13 @@ class Cycle:
             etag=outcome.etag,
             last_modified=outcome.last_modified,
             body_hash=digest,
+            entries=processed.entries,
         )
         result = SourceResult(name, "ok", warnings=processed.warnings)
         return _Decision(result, intent, processed.articles)
 
     async def _known_entries(self, job: _Job, loop: asyncio.AbstractEventLoop) -> Mapping[str, str]:
-        """What the source's last stored body held (id → content hash), read beside the writer.
+        """What the source's last stored body held (id → analysis key), read beside the writer.
 
         Nothing for a source whose body was never stored; nothing, and a
         warning, when the store cannot say (every article is then analysed).

@@ -217,6 +217,9 @@ class FetchIntent:
     redirect: RedirectState | None = None
     body_hash: str | None = None
     disable: str | None = None
+    # The articles of the body stored: each id and the key of its analysis
+    # (``stories.stored.features_key``); None leaves the stored ones.
+    entries: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

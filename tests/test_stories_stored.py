@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from feedsvc.config_types import SourceConfig
 from feedsvc.placing import story_item, text_order
 from feedsvc.service import Service
 from feedsvc.store import Store
-from feedsvc.store.schema import articles
+from feedsvc.store.schema import articles, sources
 from feedsvc.stories import StoryEngine, StoryItem, StoryParams
 from feedsvc.stories import engine as engine_module
 from feedsvc.stories import stored as stored_module
@@ -189,13 +190,17 @@ def test_the_store_keeps_the_analysis_for_grouping_only(store_url: str) -> None:
         assert len([s for s in reads if "articles.content_html" in s]) >= 4
         assert [s for s in reads if "features" in s] == []
 
-        # the same article with another analysis is unchanged: the analysis is not compared
+        # the same article with another analysis is unchanged (the analysis is not
+        # compared), and keeps the one it brings: a worker analyses an article only
+        # when the stored analysis is not that of its text by this code
         result = store.save_batch(
             "s", [article("a", "first text", "A2")],
             FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW),
         )  # fmt: skip
         assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
-        assert {t.id: t.features for t in store.unassigned_texts()}["a"] == "A1"
+        assert {t.id: t.features for t in store.unassigned_texts()}["a"] == "A2"
+        save(store, [article("a", "first text", None)])  # unchanged, brings none: kept
+        assert {t.id: t.features for t in store.unassigned_texts()}["a"] == "A2"
 
         # a changed article stores the analysis it came with
         save(store, [article("a", "first text, corrected", "A3")])
@@ -224,14 +229,15 @@ def test_every_article_the_pipeline_stores_carries_its_analysis_and_rounds_agree
     assert _decisions(with_features) == _decisions(without)
 
 
-def rss(items: list[tuple[str, str, str]]) -> bytes:
+def rss(items: list[tuple[str, str, str]], channel: str = "Quay") -> bytes:
     entries = "".join(
         f"<item><guid>{guid}</guid><title>{title}</title><link>http://quay.test/{guid}</link>"
         f"<description>{text}</description><pubDate>Sat, 21 Nov 2026 0{n}:00:00 GMT</pubDate>"
         "</item>"
         for n, (guid, title, text) in enumerate(items)
     )
-    return f'<rss version="2.0"><channel><title>Quay</title>{entries}</channel></rss>'.encode()
+    body = f"<channel><title>{channel}</title>{entries}</channel>"
+    return f'<rss version="2.0">{body}</rss>'.encode()
 
 
 QUAY = [
@@ -251,9 +257,11 @@ def test_a_changed_feed_analyses_only_its_new_and_changed_articles(
     analysed: list[str] = []
     real = stored_module.features_of
 
-    def counting(title: str, text: str) -> str:
+    def counting(
+        title: str, text: str, lead_words: int = LEAD_WORDS, key: str | None = None
+    ) -> str:
         analysed.append(title)
-        return real(title, text)
+        return real(title, text, lead_words, key)
 
     monkeypatch.setattr(stored_module, "features_of", counting)  # one worker: this process
     service.run_once(force=True, workers=1)
@@ -275,13 +283,35 @@ def test_a_changed_feed_analyses_only_its_new_and_changed_articles(
     analysed.clear()
     result = service.run_once(force=True, workers=1).sources[0]
     assert (result.new, result.updated, analysed) == (0, 4, [])
+    assert_all_analysed(service, real)
+
+    # a title whose case alone changed has the same content hash, but not the same analysis
+    recased = [edited[0], ("q2", "Night Market Returns", QUAY[1][2]), *edited[2:]]
+    server.route("/feed.xml", body=rss(recased).replace(b"quay.test", b"quay.example"))
+    analysed.clear()
+    result = service.run_once(force=True, workers=1).sources[0]
+    assert (result.new, result.updated, analysed) == (0, 1, ["Night Market Returns"])
+    assert_all_analysed(service, real)
+
+    # articles stored before there were analyses (r0007 adds both columns empty)
+    with service.open_store() as store, store.engine.begin() as connection:
+        connection.execute(sa.update(articles).values(features=None))
+        connection.execute(sa.update(sources).values(body_entries=None))
+    server.route("/feed.xml", body=rss(recased, channel="Quay news").replace(b".test", b".example"))
+    analysed.clear()
+    result = service.run_once(force=True, workers=1).sources[0]
+    assert (result.new, result.updated, len(analysed)) == (0, 0, 4)  # unchanged, analysed now
+    assert_all_analysed(service, real)
+
+
+def assert_all_analysed(service: Service, analysis: Callable[[str, str], str]) -> None:
     with service.open_store() as store, store.engine.connect() as connection:
         rows = connection.execute(
             sa.select(articles.c.id, articles.c.title, articles.c.text, articles.c.features)
         ).all()
     assert len(rows) == 4
     for row in rows:
-        assert row.features == real(row.title, row.text), row.id
+        assert row.features == analysis(row.title, row.text), row.id
 
 
 def test_the_last_stored_body_is_what_a_source_knows(store_url: str) -> None:
@@ -290,12 +320,30 @@ def test_the_last_stored_body_is_what_a_source_knows(store_url: str) -> None:
             [SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW
         )
         assert store.latest_entries("s") == {}
-        first = [article("a", "one", None), article("b", "two", None)]
-        store.save_batch("s", first, FetchIntent("s", NOW, "ok", NOW))
+        first = {"a": "key-a", "b": "key-b"}
+        store.save_batch("s", [], FetchIntent("s", NOW, "ok", NOW, entries=first))
+        assert store.latest_entries("s") == first
         later = NOW + timedelta(hours=1)
-        store.save_batch("s", [article("b", "two", None), article("c", "three", None)],
-                         FetchIntent("s", later, "ok", later))  # fmt: skip
-        assert store.latest_entries("s") == {
-            "b": article("b", "two", None).content_hash,
-            "c": article("c", "three", None).content_hash,
-        }
+        # a 304 or an unchanged body (no entries) or a failure leaves them; the next
+        # stored body replaces them
+        store.record_fetch(FetchIntent("s", later, "error", later, entries={"x": "y"}))
+        store.record_fetch(FetchIntent("s", later, "not-modified", later))
+        assert store.latest_entries("s") == first
+        odd = {"id with \u2028 and é": "key:1", "b": "key-b2"}
+        store.save_batch("s", [], FetchIntent("s", later, "ok", later, entries=odd))
+        assert store.latest_entries("s") == odd
+        with store.engine.begin() as connection:  # damaged: as if nothing were known
+            connection.execute(sa.update(sources).values(body_entries="{not json"))
+        assert store.latest_entries("s") == {}
+        # whoever reads source states never reads them
+        statements: list[str] = []
+
+        def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            statements.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", seen)
+        store.source_states()
+        store.due_sources(later)
+        sa.event.remove(store.engine, "before_cursor_execute", seen)
+        reads = [s for s in statements if s.startswith("SELECT")]
+        assert len(reads) == 2 and not [s for s in reads if "body_entries" in s]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,12 +31,14 @@ from feedsvc.types import Article, UpsertResult
 log = logging.getLogger("feedsvc.store.articles")
 
 CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
-# What is read back into an Article: its columns but the analysis, which only
-# grouping reads (``stories.texts_since``); every write stores it too.
-_COLUMNS = tuple(
-    f.name for f in fields(Article) if f.name not in ("tags", "tag_origins", "features")
-)
+# What is read back into an Article: ``ARTICLE_COLUMNS`` (all but the analysis, which
+# only grouping reads); every write stores the analysis too.
+_COLUMNS = tuple(c.name for c in ARTICLE_COLUMNS if c.name not in ("first_seen", "last_seen"))
 _UNTAGGED: tag_sql.Tagged = ((), ())
+# An article written without an analysis (its text had one stored) keeps that one.
+_KEPT_FEATURES: sa.ColumnElement[Any] = sa.func.coalesce(
+    sa.bindparam("k_features"), articles.c.features
+)
 _KEY: dict[str, sa.BindParameter[Any]] = {
     "k_source": sa.bindparam("k_source"),
     "k_id": sa.bindparam("k_id"),
@@ -125,7 +127,7 @@ def _update(connection: Connection, changed: Sequence[Article], seen_at: datetim
     stmt = (
         sa.update(articles)
         .where(articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"])
-        .values(features=sa.func.coalesce(sa.bindparam("k_features"), articles.c.features))
+        .values(features=_KEPT_FEATURES)
     )
     connection.execute(stmt, [_update_row(a, seen_at) for a in changed])
 
@@ -139,24 +141,20 @@ def _update_row(article: Article, seen_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def latest_entries(connection: Connection, source: str) -> dict[str, str]:
-    """The id and content hash of each article in the last body of ``source`` that was stored."""
-    last = sa.select(sa.func.max(articles.c.last_seen)).where(articles.c.source == source)
-    stmt = sa.select(articles.c.id, articles.c.content_hash).where(
-        articles.c.source == source, articles.c.last_seen >= last.scalar_subquery()
-    )
-    return {row.id: row.content_hash for row in connection.execute(stmt)}
-
-
 def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -> None:
     if not seen:
         return
+    # an unchanged article may bring an analysis its stored one lacked (stored
+    # before there were any, or by other code): it is kept
     stmt = (
         sa.update(articles)
         .where(articles.c.source == _KEY["k_source"], articles.c.id == _KEY["k_id"])
-        .values(last_seen=sa.bindparam("seen_at"))
+        .values(last_seen=sa.bindparam("seen_at"), features=_KEPT_FEATURES)
     )
-    rows = [{"k_source": a.source, "k_id": a.id, "seen_at": seen_at} for a in seen]
+    rows = [
+        {"k_source": a.source, "k_id": a.id, "seen_at": seen_at, "k_features": a.features}
+        for a in seen
+    ]
     connection.execute(stmt, rows)
 
 

@@ -119,7 +119,7 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
             return source_sql.due(connection, now)
 
     def latest_entries(self, source: str) -> dict[str, str]:
-        """Each article of the last stored body of ``source``: its id and content hash.
+        """Each article of the last body of ``source`` stored: its id and its analysis's key.
 
         An in-memory database answers nothing: its one connection is the writer's,
         and this is read beside the writer (see ``pipeline``).
@@ -127,7 +127,7 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         if is_memory(self.engine.url):
             return {}
         with _translated(f"reading entries source={source}"), reading(self.engine) as connection:
-            return article_sql.latest_entries(connection, source)
+            return source_sql.body_entries(connection, source)
 
     def record_fetch(self, intent: FetchIntent) -> None:
         """Record a fetch that brought no articles (a 304 or a failure)."""

@@ -107,6 +107,10 @@ sources = sa.Table(
     # lease that lapses if the worker dies); both NULL when no one holds it.
     sa.Column("lease_owner", sa.String(), nullable=True),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
+    # r0007: the articles of the last body stored, as JSON: each id and the key of
+    # its stored analysis (``stories.stored``), so the next body analyses only
+    # what is new or changed.
+    sa.Column("body_entries", sa.Text(), nullable=True),
     # The revisions passed these names through the naming convention again, so the
     # databases they built have ck_sources_ck_sources_kind and so on: the names here
     # make the same, for a new database is created from this module.
@@ -152,6 +156,9 @@ sa.Index("ix_articles_url", articles.c.url)
 # What every reader of whole articles selects: all but the analysis, which only
 # grouping needs (about as many bytes as the text).
 ARTICLE_COLUMNS = tuple(c for c in articles.c if c.name != "features")
+# What every reader of source states selects: all but the last body's entries,
+# which only the next extraction of that source reads.
+SOURCE_COLUMNS = tuple(c for c in sources.c if c.name != "body_entries")
 
 article_tags = sa.Table(
     "article_tags",

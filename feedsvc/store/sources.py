@@ -14,6 +14,7 @@ computes ``next_fetch_after`` and this module only stores it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,7 +28,7 @@ from feedsvc.errors import StoreError
 from feedsvc.store import state as state_sql
 from feedsvc.store.engine import serialise
 from feedsvc.store.idle import SOURCES_DIGEST_KEY, sources_digest
-from feedsvc.store.schema import articles, sources
+from feedsvc.store.schema import SOURCE_COLUMNS, articles, sources
 from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceState
 
 log = logging.getLogger("feedsvc.store.sources")
@@ -56,7 +57,7 @@ def sync(connection: Connection, configs: Sequence[SourceConfig], now: datetime)
     """
     wanted = _by_name(configs)
     serialise(connection, "sync-sources")
-    known = {row.name: row for row in connection.execute(sa.select(sources))}
+    known = {row.name: row for row in connection.execute(sa.select(*SOURCE_COLUMNS))}
     added = [_new_row(config, now) for name, config in wanted.items() if name not in known]
     if added:
         connection.execute(sa.insert(sources), added)
@@ -122,7 +123,9 @@ def state_select(counts: bool = True) -> sa.Select[Any]:
         if counts
         else sa.literal(0)
     )
-    return sa.select(sources, count.label("article_count")).where(sources.c.removed_at.is_(None))
+    return sa.select(*SOURCE_COLUMNS, count.label("article_count")).where(
+        sources.c.removed_at.is_(None)
+    )
 
 
 def to_state(row: Row[Any]) -> SourceState:
@@ -156,6 +159,19 @@ def state(connection: Connection, name: str) -> SourceState | None:
     """One configured source, or None if it is unknown or removed."""
     row = connection.execute(state_select().where(sources.c.name == name)).first()
     return None if row is None else to_state(row)
+
+
+def body_entries(connection: Connection, name: str) -> dict[str, str]:
+    """The articles of the last body of ``name`` stored: each id and its analysis's key."""
+    stmt = sa.select(sources.c.body_entries).where(sources.c.name == name)
+    stored = connection.execute(stmt).scalar()
+    try:
+        entries = json.loads(stored) if stored else {}
+    except ValueError:  # damaged: the next body is analysed whole, and stores it again
+        return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:
@@ -235,6 +251,8 @@ def _politeness_values(intent: FetchIntent) -> dict[str, Any]:
         values["redirect_since"] = intent.redirect.pending_since
     if intent.body_hash is not None and intent.status != "error":
         values["body_hash"] = intent.body_hash
+    if intent.entries is not None and intent.status != "error":
+        values["body_entries"] = json.dumps(dict(intent.entries), ensure_ascii=False)
     if intent.disable is not None:
         values["disabled_at"] = intent.fetched_at
         values["disabled_reason"] = intent.disable

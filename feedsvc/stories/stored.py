@@ -77,10 +77,10 @@ def forget_memo() -> None:
     _worker_memo().clear()
 
 
-def features_of(title: str, text: str, lead_words: int = LEAD_WORDS) -> str:
-    """Analyse an article's title and text, encoded for the store."""
+def features_of(title: str, text: str, lead_words: int = LEAD_WORDS, key: str | None = None) -> str:
+    """Analyse an article's title and text, encoded for the store (``key``: if known)."""
     analysed = analyse(title, text, lead_words, _worker_memo())
-    return encode_features(analysed, features_key(title, text, lead_words))
+    return encode_features(analysed, key or features_key(title, text, lead_words))
 
 
 def encode_features(analysed: Analysed, key: str) -> str:

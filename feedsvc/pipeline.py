@@ -99,7 +99,6 @@ def process_fetched(
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import normalise
     from feedsvc.stories.stored import features_key, features_of
-    from feedsvc.stories.text import LEAD_WORDS
     from feedsvc.tags import tag_article
 
     vocabulary = vocabulary or Vocabulary()
@@ -123,7 +122,7 @@ def process_fetched(
         started = time.perf_counter()
         for raw in extracted.entries:
             article = tag_article(normalise(raw, source, now), source, vocabulary)
-            key = entries[article.id] = features_key(article.title, article.text, LEAD_WORDS)
+            key = entries[article.id] = features_key(article.title, article.text)
             if known.get(article.id) != key:
                 # analysed here, in parallel, so the story round (one process) need not
                 features = features_of(article.title, article.text, key=key)

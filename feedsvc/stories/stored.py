@@ -60,7 +60,7 @@ def _code_key(lead_words: int) -> str:
     return f"a2:{analysis_code()}:{lead_words}:"
 
 
-def features_key(title: str, text: str, lead_words: int) -> str:
+def features_key(title: str, text: str, lead_words: int = LEAD_WORDS) -> str:
     """The first line of the encoding of this title and text analysed for ``lead_words`` words."""
     analysed = blake2b(f"{title}\0{text}".encode(errors="surrogatepass"), digest_size=8)
     return _code_key(lead_words) + analysed.hexdigest()

@@ -384,7 +384,7 @@ class Cycle:
         if job.state is None or job.state.body_hash is None:
             return {}
         try:
-            return await loop.run_in_executor(None, self._store.latest_entries, job.source.name)
+            return await loop.run_in_executor(None, self._store.body_entries, job.source.name)
         except StoreError as exc:
             log.warning("source=%s stored entries unreadable: %s", job.source.name, exc)
             return {}

@@ -319,22 +319,22 @@ def test_the_last_stored_body_is_what_a_source_knows(store_url: str) -> None:
         store.sync_sources(
             [SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW
         )
-        assert store.latest_entries("s") == {}
+        assert store.body_entries("s") == {}
         first = {"a": "key-a", "b": "key-b"}
         store.save_batch("s", [], FetchIntent("s", NOW, "ok", NOW, entries=first))
-        assert store.latest_entries("s") == first
+        assert store.body_entries("s") == first
         later = NOW + timedelta(hours=1)
         # a 304 or an unchanged body (no entries) or a failure leaves them; the next
         # stored body replaces them
         store.record_fetch(FetchIntent("s", later, "error", later, entries={"x": "y"}))
         store.record_fetch(FetchIntent("s", later, "not-modified", later))
-        assert store.latest_entries("s") == first
+        assert store.body_entries("s") == first
         odd = {"id with \u2028 and é": "key:1", "b": "key-b2"}
         store.save_batch("s", [], FetchIntent("s", later, "ok", later, entries=odd))
-        assert store.latest_entries("s") == odd
+        assert store.body_entries("s") == odd
         with store.engine.begin() as connection:  # damaged: as if nothing were known
             connection.execute(sa.update(sources).values(body_entries="{not json"))
-        assert store.latest_entries("s") == {}
+        assert store.body_entries("s") == {}
         # whoever reads source states never reads them
         statements: list[str] = []
 

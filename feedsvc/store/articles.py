@@ -32,7 +32,7 @@ log = logging.getLogger("feedsvc.store.articles")
 
 CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
 # What is read back into an Article: ``ARTICLE_COLUMNS`` (all but the analysis, which
-# only grouping reads); every write stores the analysis too.
+# only grouping reads); every write stores the analysis too, beside them.
 _COLUMNS = tuple(c.name for c in ARTICLE_COLUMNS if c.name not in ("first_seen", "last_seen"))
 _UNTAGGED: tag_sql.Tagged = ((), ())
 # An article written without an analysis (its text had one stored) keeps that one.
@@ -110,12 +110,15 @@ def _to_article(row: Row[Any], tagged: tag_sql.Tagged) -> Article:
 
 
 def _values(article: Article) -> dict[str, Any]:
-    return {**{name: getattr(article, name) for name in _COLUMNS}, "features": article.features}
+    return {name: getattr(article, name) for name in _COLUMNS}
 
 
 def _insert(connection: Connection, new: Sequence[Article], seen_at: datetime) -> None:
     if new:
-        rows = [{**_values(a), "first_seen": seen_at, "last_seen": seen_at} for a in new]
+        rows = [
+            {**_values(a), "features": a.features, "first_seen": seen_at, "last_seen": seen_at}
+            for a in new
+        ]
         connection.execute(sa.insert(articles), rows)
 
 
@@ -134,7 +137,7 @@ def _update(connection: Connection, changed: Sequence[Article], seen_at: datetim
 
 def _update_row(article: Article, seen_at: datetime) -> dict[str, Any]:
     row = _values(article)
-    del row["source"], row["id"], row["features"]
+    del row["source"], row["id"]
     return {
         **row, "last_seen": seen_at, "k_source": article.source, "k_id": article.id,
         "k_features": article.features,

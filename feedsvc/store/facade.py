@@ -118,7 +118,7 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         with _translated("reading due sources"), reading(self.engine) as connection:
             return source_sql.due(connection, now)
 
-    def latest_entries(self, source: str) -> dict[str, str]:
+    def body_entries(self, source: str) -> dict[str, str]:
         """Each article of the last body of ``source`` stored: its id and its analysis's key.
 
         An in-memory database answers nothing: its one connection is the writer's,

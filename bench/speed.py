@@ -2,7 +2,8 @@
 
 Builds deterministic corpora in a scratch dir, serves each with a static server
 on loopback, runs reader 3.26 and feedsvc on it (first full update, all-304
-update, nothing due; each step one whole process), and prints per corpus a
+update, an update after a tenth of the feeds gained an entry, nothing due; each
+step one whole process), and prints per corpus a
 table of wall times, throughputs, peak RSS of the process tree and the
 reader/feedsvc ratios, then feedsvc's per-stage costs and the targets block.
 The machine is noisy: compare ratios from one run, not absolute times.
@@ -25,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from speedlib import corpus as corpora
+from speedlib.churn import add_entries, served_copy
+from speedlib.corpus import Corpus
 from speedlib.procstat import become_subreaper
 from speedlib.report import CorpusResult, corpus_report, to_json
 from speedlib.runners import Bench, Feedsvc, Reader
@@ -98,7 +101,8 @@ def run_corpus(
         return None
     directory = args.work / "runs" / name
     directory.mkdir(parents=True, exist_ok=True)
-    with serve(args.server, corpus.root, directory / "server") as server:
+    served = served_copy(corpus, directory / "served")
+    with serve(args.server, served, directory / "server") as server:
         print(f"[{name}] {corpus.describe()}; {args.server} on {server.base_url}", flush=True)
         urls = [server.base_url + path for path in corpus.paths]
         urls_file = directory / "urls.txt"
@@ -108,7 +112,7 @@ def run_corpus(
         use_reader = reader is not None and (name != "synthetic10" or args.reader_10x)
         plans = [reader.plan(bench, urls_file)] if use_reader and reader else []
         plans.append(feedsvc.plan(bench, urls))
-        runs = bench.interleave(plans)
+        runs = bench.interleave(plans, lambda step: _change(step, corpus, served))
         counts = {plan.tool: plan.counts() for plan in plans}
         startup = feedsvc.startup(bench, args.startup_runs)
     return CorpusResult(
@@ -120,6 +124,12 @@ def run_corpus(
         runs.get("reader"),
         counts.get("reader"),
     )
+
+
+def _change(step: str, corpus: Corpus, served: Path) -> None:
+    """Before the "changed" step, a tenth of the served feeds gain an entry."""
+    if step == "changed":
+        print(f"  [{corpus.name}] {add_entries(corpus, served).describe()}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,10 +48,11 @@ def rss_document(feed: FeedSpec, entries: list[EntrySpec]) -> str:
         f"<description>{escape(feed.description)}</description>\n<language>en</language>\n"
         f"<lastBuildDate>{format_datetime(feed.updated)}</lastBuildDate>\n"
     )
-    return head + "".join(_rss_item(e) for e in entries) + "</channel>\n</rss>\n"
+    return head + "".join(rss_item(e) for e in entries) + "</channel>\n</rss>\n"
 
 
-def _rss_item(entry: EntrySpec) -> str:
+def rss_item(entry: EntrySpec) -> str:
+    """One RSS ``<item>`` element."""
     permalink = "true" if entry.guid_is_link else "false"
     categories = "".join(f"<category>{escape(c)}</category>" for c in entry.categories)
     return (
@@ -73,10 +74,11 @@ def atom_document(feed: FeedSpec, entries: list[EntrySpec]) -> str:
         f'<link rel="alternate" type="text/html" href={quoteattr(feed.link)}/>\n'
         f"<updated>{_iso(feed.updated)}</updated>\n"
     )
-    return head + "".join(_atom_entry(e) for e in entries) + "</feed>\n"
+    return head + "".join(atom_entry(e) for e in entries) + "</feed>\n"
 
 
-def _atom_entry(entry: EntrySpec) -> str:
+def atom_entry(entry: EntrySpec) -> str:
+    """One Atom ``<entry>`` element."""
     summary = (
         f'<summary type="html">{escape(entry.summary_html)}</summary>\n'
         if entry.summary_html

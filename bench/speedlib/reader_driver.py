@@ -3,7 +3,8 @@
 usage: python reader_driver.py STEP DB URLS_FILE
 
 STEP is ``first`` (add every URL, then update all feeds), ``again`` (update all
-feeds, due or not: every one should answer 304), ``due`` (update the scheduled
+feeds, due or not: every one should answer 304), ``changed`` (the same, after a
+tenth of the feeds gained an entry), ``due`` (update the scheduled
 feeds only: none is due an hour after the last update) or ``count`` (print
 feed and entry counts as JSON). Updates use one worker, like reader's default.
 """
@@ -25,7 +26,7 @@ def main(step: str, db: str, urls_file: str) -> None:
             for url in Path(urls_file).read_text(encoding="utf-8").split():
                 reader.add_feed(url, exist_ok=True)
             reader.update_feeds(scheduled=False, workers=1)
-        elif step == "again":
+        elif step in ("again", "changed"):
             reader.update_feeds(scheduled=False, workers=1)
         elif step == "due":
             reader.update_feeds(scheduled=True, workers=1)

@@ -174,7 +174,7 @@ def _per_step(result: CorpusResult, show: Callable[[StepRun], str]) -> str:
     for tool, runs in (("reader", result.reader), ("feedsvc", result.feedsvc)):
         if runs:
             parts.append(f"{tool} " + " / ".join(show(r) for r in runs))
-    return "; ".join(parts) + "  (first / all-304 / nothing due)"
+    return "; ".join(parts) + f"  ({' / '.join(STEP_TITLES[step] for step in STEPS)})"
 
 
 def _server_note(result: CorpusResult) -> str:

@@ -1,8 +1,9 @@
 """The two contenders, each step a separate whole process timed from start to exit.
 
 * ``reader`` 3.26 in its own venv (``python -m venv`` + ``pip install``), driven by
-  ``reader_driver.py``: first update, all-304 update, scheduled update (nothing due).
-* ``feedsvc`` from this checkout's venv: ``run --all`` twice, then ``run``, plus
+  ``reader_driver.py``: first update, all-304 update, update after a tenth of the
+  feeds changed, scheduled update (nothing due).
+* ``feedsvc`` from this checkout's venv: ``run --all`` three times, then ``run``, plus
   ``--version`` for the process start-up cost. ``--timings`` is passed when
   ``feedsvc run --help`` offers it; its ``timings:`` line is parsed generically.
 """
@@ -26,9 +27,15 @@ from speedlib.server import RequestCounts, Server
 READER_REQUIREMENTS = ("reader==3.26", "sgmllib3k")
 READER_VERSION = "3.26"
 DRIVER = Path(__file__).with_name("reader_driver.py")
-STEPS = ("first", "again", "due")
-STEP_TITLES = {"first": "first full update", "again": "all-304 update", "due": "nothing due"}
+STEPS = ("first", "again", "changed", "due")
+STEP_TITLES = {
+    "first": "first full update",
+    "again": "all-304 update",
+    "changed": "a tenth changed",
+    "due": "nothing due",
+}
 STEP_TITLES |= {f"version-{n}": f"--version #{n}" for n in range(1, 100)}
+STEP_TITLES |= {f"floor-{n}": f"run {n}" for n in range(1, 100)}
 SUMMARY = re.compile(r"(\d+) files written, (\d+) unchanged")
 
 Timings = dict[str, float | int]
@@ -70,11 +77,17 @@ class Bench:
         print(f" {m.wall:.1f} s, {m.peak_rss / 2**20:.0f} MB, {requests.describe()}{status}")
         return run
 
-    def interleave(self, plans: list[Plan]) -> dict[str, list[StepRun]]:
-        """Each step for every tool in turn (tools side by side in time); a timeout ends a tool."""
+    def interleave(
+        self, plans: list[Plan], before: Callable[[str], None] = lambda step: None
+    ) -> dict[str, list[StepRun]]:
+        """Each step for every tool in turn (tools side by side in time); a timeout ends a tool.
+
+        ``before(step)`` runs once ahead of each step, e.g. to change the served files.
+        """
         runs: dict[str, list[StepRun]] = {plan.tool: [] for plan in plans}
         stopped: set[str] = set()
         for step in STEPS:
+            before(step)
             for plan in plans:
                 if plan.tool in stopped:
                     continue
@@ -138,7 +151,7 @@ class Reader:
         subprocess.run(pip, check=True)
 
     def plan(self, bench: Bench, urls: Path) -> Plan:
-        """The three steps on a fresh database."""
+        """Every step on a fresh database."""
         db = bench.directory / "reader.sqlite"
         for stale in bench.directory.glob("reader.sqlite*"):
             stale.unlink()
@@ -197,7 +210,7 @@ class Feedsvc:
         return config
 
     def plan(self, bench: Bench, urls: list[str]) -> Plan:
-        """The three steps on a fresh data and output dir."""
+        """Every step on a fresh data and output dir."""
         directory = bench.directory / "feedsvc"
         _clear(directory)
         config = self.write_config(directory, urls)
@@ -205,6 +218,7 @@ class Feedsvc:
         commands = {
             "first": ["--config", str(config), "run", "--all", *timings],
             "again": ["--config", str(config), "run", "--all", *timings],
+            "changed": ["--config", str(config), "run", "--all", *timings],
             "due": ["--config", str(config), "run", *timings],
         }
         full = {step: [*self.base, *args] for step, args in commands.items()}

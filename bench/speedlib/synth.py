@@ -81,7 +81,7 @@ class SyntheticFeeds:
         times = sorted(
             (START + self.spread * rng.random() for _ in range(entry_count)), reverse=True
         )
-        entries = [self._entry(rng, host, name, n, when) for n, when in enumerate(times)]
+        entries = [self.entry(rng, host, name, n, when) for n, when in enumerate(times)]
         spec = FeedSpec(
             id=f"urn:uuid:{uuid.UUID(int=rng.getrandbits(128))}",
             title=f"The {name} Post",
@@ -91,9 +91,10 @@ class SyntheticFeeds:
         )
         return spec, entries
 
-    def _entry(
+    def entry(
         self, rng: random.Random, host: str, author: str, n: int, when: datetime
     ) -> EntrySpec:
+        """Entry ``n`` of an outlet at ``host``, published at ``when``."""
         title_words = self.words.draw(rng, rng.randint(6, 14))
         slug = "-".join(title_words[:6])
         link = f"https://{host}/{when:%Y/%m/%d}/{slug}-{n}.html"

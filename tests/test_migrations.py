@@ -258,6 +258,50 @@ def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
         assert stored is not None and stored.tags == ("tides",)
 
 
+def test_each_engine_keeps_articles_through_r0006(empty_url: str) -> None:
+    """r0006's downgrade drops two columns of ``sources``, which every article references."""
+    with Store.open(empty_url) as store:
+        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
+        kept = Article(
+            source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
+            summary="", content_html="<p>New tables.</p>", text="New tables.", published=T0,
+            updated=None, date_estimated=False, content_hash="h1",
+        )  # fmt: skip
+        intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
+        store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
+        decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
+        store.save_stories([decision], [], {}, T0)
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0005")  # r0007's, then r0006's
+        with engine.connect() as connection:
+            assert current_revision(connection) == "r0005"
+            rows = {
+                table: connection.execute(sa.text(query)).all()
+                for table, query in (
+                    ("sources", "SELECT name FROM sources"),
+                    ("articles", "SELECT source, id, title FROM articles"),
+                    ("article_tags", "SELECT source, article_id, tag FROM article_tags"),
+                    ("story_members", "SELECT source, article_id, story_id FROM story_members"),
+                )
+            }
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("sources")}
+    finally:
+        engine.dispose()
+    assert rows == {
+        "sources": [("almanac",)],
+        "articles": [("almanac", "a1", "Tide tables revised")],
+        "article_tags": [("almanac", "a1", "tides")],
+        "story_members": [("almanac", "a1", "story-1")],
+    }
+    assert not {"lease_owner", "lease_until"} & columns  # the downgrade did drop them
+    with Store.open(empty_url) as store:  # migrates to head again
+        assert store.story_of("almanac", "a1") == "story-1"
+        stored = store.article("almanac", "a1")
+        assert stored is not None and stored.tags == ("tides",)
+
+
 def shape(url: str) -> dict[str, object]:
     """Everything a schema says of each table: columns, keys, indexes, constraints."""
     engine = make_engine(url)

@@ -42,8 +42,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop workers and the lease columns."""
+    """Drop workers and the lease columns, in place.
+
+    Never by copying ``sources`` (batch mode's default on SQLite): with foreign
+    keys on, dropping the old table fails while any article references it. SQLite
+    drops a column in place since 3.35 (neither column is in an index or constraint).
+    """
     op.drop_table("workers")
-    with op.batch_alter_table("sources") as batch:
+    with op.batch_alter_table("sources", recreate="never") as batch:
         batch.drop_column("lease_until")
         batch.drop_column("lease_owner")

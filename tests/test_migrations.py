@@ -302,6 +302,60 @@ def test_each_engine_keeps_articles_through_r0006(empty_url: str) -> None:
         assert stored is not None and stored.tags == ("tides",)
 
 
+KEPT_ROWS = {  # table: (what to read of it, what a downgrade must leave there)
+    "sources": ("SELECT name FROM sources", [("almanac",)]),
+    "articles": (
+        "SELECT source, id, title FROM articles",
+        [("almanac", "a1", "Tide tables revised")],
+    ),
+    "article_tags": (
+        "SELECT source, article_id, tag FROM article_tags",
+        [("almanac", "a1", "tides")],
+    ),
+    "story_members": (
+        "SELECT source, article_id, story_id FROM story_members",
+        [("almanac", "a1", "story-1")],
+    ),
+}
+
+
+def test_each_engine_keeps_articles_down_to_r0001_and_back(empty_url: str) -> None:
+    """Every downgrade, one at a time, keeps the rows its revision can hold.
+
+    r0001 is the oldest revision with articles; story_members exists from r0003 on.
+    """
+    with Store.open(empty_url) as store:
+        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
+        kept = Article(
+            source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
+            summary="", content_html="<p>New tables.</p>", text="New tables.", published=T0,
+            updated=None, date_estimated=False, content_hash="h1", features="an analysis",
+        )  # fmt: skip
+        intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
+        store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
+        decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
+        store.save_stories([decision], [], {}, T0)
+    engine = make_engine(empty_url)
+    try:
+        for target in ("r0006", "r0005", "r0004", "r0003", "r0002", "r0001"):
+            with writing(engine) as connection:
+                command.downgrade(alembic_config(connection), target)
+            holds = set(KEPT_ROWS) if target >= "r0003" else set(KEPT_ROWS) - {"story_members"}
+            with engine.connect() as connection:
+                assert current_revision(connection) == target
+                assert holds <= set(sa.inspect(connection).get_table_names()), target
+                rows = {t: connection.execute(sa.text(KEPT_ROWS[t][0])).all() for t in holds}
+            assert rows == {t: KEPT_ROWS[t][1] for t in holds}, target
+    finally:
+        engine.dispose()
+    with Store.open(empty_url) as store:  # migrates to head again
+        assert store.story_of("almanac", "a1") is None  # went with r0003's table
+        stored = store.article("almanac", "a1")
+        assert stored is not None and stored.tags == ("tides",)
+        assert (stored.title, stored.features) == ("Tide tables revised", None)
+        assert [s.name for s in store.source_states()] == ["almanac"]
+
+
 def shape(url: str) -> dict[str, object]:
     """Everything a schema says of each table: columns, keys, indexes, constraints."""
     engine = make_engine(url)

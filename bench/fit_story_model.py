@@ -50,7 +50,8 @@ from pathlib import Path
 from story_data import TARGETS, Labelled, fold_of, load_all
 
 from feedsvc.stories import Decision, StoryEngine, StoryParams, final_stories
-from feedsvc.stories.engine import Candidate, story_id_for
+from feedsvc.stories.candidates import Candidate
+from feedsvc.stories.engine import story_id_for
 from feedsvc.stories.evaluate import Scores, score_items
 from feedsvc.stories.model import StoryItem
 from feedsvc.stories.scoring import FEATURES, StoryModel, default_model, sigmoid

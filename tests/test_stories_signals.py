@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feedsvc.stories import StoryEngine, StoryItem
-from feedsvc.stories.engine import Candidate
+from feedsvc.stories.candidates import Candidate
 from feedsvc.stories.signals import Profile, cosine, variants
 
 T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)

@@ -7,7 +7,8 @@ a learned score against the candidate stories found through an inverted
 index. Otherwise the item founds a new story whose id is derived from the item
 id, so re-running over the same items gives the same ids.
 
-The same-event score of an item against a candidate story is::
+The same-event score of an item against a candidate story (found and scored
+in ``candidates.py``) is::
 
     P(same story | signals) x 2^(-gap / 1 day)
 
@@ -35,18 +36,14 @@ same after a round trip, in any process.
 from __future__ import annotations
 
 import copy
-import heapq
 import logging
-import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
-from operator import itemgetter
 from typing import cast
 
+from feedsvc.stories.candidates import Candidate, TimePrior, find_candidates, pair_features
 from feedsvc.stories.idf import DocFreq
-from feedsvc.stories.index import ActiveIndex, Member, StoryRecord
+from feedsvc.stories.index import ActiveIndex, Member
 from feedsvc.stories.model import (
     Decision,
     Explanation,
@@ -56,16 +53,12 @@ from feedsvc.stories.model import (
     StoryParams,
     StoryState,
 )
-from feedsvc.stories.scoring import FEATURES, sigmoid
 from feedsvc.stories.signals import (
     Profile,
     build_vector,
-    cosine_words,
     counted_terms,
-    is_date_only,
     pair_signals,
     spelled_names,
-    variants,
 )
 from feedsvc.stories.stored import read_features
 from feedsvc.stories.text import WordCache, analyse, hash_text, sketch_jaccard
@@ -75,43 +68,11 @@ log = logging.getLogger("feedsvc.stories.engine")
 # A reprint with small edits shares almost all weighted terms; below this cosine
 # the (costlier) shingle comparison is not even tried.
 _NEAR_DUPLICATE_MIN_COSINE = 0.5
-_LN2 = math.log(2.0)
-_DAY = 86400.0
-# A story whose partial similarity to the item is below this is not scored.
-_MIN_PROXY = 0.01
-# Stories are ranked through the members with the largest partial dot products:
-# members are visited best first until this many stories are found, or this many
-# members were visited.
-_LEADING_STORIES = 16
-_LEADING_WALK = 96
-
-
-@dataclass(slots=True)
-class Candidate:
-    """A story scored against the incoming item: its signals, probability and score."""
-
-    story: str
-    score: float
-    probability: float
-    decay: float
-    features: tuple[float, ...]
-    best: float
-    best_member: str | None
 
 
 def word_terms(vector: Mapping[str, float]) -> int:
     """How many single-word terms (not phrases) a vector holds: how much text an item has."""
     return sum(1 for term in vector if "_" not in term)
-
-
-def _evidence(terms: int, other: Profile | None) -> float:
-    """The ``evidence`` feature: how much text the shorter of the two compared items has.
-
-    Symmetric, so two items decide alike whichever arrives first.
-    """
-    if other is not None:
-        terms = min(terms, other.terms)
-    return math.log1p(terms)
 
 
 def story_id_for(item_id: str) -> str:
@@ -134,9 +95,7 @@ class StoryEngine:
         self._index = ActiveIndex(p.window, p.max_postings, p.member_terms, aliases)
         self._known: dict[str, str] = dict(state.assignments) if state else {}
         self._words = WordCache()
-        self._rate = _LN2 / p.time_half_life.total_seconds()
-        self._grace = p.date_only_grace.total_seconds()
-        self._free = p.time_grace.total_seconds()
+        self._prior = TimePrior.of(p)
 
     # ------------------------------------------------------------------ public
 
@@ -231,11 +190,11 @@ class StoryEngine:
         a, b = self._index.members[a_id], self._index.members[b_id]
         first, later = sorted((a, b), key=lambda m: (m.profile.published, m.profile.item_id))
         signals = pair_signals(a.profile, b.profile)
-        values = self._pair_features(later.profile, first.profile)
+        values = pair_features(later.profile, first.profile)
         model = self.params.model
         probability = model.probability(values)
-        full = self._full_texts(later.profile.terms, first.profile)
-        decay = self._decay(
+        full = self._prior.full_texts(later.profile.terms, first.profile)
+        decay = self._prior.decay(
             later.profile.published.timestamp(), first.profile.published, False, full
         )
         score = probability * decay
@@ -309,7 +268,7 @@ class StoryEngine:
         merged = tuple(sorted(s for s in {top.story, *merging} if s != target))
         return Decision(
             profile.item_id, target, "same-event", top.score, top.best_member,
-            self._signals(top), merged,
+            top.signals(), merged,
         )  # fmt: skip
 
     def _mergeable(self, top: str, stories: list[str]) -> list[str]:
@@ -324,63 +283,6 @@ class StoryEngine:
         limit = self.params.merge_max_members
         return [s for s in stories if s == largest or len(records[s].members) <= limit]
 
-    def _signals(self, cand: Candidate) -> Signals:
-        """The signals of a decision: each feature, the probability, time prior and score."""
-        signals = {name: round(v, 4) for name, v in zip(FEATURES, cand.features, strict=True)}
-        signals.update(
-            {"p_same": round(cand.probability, 4), "time_prior": round(cand.decay, 4),
-             "score": round(cand.score, 4)}
-        )  # fmt: skip
-        return Signals(signals)
-
-    def _decay(
-        self, when: float, other: datetime | float, other_dated: bool, full: bool = False
-    ) -> float:
-        """Return the time prior between a time and another (a story's mean, or an item's).
-
-        It halves with every ``time_half_life`` of gap; between two ``full``
-        texts the first ``time_grace`` of gap is free. Between two bare dates
-        (outlets that date by the day follow an event day after day) the gap is
-        reduced by ``date_only_grace``; between a bare date and a time, by the
-        one day the date stands for.
-        """
-        if isinstance(other, datetime):
-            other_dated = is_date_only(other)
-            other = other.timestamp()
-        gap = abs(when - other) - (self._free if full else 0.0)
-        when_dated = when % _DAY == 0
-        if other_dated and when_dated:
-            gap -= self._grace
-        elif other_dated or when_dated:
-            gap -= _DAY  # a bare date against a time: the date stands for its whole day
-        return math.exp(-self._rate * max(0.0, gap))
-
-    def _full_texts(self, terms: int, other: Profile | None) -> bool:
-        """Whether an item of ``terms`` word terms and ``other`` are both full texts, not headlines.
-
-        A headline alone is thin evidence, and time does most of the work; two
-        articles carry enough content for a follow-up hours later to be judged
-        on it, so the time prior's grace applies between them only.
-        """
-        if other is None:
-            return False
-        return min(terms, other.terms) >= self.params.full_text_terms
-
-    def _story_prior(self, when: float, rec: StoryRecord, full: bool) -> float:
-        """Return the time prior between an item's time and a story.
-
-        The gap runs to the story's mean publication time, so a story does not
-        drift along with its latest members. Bare dates (outlets that date by
-        the day, like print) follow up day after day: when the item or every
-        member of the story carries a bare date, the story's latest date
-        counts too, whichever is nearer.
-        """
-        dated = rec.date_only()
-        prior = self._decay(when, rec.mean_time(), dated, full)
-        if (dated or when % 86400 == 0) and rec.last is not None:
-            prior = max(prior, self._decay(when, rec.last.timestamp(), dated, full))
-        return prior
-
     def _oldest(self, story_ids: list[str]) -> str:
         """Return the story founded first (ties broken by id)."""
         return min(story_ids, key=lambda s: (self._index.stories[s].founded, s))
@@ -388,107 +290,10 @@ class StoryEngine:
     def _candidates(self, profile: Profile) -> list[Candidate]:
         """Score the stories that share heavy terms with the item, best first.
 
-        Stories and members are found through the item's ``lookup_terms``
-        heaviest terms; the ``scored_candidates`` stories with the largest
-        partial similarity (summed vector plus best member) are then scored
-        exactly.
+        The work is ``candidates.find_candidates``'s; this method is the hook a
+        subclass wraps to see every candidate (``bench/fit_story_model.py``).
         """
-        p = self.params
-        index = self._index
-        vector = profile.vector
-        heavy = list(islice(vector.items(), p.lookup_terms))  # the vector is heaviest first
-        story_dots, member_dots = index.lookup(heavy)
-        best = index.leading_members(member_dots, _LEADING_STORIES, _LEADING_WALK)
-        stories = index.stories
-        # partial similarity: summed vector plus best member; a story whose best
-        # member is not among the leading members counts its sum twice, as a
-        # one-member story (not in the story index) counts its member twice
-        centroids = {s: d * stories[s].inv_norm for s, d in story_dots.items()}
-        proxy = {s: c + c for s, c in centroids.items()}
-        for s, top in best.items():
-            lead = top[0][0]
-            proxy[s] = centroids.get(s, lead) + lead
-        ranked = heapq.nlargest(p.scored_candidates, proxy.items(), key=itemgetter(1, 0))
-        wanting = [s for s, _ in ranked if len(best.get(s, ())) < min(2, len(stories[s].members))]
-        if wanting:
-            best.update(index.best_members(member_dots, set(wanting)))
-        when = profile.published.timestamp()
-        terms = profile.terms
-        scored = [
-            self._score(profile, s, best.get(s, []), when, terms)
-            for s, value in ranked
-            if value >= _MIN_PROXY
-        ]
-        return sorted(scored, key=lambda c: (-c.score, c.story))
-
-    def _score(
-        self,
-        profile: Profile,
-        story: str,
-        found: list[tuple[float, str]],
-        when: float,
-        terms: int,
-    ) -> Candidate:
-        """Compute the signals of an item against one story, and the model's score."""
-        rec = self._index.stories[story]
-        members = self._index.members
-        single = len(rec.members) == 1
-        if single:
-            found = [(0.0, next(iter(rec.members)))]
-            centroid = 0.0  # the member's cosine, below
-        else:
-            centroid = self._index.centroid_dot(profile.vector, rec)
-        best = second = 0.0
-        best_member: str | None = None
-        names = numbers = words = 0
-        for _, member in found:
-            other = members[member].profile
-            cos, shared = cosine_words(profile.vector, other.vector)
-            if single:
-                centroid = cos
-            gained, variant_pairs = variants(profile, other)
-            sim = cos + gained
-            if best_member is None or (sim, member) > (best, best_member):
-                second = best
-                best, best_member = sim, member
-                names = len(profile.names & other.names) + variant_pairs
-                numbers = len(profile.numbers & other.numbers)
-                words = shared
-            else:
-                second = sim
-        nearest = members[best_member].profile if best_member else None
-        features = (
-            centroid,
-            best,
-            second,
-            math.log1p(names),
-            math.log1p(numbers),
-            math.log1p(words),
-            1.0 if profile.outlet in rec.outlets else 0.0,
-            math.log1p(len(rec.members)),
-            _evidence(terms, nearest),
-        )
-        probability = sigmoid(self.params.model.logit(features))
-        decay = self._story_prior(when, rec, self._full_texts(terms, nearest))
-        return Candidate(
-            story, probability * decay, probability, decay, features, best, best_member
-        )
-
-    def _pair_features(self, item: Profile, other: Profile) -> tuple[float, ...]:
-        """The model's signals for an item against another item taken as a one-member story."""
-        cos, shared = cosine_words(item.vector, other.vector)
-        gained, pairs = variants(item, other)
-        return (
-            cos,
-            cos + gained,
-            0.0,
-            math.log1p(len(item.names & other.names) + pairs),
-            math.log1p(len(item.numbers & other.numbers)),
-            math.log1p(shared),
-            1.0 if item.outlet == other.outlet else 0.0,
-            math.log1p(1),
-            _evidence(item.terms, other),
-        )
+        return find_candidates(profile, self._index, self.params, self._prior)
 
     def _reason(
         self, later: Member, same: bool, score: float, probability: float, decay: float
@@ -536,10 +341,6 @@ class StoryEngine:
         else:
             summed = rec.alone.unpacked() if rec.alone is not None else rec.total
             self._idf.add(t for t in terms if t not in summed)
-
-
-def _value_then_key(kv: tuple[str, float]) -> tuple[float, str]:
-    return kv[1], kv[0]
 
 
 def _exact_keys(item: StoryItem, fingerprint: str | None) -> tuple[str, ...]:

@@ -5,8 +5,9 @@ Orchestration between the store and the engine's side of the round
 snapshot (``story_snapshot``) when it matches the store and no new article is
 older than its window allows (``placing.LATE``); otherwise it is rebuilt:
 warmed up with the articles of the active window and the assignments stored
-for them, so that story ids stay stable across runs and restarts. Then every
-article that has no story yet is added, oldest first, ``BATCH`` at a time (a
+for them (from no more than a window before the newest stored article:
+``placing.replay_from``), so that story ids stay stable across runs and
+restarts. Then every article that has no story yet is added, oldest first, ``BATCH`` at a time (a
 first run of many feeds never holds all their texts at once); the decisions,
 merges and new story shapes of each batch are saved in one transaction with a
 new token, and the snapshot written at the end carries the last one: a round
@@ -42,6 +43,7 @@ from feedsvc.placing import (
     add_in_order,
     fresh_engine,
     item_key,
+    replay_from,
     serve,
     text_order,
 )
@@ -90,12 +92,14 @@ def assign_stories(
         since = placer.start(token, pending[0].published, now)
         known: Sequence[Text] = []
         if since is not None:
+            since = replay_from(since, store.newest_assigned(), now, params.window)
             assignments = store.story_assignments(since)
             placer.restore({item_key(*k): s for k, s in assignments.items()}, store.story_aliases())
             known = _known(store, since, pending)
         placer.send_place(known, pending)
+        replayed = len(known)
         del known
-        result = AssignResult(rebuilt=since is not None)
+        result = AssignResult(rebuilt=since is not None, replayed=replayed)
         while True:
             # read the next batch while the engine places this one (keyset paging
             # does not depend on this batch being saved), and send it at once: it

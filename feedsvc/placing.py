@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import chain
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -57,6 +57,7 @@ class AssignResult:
     joined: int = 0
     merges: int = 0
     rebuilt: bool = False
+    replayed: int = 0  # stored articles replayed to rebuild the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,26 @@ def story_item(article: Text) -> StoryItem:
 def text_order(article: Text) -> tuple[datetime, str, str]:
     """The order in which a round reads and places articles: published, source, id."""
     return (article.published, article.source, article.id)
+
+
+def replay_from(
+    since: datetime, newest: datetime | None, now: datetime, window: timedelta
+) -> datetime:
+    """Where a rebuilt window's replay starts: ``since``, but not before ``newest`` less a window.
+
+    ``since`` is a window before the oldest pending article; ``newest`` is when
+    the newest stored article in a story was published. The stored window goes
+    in whole before the first pending article, and the engine's clock never
+    goes back: when that article is placed, every article more than a window
+    older than ``newest`` has left the window again. Replaying those changes
+    no member or story a pending article meets, only the decayed word counts
+    behind the weights, as where any rebuild starts. Without this bound, one
+    article dated weeks back (a backdated report, a new source's archive)
+    replayed, and held in memory, every article stored since.
+    """
+    if newest is None:
+        return since
+    return max(since, min(newest, now) - window)
 
 
 def fresh_engine(

@@ -201,9 +201,9 @@ class Service:
             log.info("stories: no article waits for one")
         else:
             log.info(
-                "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s",
+                "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s replayed=%d",
                 assigned.assigned, assigned.new_stories, assigned.joined, assigned.merges,
-                assigned.rebuilt,
+                assigned.rebuilt, assigned.replayed,
             )  # fmt: skip
         times.count("stories_items", assigned.assigned if assigned else 0)
         with times.measure("publish"):

@@ -68,6 +68,20 @@ def texts_since(connection: Connection, since: datetime) -> list[ArticleText]:
     return [ArticleText(*row) for row in connection.execute(stmt)]
 
 
+def newest_assigned(connection: Connection) -> datetime | None:
+    """When the newest article of a configured source that is in a story was published."""
+    member = sa.exists().where(_member_of_article)
+    stmt = (
+        sa.select(articles.c.published)
+        .join(sources, sources.c.name == articles.c.source)
+        .where(sources.c.removed_at.is_(None), member)
+        .order_by(articles.c.published.desc())
+        .limit(1)
+    )
+    newest: datetime | None = connection.execute(stmt).scalar()
+    return newest
+
+
 def unassigned_texts(
     connection: Connection, *, limit: int | None = None, after: TextKey | None = None
 ) -> list[ArticleText]:

@@ -44,6 +44,11 @@ class StoryQueries:
         with self._translate("reading articles"), reading(self.engine) as connection:
             return story_sql.texts_since(connection, since)
 
+    def newest_assigned(self) -> datetime | None:
+        """When the newest article in a story (of a configured source) was published."""
+        with self._translate("reading articles"), reading(self.engine) as connection:
+            return story_sql.newest_assigned(connection)
+
     def unassigned_texts(
         self, *, limit: int | None = None, after: story_sql.TextKey | None = None
     ) -> list[ArticleText]:

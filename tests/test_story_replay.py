@@ -1,0 +1,114 @@
+"""A rebuilt window replays a window before the newest stored article at most, however late."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from feedsvc.assign import assign_stories, restored_engine
+from feedsvc.config_types import SourceConfig
+from feedsvc.placing import add_in_order, item_key, replay_from
+from feedsvc.store import Store
+from feedsvc.stories import StoryParams
+from feedsvc.types import Article, FetchIntent
+
+T0 = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
+DAYS = 21
+OUTLETS = ("harbour", "valley", "coast")
+PARAMS = StoryParams()
+NOW = T0 + timedelta(days=DAYS)
+SYLLABLES = ("bra", "kel", "mon", "tiv", "sar", "dul", "pen", "ros", "gav", "lim", "ter", "quo")
+WINDOW = PARAMS.window
+
+
+def test_replay_starts_a_window_before_the_newest_article_at_the_earliest() -> None:
+    newest = T0 + timedelta(days=20)
+    late = T0 + timedelta(days=1) - WINDOW
+    assert replay_from(late, newest, NOW, WINDOW) == newest - WINDOW
+    newer = newest + timedelta(hours=2) - WINDOW  # pending articles newer than any stored
+    assert replay_from(newer, newest, NOW, WINDOW) == newer
+    assert replay_from(late, None, NOW, WINDOW) == late  # nothing stored in a story yet
+    future = NOW + timedelta(days=5)  # a stored date past the clock counts as now
+    assert replay_from(late, future, NOW, WINDOW) == NOW - WINDOW
+
+
+def event_words(day: int) -> list[str]:
+    """Made-up words of the day's event: no two days share one."""
+    rng = random.Random(f"replay-{day}")
+    made = {"".join(rng.sample(SYLLABLES, 3)) for _ in range(12)}
+    return sorted(made)[:8]
+
+
+def report(outlet: str, n: int, day: float, words: list[str]) -> Article:
+    title = f"{words[0].title()} {words[1]} {words[2]} at {words[3].title()} {words[4]}"
+    text = f"{title}. The {words[5]} of {words[6].title()} {words[7]} said so today."
+    return Article(
+        source=outlet, id=f"{outlet}-{n}", url=f"https://{outlet}.test/{n}", title=title,
+        summary="", content_html=f"<p>{text}</p>", text=text,
+        published=T0 + timedelta(days=day), updated=None, date_estimated=False,
+        content_hash=f"{outlet}-{n}",
+    )  # fmt: skip
+
+
+def save(store: Store, articles: list[Article]) -> None:
+    for outlet in OUTLETS:
+        mine = [a for a in articles if a.source == outlet]
+        if mine:
+            store.save_batch(outlet, mine, FetchIntent(outlet, NOW, "ok", NOW))
+
+
+def open_store(path: Path) -> Store:
+    store = Store.open(f"sqlite:///{path}")
+    configs = [SourceConfig(o, o.title(), "feed", url=f"https://{o}.test/") for o in OUTLETS]
+    store.sync_sources(configs, T0)
+    return store
+
+
+def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
+    tmp_path: Path,
+) -> None:
+    """Three weeks of daily events are stored; then reports dated day 1 and day 18 arrive."""
+    database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    late = [
+        report("coast", 1001, 1.3, event_words(1)),  # its event left the window long ago
+        report("coast", 1018, 18.4, event_words(18)),  # its event is still in the window
+    ]
+    with open_store(database) as store:
+        save(store, daily)
+        first = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert first.assigned == len(daily)
+        save(store, late)
+    reference = tmp_path / "reference.sqlite3"
+    shutil.copyfile(database, reference)
+
+    with open_store(database) as store:
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        placed = {item_key(a.source, a.id): store.story_of(a.source, a.id) for a in late}
+        joined = store.story_of("harbour", "harbour-36")  # day 18's first report
+        gone = store.story_of("harbour", "harbour-2")  # day 1's first report
+
+    assert result.rebuilt and result.assigned == 2
+    newest = max(a.published for a in daily)
+    in_window = [a for a in daily if a.published >= newest - WINDOW]
+    assert result.replayed == len(in_window) == 7  # days 17.1 to 20.1, not the 42 since day 1
+
+    # the same round as before the bound: everything since a window before day 1.3 replayed
+    with open_store(reference) as store:
+        pending = store.unassigned_texts()
+        since = pending[0].published - WINDOW
+        engine = restored_engine(store, PARAMS, since)
+        waiting = {item_key(a.source, a.id) for a in pending}
+        known = [a for a in store.texts_since(since) if item_key(a.source, a.id) not in waiting]
+        assert len(known) == len(daily)
+        done = add_in_order(engine, known, pending)
+    expected = {d.item_id: engine.resolve(d.story_id) for d in done.decisions}
+    assert placed == expected
+    assert placed["coast:coast-1018"] == joined  # its event's story is still in the window
+    assert placed["coast:coast-1001"] != gone  # its event's story left it: a story of its own

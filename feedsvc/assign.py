@@ -90,15 +90,13 @@ def assign_stories(
     with _placer(params, sources, snapshot, pool) as placer:
         token = store.service_state(SNAPSHOT_KEY) if snapshot is not None else None
         since = placer.start(token, pending[0].published, now)
-        known: Sequence[Text] = []
+        replayed = 0
         if since is not None:
             since = replay_from(since, store.newest_assigned(), now, params.window)
             assignments = store.story_assignments(since)
             placer.restore({item_key(*k): s for k, s in assignments.items()}, store.story_aliases())
-            known = _known(store, since, pending)
-        placer.send_place(known, pending)
-        replayed = len(known)
-        del known
+            replayed = _replay(placer, store, since, pending, batch)
+        placer.send_place([], pending)
         result = AssignResult(rebuilt=since is not None, replayed=replayed)
         while True:
             # read the next batch while the engine places this one (keyset paging
@@ -149,6 +147,39 @@ def _placer(
         yield RemotePlacer(companion)
     finally:
         companion.close()
+
+
+def _replay(
+    placer: LocalPlacer | RemotePlacer,
+    store: Store,
+    since: datetime,
+    pending: Sequence[Text],
+    batch: int,
+) -> int:
+    """Send the stored window since ``since`` to the engine, ``batch`` articles at a time.
+
+    Each batch is read while the engine replays the one before, and neither
+    side ever holds more of the window's texts than that (one list of the
+    whole window was, at 10,000 feeds, 167 MB here and as much there).
+    Returns how many articles were replayed.
+    """
+    waiting = {item_key(a.source, a.id) for a in pending}
+    replayed, after, sent = 0, None, False
+    while True:
+        texts = store.texts_since(since, limit=batch, after=after)
+        if sent:
+            placer.replayed()
+        known = [a for a in texts if item_key(a.source, a.id) not in waiting]
+        if known:
+            placer.send_replay(known)
+            replayed += len(known)
+        sent = bool(known)
+        if len(texts) < batch:
+            break
+        after = text_order(texts[-1])
+    if sent:
+        placer.replayed()
+    return replayed
 
 
 def _known(store: Store, since: datetime, pending: Sequence[Text]) -> list[Text]:

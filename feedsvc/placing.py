@@ -191,6 +191,19 @@ class Placer:
         """Start from a new engine that knows the stored assignments and aliases."""
         self._engine = fresh_engine(self._params, assignments, aliases)
 
+    def replay(self, known: Sequence[Text]) -> int:
+        """Add stored articles of the window to replay, oldest first; return how many.
+
+        A rebuilt window goes in a batch at a time, all of it before the
+        first pending article (``place``), as ``add_in_order`` puts it.
+        """
+        engine = self._need_engine()
+        for article in known:
+            self._latest = max(self._latest or article.published, article.published)
+            engine.add(story_item(article))
+        gc.collect(1)  # the batch's cyclic garbage, as after ``place``
+        return len(known)
+
     def place(self, known: Sequence[Text], pending: Sequence[Text]) -> Placed:
         """Add ``known`` (the window to replay) and ``pending``; return what to save."""
         engine = self._need_engine()
@@ -238,6 +251,13 @@ class LocalPlacer:
         """``Placer.restore``."""
         self._placer.restore(assignments, aliases)
 
+    def send_replay(self, known: Sequence[Text]) -> None:
+        """Replay a batch of the stored window (here: at once); ``replayed`` follows."""
+        self._placer.replay(known)
+
+    def replayed(self) -> None:
+        """Return once the batch of the window sent last is replayed."""
+
     def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
         """Place a batch (here: at once); ``placed`` returns the outcomes in order."""
         self._placed.append(self._placer.place(known, pending))
@@ -276,6 +296,14 @@ class RemotePlacer:
     def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
         """``Placer.restore``, there."""
         self._call("restore", dict(assignments), dict(aliases))
+
+    def send_replay(self, known: Sequence[Text]) -> None:
+        """Hand a batch of the stored window over and return at once; ``replayed`` waits."""
+        self._send("replay", list(known))
+
+    def replayed(self) -> None:
+        """Wait until the batch of the window sent last is replayed."""
+        self._answer()
 
     def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
         """Hand a batch over and return at once; ``placed`` waits for the outcomes in order."""
@@ -347,6 +375,7 @@ def serve(
     calls: dict[str, Callable[..., Any]] = {
         "start": placer.start,
         "restore": placer.restore,
+        "replay": placer.replay,
         "place": placer.place,
         "finish": placer.finish,
     }

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 import shutil
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from feedsvc.assign import assign_stories, restored_engine
 from feedsvc.config_types import SourceConfig
@@ -13,6 +16,7 @@ from feedsvc.placing import add_in_order, item_key, replay_from
 from feedsvc.store import Store
 from feedsvc.stories import StoryParams
 from feedsvc.types import Article, FetchIntent
+from feedsvc.workers import RenewingPool
 
 T0 = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
 DAYS = 21
@@ -66,10 +70,19 @@ def open_store(path: Path) -> Store:
     return store
 
 
+@pytest.mark.parametrize(
+    ("batch", "processes"),
+    [(1000, False), (3, False), (3, True)],
+    ids=["one-batch", "batches-of-3", "batches-of-3-in-a-process"],
+)
 def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
-    tmp_path: Path,
+    tmp_path: Path, batch: int, processes: bool
 ) -> None:
-    """Three weeks of daily events are stored; then reports dated day 1 and day 18 arrive."""
+    """Three weeks of daily events are stored; then reports dated day 1 and day 18 arrive.
+
+    The window is replayed ``batch`` articles at a time (a message each when
+    the engine works in a process of its own): the same decisions.
+    """
     database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
     daily = [
         report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
@@ -88,8 +101,11 @@ def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
     reference = tmp_path / "reference.sqlite3"
     shutil.copyfile(database, reference)
 
-    with open_store(database) as store:
-        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+    with open_store(database) as store, ExitStack() as stack:
+        pool = stack.enter_context(RenewingPool(1)) if processes else None
+        result = assign_stories(
+            store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot, batch=batch, pool=pool
+        )
         placed = {item_key(a.source, a.id): store.story_of(a.source, a.id) for a in late}
         joined = store.story_of("harbour", "harbour-36")  # day 18's first report
         gone = store.story_of("harbour", "harbour-2")  # day 1's first report

@@ -61,11 +61,32 @@ def aliases(connection: Connection) -> dict[str, str]:
     return {row.alias: row.story_id for row in connection.execute(stmt)}
 
 
-def texts_since(connection: Connection, since: datetime) -> list[ArticleText]:
-    """Articles of configured sources in a story, published at or after ``since``, oldest first."""
+def texts_since(
+    connection: Connection,
+    since: datetime,
+    *,
+    limit: int | None = None,
+    after: TextKey | None = None,
+) -> list[ArticleText]:
+    """Articles of configured sources in a story, published at or after ``since``, oldest first.
+
+    At most ``limit`` of them, those after ``after`` in that order (published,
+    source, id): a rebuilt window is read a batch at a time.
+    """
     member = sa.exists().where(_member_of_article)
-    stmt = _configured_texts().where(articles.c.published >= since, member)
+    stmt = _after(_configured_texts().where(articles.c.published >= since, member), after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [ArticleText(*row) for row in connection.execute(stmt)]
+
+
+def _after(stmt: sa.Select[Any], after: TextKey | None) -> sa.Select[Any]:
+    """``stmt`` (in grouping order) from the article after ``after`` on, if given."""
+    if after is None:
+        return stmt
+    columns = (articles.c.published, articles.c.source, articles.c.id)
+    bound = (sa.literal(value, type_=c.type) for value, c in zip(after, columns, strict=True))
+    return stmt.where(sa.tuple_(*columns) > sa.tuple_(*bound))
 
 
 def newest_assigned(connection: Connection) -> datetime | None:
@@ -91,11 +112,7 @@ def unassigned_texts(
     (published, source, id): a round reads its pending articles a batch at a time.
     """
     member = sa.exists().where(_member_of_article)
-    stmt = _configured_texts().where(~member)
-    if after is not None:
-        columns = (articles.c.published, articles.c.source, articles.c.id)
-        bound = (sa.literal(value, type_=c.type) for value, c in zip(after, columns, strict=True))
-        stmt = stmt.where(sa.tuple_(*columns) > sa.tuple_(*bound))
+    stmt = _after(_configured_texts().where(~member), after)
     if limit is not None:
         stmt = stmt.limit(limit)
     return [ArticleText(*row) for row in connection.execute(stmt)]

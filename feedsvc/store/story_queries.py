@@ -39,10 +39,19 @@ class StoryQueries:
         with self._translate("reading story aliases"), reading(self.engine) as connection:
             return story_sql.aliases(connection)
 
-    def texts_since(self, since: datetime) -> list[ArticleText]:
-        """What grouping needs of the articles published at or after ``since``, oldest first."""
+    def texts_since(
+        self,
+        since: datetime,
+        *,
+        limit: int | None = None,
+        after: story_sql.TextKey | None = None,
+    ) -> list[ArticleText]:
+        """What grouping needs of the articles in a story published at or after ``since``.
+
+        Oldest first; at most ``limit`` of them, those after ``after`` (published, source, id).
+        """
         with self._translate("reading articles"), reading(self.engine) as connection:
-            return story_sql.texts_since(connection, since)
+            return story_sql.texts_since(connection, since, limit=limit, after=after)
 
     def newest_assigned(self) -> datetime | None:
         """When the newest article in a story (of a configured source) was published."""

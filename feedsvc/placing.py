@@ -109,11 +109,15 @@ def replay_from(
     the newest stored article in a story was published. The stored window goes
     in whole before the first pending article, and the engine's clock never
     goes back: when that article is placed, every article more than a window
-    older than ``newest`` has left the window again. Replaying those changes
-    no member or story a pending article meets, only the decayed word counts
-    behind the weights, as where any rebuild starts. Without this bound, one
-    article dated weeks back (a backdated report, a new source's archive)
-    replayed, and held in memory, every article stored since.
+    older than ``newest`` has left the window again. Leaving those out
+    changes no member or story a pending article meets. It changes what
+    any rebuild's starting point changes: the decayed word counts behind the
+    weights, the founding time of a story whose first members left the
+    window (which of two merged stories keeps its id), and which of several
+    articles with one URL or hash owns that exact-copy key after the first
+    one left. Without this bound, one article dated weeks back (a backdated
+    report, a new source's archive) replayed, and held in memory, every
+    article stored since.
     """
     if newest is None:
         return since

@@ -231,77 +231,6 @@ def test_each_engine_keeps_sources_through_r0006(empty_url: str) -> None:
         engine.dispose()
 
 
-def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
-    with Store.open(empty_url) as store:
-        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
-        kept = Article(
-            source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
-            summary="", content_html="<p>New tables.</p>", text="New tables.", published=T0,
-            updated=None, date_estimated=False, content_hash="h1", features="an analysis",
-        )  # fmt: skip
-        intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
-        store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
-        decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
-        store.save_stories([decision], [], {}, T0)
-    engine = make_engine(empty_url)
-    try:
-        with writing(engine) as connection:
-            command.downgrade(alembic_config(connection), "r0006")  # drops the analyses
-    finally:
-        engine.dispose()
-    with Store.open(empty_url) as store:  # migrates to r0007 again
-        (text,) = store.texts_since(T0)
-        assert (text.id, text.text, text.features) == ("a1", "New tables.", None)
-        # nothing that hangs on the article went with the column
-        assert store.story_of("almanac", "a1") == "story-1"
-        stored = store.article("almanac", "a1")
-        assert stored is not None and stored.tags == ("tides",)
-
-
-def test_each_engine_keeps_articles_through_r0006(empty_url: str) -> None:
-    """r0006's downgrade drops two columns of ``sources``, which every article references."""
-    with Store.open(empty_url) as store:
-        store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
-        kept = Article(
-            source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
-            summary="", content_html="<p>New tables.</p>", text="New tables.", published=T0,
-            updated=None, date_estimated=False, content_hash="h1",
-        )  # fmt: skip
-        intent = FetchIntent(source="almanac", fetched_at=T0, status="ok", next_fetch_after=T0)
-        store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
-        decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
-        store.save_stories([decision], [], {}, T0)
-    engine = make_engine(empty_url)
-    try:
-        with writing(engine) as connection:
-            command.downgrade(alembic_config(connection), "r0005")  # r0007's, then r0006's
-        with engine.connect() as connection:
-            assert current_revision(connection) == "r0005"
-            rows = {
-                table: connection.execute(sa.text(query)).all()
-                for table, query in (
-                    ("sources", "SELECT name FROM sources"),
-                    ("articles", "SELECT source, id, title FROM articles"),
-                    ("article_tags", "SELECT source, article_id, tag FROM article_tags"),
-                    ("story_members", "SELECT source, article_id, story_id FROM story_members"),
-                )
-            }
-            columns = {c["name"] for c in sa.inspect(connection).get_columns("sources")}
-    finally:
-        engine.dispose()
-    assert rows == {
-        "sources": [("almanac",)],
-        "articles": [("almanac", "a1", "Tide tables revised")],
-        "article_tags": [("almanac", "a1", "tides")],
-        "story_members": [("almanac", "a1", "story-1")],
-    }
-    assert not {"lease_owner", "lease_until"} & columns  # the downgrade did drop them
-    with Store.open(empty_url) as store:  # migrates to head again
-        assert store.story_of("almanac", "a1") == "story-1"
-        stored = store.article("almanac", "a1")
-        assert stored is not None and stored.tags == ("tides",)
-
-
 KEPT_ROWS = {  # table: (what to read of it, what a downgrade must leave there)
     "sources": ("SELECT name FROM sources", [("almanac",)]),
     "articles": (
@@ -319,12 +248,9 @@ KEPT_ROWS = {  # table: (what to read of it, what a downgrade must leave there)
 }
 
 
-def test_each_engine_keeps_articles_down_to_r0001_and_back(empty_url: str) -> None:
-    """Every downgrade, one at a time, keeps the rows its revision can hold.
-
-    r0001 is the oldest revision with articles; story_members exists from r0003 on.
-    """
-    with Store.open(empty_url) as store:
+def store_one_tagged_member(url: str) -> None:
+    """A source, an article of it with an analysis, the tag "tides" and a story membership."""
+    with Store.open(url) as store:
         store.sync_sources([SourceConfig("almanac", "Almanac", "feed", url="http://a.test/")], T0)
         kept = Article(
             source="almanac", id="a1", url="http://a.test/1", title="Tide tables revised",
@@ -335,6 +261,52 @@ def test_each_engine_keeps_articles_down_to_r0001_and_back(empty_url: str) -> No
         store.save_batch("almanac", [replace(kept, tags=("tides",))], intent)
         decision = StoryAssignment("almanac", "a1", "story-1", "new", 0.0)
         store.save_stories([decision], [], {}, T0)
+
+
+def test_each_engine_keeps_articles_through_r0007(empty_url: str) -> None:
+    store_one_tagged_member(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0006")  # drops the analyses
+    finally:
+        engine.dispose()
+    with Store.open(empty_url) as store:  # migrates to r0007 again
+        (text,) = store.texts_since(T0)
+        assert (text.id, text.text, text.features) == ("a1", "New tables.", None)
+        # nothing that hangs on the article went with the column
+        assert store.story_of("almanac", "a1") == "story-1"
+        stored = store.article("almanac", "a1")
+        assert stored is not None and stored.tags == ("tides",)
+
+
+def test_each_engine_keeps_articles_through_r0006(empty_url: str) -> None:
+    """r0006's downgrade drops two columns of ``sources``, which every article references."""
+    store_one_tagged_member(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0005")  # r0007's, then r0006's
+        with engine.connect() as connection:
+            assert current_revision(connection) == "r0005"
+            rows = {t: connection.execute(sa.text(q)).all() for t, (q, _) in KEPT_ROWS.items()}
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("sources")}
+    finally:
+        engine.dispose()
+    assert rows == {table: held for table, (_, held) in KEPT_ROWS.items()}
+    assert not {"lease_owner", "lease_until"} & columns  # the downgrade did drop them
+    with Store.open(empty_url) as store:  # migrates to head again
+        assert store.story_of("almanac", "a1") == "story-1"
+        stored = store.article("almanac", "a1")
+        assert stored is not None and stored.tags == ("tides",)
+
+
+def test_each_engine_keeps_articles_down_to_r0001_and_back(empty_url: str) -> None:
+    """Every downgrade, one at a time, keeps the rows its revision can hold.
+
+    r0001 is the oldest revision with articles; story_members exists from r0003 on.
+    """
+    store_one_tagged_member(empty_url)
     engine = make_engine(empty_url)
     try:
         for target in ("r0006", "r0005", "r0004", "r0003", "r0002", "r0001"):

@@ -96,7 +96,7 @@ def assign_stories(
             assignments = store.story_assignments(since)
             placer.restore({item_key(*k): s for k, s in assignments.items()}, store.story_aliases())
             replayed = _replay(placer, store, since, pending, batch)
-        placer.send_place([], pending)
+        placer.send_place(pending)
         result = AssignResult(rebuilt=since is not None, replayed=replayed)
         while True:
             # read the next batch while the engine places this one (keyset paging
@@ -107,7 +107,7 @@ def assign_stories(
                 following = store.unassigned_texts(limit=batch, after=text_order(pending[-1]))
             token = uuid.uuid4().hex
             if following:
-                placer.send_place([], following)
+                placer.send_place(following)
             elif snapshot is not None:
                 # the snapshot is written while the last batch is saved: it is used
                 # only once the store holds its token, so either may end first

@@ -208,10 +208,10 @@ class Placer:
         gc.collect(1)  # the batch's cyclic garbage, as after ``place``
         return len(known)
 
-    def place(self, known: Sequence[Text], pending: Sequence[Text]) -> Placed:
-        """Add ``known`` (the window to replay) and ``pending``; return what to save."""
+    def place(self, pending: Sequence[Text]) -> Placed:
+        """Add ``pending`` (after the window, if one was replayed); return what to save."""
         engine = self._need_engine()
-        done = add_in_order(engine, known, pending)
+        done = add_in_order(engine, [], pending)
         self._latest = max(filter(None, (self._latest, done.latest)), default=None)
         merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
         new = sum(1 for d in done.decisions if d.layer == "new")
@@ -262,9 +262,9 @@ class LocalPlacer:
     def replayed(self) -> None:
         """Return once the batch of the window sent last is replayed."""
 
-    def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
+    def send_place(self, pending: Sequence[Text]) -> None:
         """Place a batch (here: at once); ``placed`` returns the outcomes in order."""
-        self._placed.append(self._placer.place(known, pending))
+        self._placed.append(self._placer.place(pending))
 
     def placed(self) -> Placed:
         """The outcome of the earliest batch sent and not yet taken."""
@@ -309,9 +309,9 @@ class RemotePlacer:
         """Wait until the batch of the window sent last is replayed."""
         self._answer()
 
-    def send_place(self, known: Sequence[Text], pending: Sequence[Text]) -> None:
+    def send_place(self, pending: Sequence[Text]) -> None:
         """Hand a batch over and return at once; ``placed`` waits for the outcomes in order."""
-        self._send("place", list(known), list(pending))
+        self._send("place", list(pending))
 
     def placed(self) -> Placed:
         """The outcome of the earliest batch sent and not yet taken (waits for it)."""

@@ -57,7 +57,7 @@ def test_the_engine_process_places_as_this_one_and_never_loads_the_store(
         since = side.start(None, T0, T0)
         assert since == T0 - StoryParams().window  # no snapshot: the window is replayed
         side.restore({}, {})
-        side.send_place([], BATCH)
+        side.send_place(BATCH)
     there, here = placer.placed(), local.placed()
     assert there == here
     assert there.counts.assigned == 3 and there.counts.new_stories == 2  # the floods are one
@@ -70,7 +70,7 @@ def test_an_error_in_the_engine_process_is_raised_here(
     remote: tuple[RemotePlacer, Companion],
 ) -> None:
     placer, _ = remote
-    placer.send_place([], BATCH)  # before start: the placer there has no engine
+    placer.send_place(BATCH)  # before start: the placer there has no engine
     with pytest.raises(RuntimeError, match="must start"):
         placer.placed()
     assert placer.start(None, T0, T0) is not None  # and it serves on
@@ -85,7 +85,7 @@ def test_a_dead_engine_process_is_a_clear_error_not_a_hang(
     os.kill(companion.pid, signal.SIGKILL)
     with pytest.raises(StoryRoundError, match="ended unexpectedly"):
         placer.restore({}, {})
-        placer.send_place([], BATCH)
+        placer.send_place(BATCH)
         placer.placed()
 
 
@@ -101,17 +101,17 @@ def test_a_batch_sent_before_the_last_is_answered_waits_its_turn(
     for side in (placer, local):
         side.start(None, T0, T0)
         side.restore({}, {})
-        side.send_place([], BATCH[:2])
-        side.send_place([], BATCH[2:])
+        side.send_place(BATCH[:2])
+        side.send_place(BATCH[2:])
         outcomes.append((side.placed(), side.placed()))
     (first, second), (here_first, here_second) = outcomes
     assert (first, second) == (here_first, here_second)
     assert first.counts.assigned == 2 and first.counts.new_stories == 1
     assert second.counts.assigned == 1 and second.counts.new_stories == 1
-    placer.send_place([], [text(3, "west", "Brackley library plans approved")])
+    placer.send_place([text(3, "west", "Brackley library plans approved")])
     placer.send_finish("token")  # no snapshot path there: it answers at once
     with pytest.raises(RuntimeError, match="already wait"):
-        placer.send_place([], BATCH)
+        placer.send_place(BATCH)
     placer.placed()
     placer.finished()
     with pytest.raises(RuntimeError, match="no request"):

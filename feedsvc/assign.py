@@ -2,13 +2,13 @@
 
 Orchestration between the store and the engine's side of the round
 (``placing``). The engine of the previous round is read back from its
-snapshot (``story_snapshot``) when it matches the store and no new article is
-older than its window allows (``placing.LATE``); otherwise it is rebuilt:
-warmed up with the articles of the active window and the assignments stored
-for them (from no more than a window before the newest stored article:
-``placing.replay_from``), so that story ids stay stable across runs and
-restarts. Then every article that has no story yet is added, oldest first, ``BATCH`` at a time (a
-first run of many feeds never holds all their texts at once); the decisions,
+snapshot (``story_snapshot``) when it matches the store, however late the new
+articles; otherwise it is rebuilt: warmed up with the articles of the active
+window and the assignments stored for them (from no more than a window before
+the newest stored article: ``placing.replay_from``), so that story ids stay
+stable across runs and restarts. Then every article that has no story yet is
+added, oldest first, ``BATCH`` at a time (a first run of many feeds never
+holds all their texts at once); the decisions,
 merges and new story shapes of each batch are saved in one transaction with a
 new token, and the snapshot written at the end carries the last one: a round
 killed between batches, or before its last batch was saved, leaves a snapshot

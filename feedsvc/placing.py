@@ -12,7 +12,6 @@ batch and saves the last one while the engine places this one.
 from __future__ import annotations
 
 import gc
-import logging
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,14 +31,6 @@ from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
 if TYPE_CHECKING:
     from feedsvc.companion import Companion
     from feedsvc.stories import StoryEngine
-
-log = logging.getLogger("feedsvc.placing")
-
-# How much older than the newest article the snapshot has seen a new article may
-# be, as a share of the window, for the snapshot to be used: its older
-# neighbours may already have left the window, and at a third of it (a day, by
-# default) the time decay leaves them little weight anyway.
-LATE = 1 / 3
 
 Text = Article | ArticleText
 
@@ -177,18 +168,19 @@ class Placer:
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """Take the snapshot's engine if it fits (None), else say from when to replay the window.
 
-        The snapshot fits when its token is the stored ``token``, and the
-        oldest pending article (``first``) is at most ``LATE`` of a window older
-        than the newest article it has seen.
+        The snapshot fits when its token is the stored ``token``, however old
+        the oldest pending article (``first``): a rebuilt window goes in whole
+        before the first pending article (``add_in_order``) and the engine's
+        clock never goes back, so a rebuild would hold the snapshot's window
+        when that article is placed, only rebuilt, and less like the engine
+        that made the stored decisions (``replay_from``).
         """
         params = self._params
         if self._snapshot is not None:
             saved = load_snapshot(self._snapshot, params, self._sources, token)
-            if saved is not None and first >= saved.latest - params.window * LATE:
+            if saved is not None:
                 self._engine, self._latest = saved.engine, saved.latest
                 return None
-            if saved is not None:
-                log.info("stories: articles older than the snapshot allows; rebuilding the window")
         return min(first, now) - params.window
 
     def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:

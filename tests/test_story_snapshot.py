@@ -188,10 +188,26 @@ def test_other_parameters_or_sources_ignore_the_snapshot(after_one_round: Path) 
         assert assign_stories(store, params, T0, sources=fewer, snapshot=snapshot).rebuilt
 
 
-def test_an_article_older_than_the_snapshot_allows_rebuilds(after_one_round: Path) -> None:
-    # The snapshot has seen articles up to T0+5h; a day's window share before that is T0-19h.
-    late = [(23, -20.0, "east", "Kellmouth prepares sandbags before the storm")]
-    assert second_round(after_one_round, late).rebuilt
+def test_a_late_article_is_placed_with_the_snapshot_as_a_rebuild_places_it(
+    after_one_round: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The snapshot has seen articles up to T0+5h; these are a day and more older.
+    late = [
+        (23, -20.0, "east", "Kellmouth prepares sandbags before the storm"),
+        (24, -26.0, "south", "Storm surge floods the harbour road at Kellmouth"),  # a reprint
+    ]
+    rebuilt = tmp_path_factory.mktemp("rebuilt")
+    shutil.copytree(after_one_round, rebuilt, dirs_exist_ok=True)
+    (rebuilt / "stories.snapshot").unlink()
+    assert not second_round(after_one_round, late).rebuilt
+    assert second_round(rebuilt, late).rebuilt
+    stories = []
+    for directory in (after_one_round, rebuilt):
+        with open_store(directory) as store:
+            rows = [(n, *item) for n, item in enumerate(WIRE[:5])] + late
+            stories.append({f"{o}-{n}": store.story_of(o, f"{o}-{n}") for n, _, o, _ in rows})
+    assert stories[0] == stories[1]
+    assert stories[0]["south-24"] == stories[0]["north-0"]  # it met the snapshot's window
 
 
 def test_a_round_with_nothing_to_place_still_removes_a_killed_snapshot_write(

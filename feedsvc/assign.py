@@ -182,10 +182,23 @@ def _replay(
     return replayed
 
 
-def _known(store: Store, since: datetime, pending: Sequence[Text]) -> list[Text]:
-    """The stored window to replay: articles in a story, published since ``since``."""
-    waiting = {item_key(a.source, a.id) for a in pending}
-    return [a for a in store.texts_since(since) if item_key(a.source, a.id) not in waiting]
+def _between(store: Store, since: datetime, until: datetime, pair: Sequence[Text]) -> list[Text]:
+    """The stored articles in a story published from ``since`` to ``until``, but ``pair``.
+
+    Read a batch at a time, and no further than ``until``: the replay before an
+    explanation never holds the archive after it.
+    """
+    waiting = {item_key(a.source, a.id) for a in pair}
+    found: list[Text] = []
+    after = None
+    while True:
+        texts = store.texts_since(since, limit=BATCH, after=after)
+        found += [
+            a for a in texts if a.published <= until and item_key(a.source, a.id) not in waiting
+        ]
+        if len(texts) < BATCH or texts[-1].published > until:
+            return found
+        after = text_order(texts[-1])
 
 
 def _save(store: Store, placed: Placed, now: datetime, token: str) -> None:
@@ -216,11 +229,17 @@ def restored_engine(store: Store, params: StoryParams, since: datetime) -> Story
 
 
 def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> Explanation:
-    """Why two stored articles are, or are not, in one story: the engine's signals."""
+    """Why two stored articles are, or are not, in one story: the engine's signals.
+
+    The engine replays the window before the older of the two up to the newer
+    one, then takes the pair: its clock stops there, so two articles a window
+    apart or less are both in its window however long ago they were published.
+    """
     since = min(a.published, b.published) - params.window
     engine = restored_engine(store, params, since)
     pair = sorted((a, b), key=text_order)
-    add_in_order(engine, _known(store, since, pair), pair)
+    until = pair[-1].published
+    add_in_order(engine, _between(store, since, until, pair), pair)
     a_key, b_key = item_key(a.source, a.id), item_key(b.source, b.id)
     try:
         return engine.explain(a_key, b_key)

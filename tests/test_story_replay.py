@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.assign import assign_stories, restored_engine
+from feedsvc.assign import assign_stories, explain_pair, restored_engine
 from feedsvc.config_types import SourceConfig
 from feedsvc.placing import add_in_order, item_key, replay_from
 from feedsvc.store import Store
@@ -129,3 +129,29 @@ def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
     assert placed == expected
     assert placed["coast:coast-1018"] == joined  # its event's story is still in the window
     assert placed["coast:coast-1001"] != gone  # its event's story left it: a story of its own
+
+
+def test_an_old_pair_is_explained_within_its_own_window(tmp_path: Path) -> None:
+    """Two reports of day 1, explained three weeks later, were compared: the engine says how."""
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    with open_store(tmp_path / "db.sqlite3") as store:
+        save(store, daily)
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS)
+        a, b, other = (store.article(*key) for key in (
+            ("harbour", "harbour-2"), ("valley", "valley-3"), ("harbour", "harbour-10"),
+        ))  # fmt: skip
+        assert a is not None and b is not None and other is not None
+        same = explain_pair(store, PARAMS, a, b)
+        apart = explain_pair(store, PARAMS, a, other)  # day 1 and day 5: more than a window
+    assert same.same_story and same.story_a == store_story(tmp_path, "harbour", "harbour-2")
+    assert same.signals and "never compared" not in same.reason
+    assert not apart.same_story and "never compared" in apart.reason
+
+
+def store_story(directory: Path, source: str, article_id: str) -> str | None:
+    with open_store(directory / "db.sqlite3") as store:
+        return store.story_of(source, article_id)

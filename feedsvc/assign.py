@@ -235,17 +235,18 @@ def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> E
     one, then takes the pair: its clock stops there, so two articles a window
     apart or less are both in its window however long ago they were published.
     """
-    since = min(a.published, b.published) - params.window
-    engine = restored_engine(store, params, since)
-    pair = sorted((a, b), key=text_order)
-    until = pair[-1].published
-    add_in_order(engine, _between(store, since, until, pair), pair)
     a_key, b_key = item_key(a.source, a.id), item_key(b.source, b.id)
-    try:
-        return engine.explain(a_key, b_key)
-    except KeyError:  # one of them left the window before the other arrived
-        gap = abs(a.published - b.published)
-        story_a = store.story_of(a.source, a.id) or "(none)"
-        story_b = store.story_of(b.source, b.id) or "(none)"
-        reason = f"published {gap} apart, beyond the {params.window} window: never compared"
-        return Explanation(a_key, b_key, story_a == story_b, story_a, story_b, {}, 0.0, reason)
+    gap = abs(a.published - b.published)
+    if gap <= params.window:
+        since = min(a.published, b.published) - params.window
+        engine = restored_engine(store, params, since)
+        pair = sorted((a, b), key=text_order)
+        add_in_order(engine, _between(store, since, pair[-1].published, pair), pair)
+        try:
+            return engine.explain(a_key, b_key)
+        except KeyError:  # evicted at the window's very edge
+            pass
+    story_a = store.story_of(a.source, a.id) or "(none)"
+    story_b = store.story_of(b.source, b.id) or "(none)"
+    reason = f"published {gap} apart, beyond the {params.window} window: never compared"
+    return Explanation(a_key, b_key, story_a == story_b, story_a, story_b, {}, 0.0, reason)

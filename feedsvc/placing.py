@@ -130,7 +130,6 @@ class Round:
 
     decisions: list[Decision]
     shapes: dict[str, StoryUpdate]
-    latest: datetime | None = None
 
 
 def add_in_order(engine: StoryEngine, known: Sequence[Text], pending: Sequence[Text]) -> Round:
@@ -145,7 +144,6 @@ def add_in_order(engine: StoryEngine, known: Sequence[Text], pending: Sequence[T
     waiting = {item_key(a.source, a.id) for a in pending}
     result = Round([], {})
     for article in chain(known, sorted(pending, key=text_order)):
-        result.latest = max(result.latest or article.published, article.published)
         decision = engine.add(story_item(article))
         if decision.item_id in waiting:
             result.decisions.append(decision)
@@ -163,7 +161,6 @@ class Placer:
         self._sources = tuple(sources)
         self._snapshot = snapshot
         self._engine: StoryEngine | None = None
-        self._latest: datetime | None = None
 
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """Take the snapshot's engine if it fits (None), else say from when to replay the window.
@@ -177,9 +174,8 @@ class Placer:
         """
         params = self._params
         if self._snapshot is not None:
-            saved = load_snapshot(self._snapshot, params, self._sources, token)
-            if saved is not None:
-                self._engine, self._latest = saved.engine, saved.latest
+            self._engine = load_snapshot(self._snapshot, params, self._sources, token)
+            if self._engine is not None:
                 return None
         return min(first, now) - params.window
 
@@ -195,7 +191,6 @@ class Placer:
         """
         engine = self._need_engine()
         for article in known:
-            self._latest = max(self._latest or article.published, article.published)
             engine.add(story_item(article))
         gc.collect(1)  # the batch's cyclic garbage, as after ``place``
         return len(known)
@@ -204,7 +199,6 @@ class Placer:
         """Add ``pending`` (after the window, if one was replayed); return what to save."""
         engine = self._need_engine()
         done = add_in_order(engine, [], pending)
-        self._latest = max(filter(None, (self._latest, done.latest)), default=None)
         merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
         new = sum(1 for d in done.decisions if d.layer == "new")
         placed = Placed(
@@ -219,12 +213,12 @@ class Placer:
 
     def finish(self, token: str) -> None:
         """Write the snapshot of the engine, stamped with the token its last batch is saved with."""
-        if self._snapshot is None or self._latest is None:
+        if self._snapshot is None or self._engine is None:
             return
-        engine = self._need_engine()
+        engine = self._engine
         # pickling memoises every object it writes: room made here is reused by it
         engine.drop_caches()
-        save_snapshot(self._snapshot, engine, self._params, self._sources, token, self._latest)
+        save_snapshot(self._snapshot, engine, self._params, self._sources, token)
 
     def _need_engine(self) -> StoryEngine:
         if self._engine is None:

@@ -34,8 +34,6 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -52,14 +50,6 @@ log = logging.getLogger("feedsvc.story_snapshot")
 SNAPSHOT_KEY = "story_snapshot"
 SNAPSHOT_FILE = "stories.snapshot"
 _FORMAT = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """An engine read back from disk, and the newest publication time it has seen."""
-
-    engine: StoryEngine
-    latest: datetime
 
 
 @cache
@@ -85,7 +75,7 @@ def _header(params: StoryParams, sources: Iterable[str], token: str) -> dict[str
 
 def load_snapshot(
     path: Path, params: StoryParams, sources: Iterable[str], token: str | None
-) -> Snapshot | None:
+) -> StoryEngine | None:
     """The engine saved at ``path`` if it matches all of these, else None."""
     if token is None or not path.is_file():
         return None
@@ -98,14 +88,10 @@ def load_snapshot(
                 return None
             from feedsvc.stories import StoryEngine
 
-            engine = StoryEngine.from_snapshot_parts(_parts(handle))
-            latest = header["latest"]
+            return StoryEngine.from_snapshot_parts(_parts(handle))
     except Exception as exc:  # a cache: anything unreadable means "rebuild"
         log.warning("story snapshot unreadable; rebuilding the window path=%s error=%r", path, exc)
         return None
-    if not isinstance(latest, datetime):
-        return None
-    return Snapshot(engine, latest)
 
 
 def _parts(handle: BinaryIO) -> Iterator[object]:
@@ -130,10 +116,9 @@ def save_snapshot(
     params: StoryParams,
     sources: Iterable[str],
     token: str,
-    latest: datetime,
 ) -> None:
     """Write the engine to ``path`` (atomically); a failure is logged, never raised."""
-    header = {**_header(params, sources, token), "latest": latest}
+    header = _header(params, sources, token)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # leftovers: removed as the round began
         fd, name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)

@@ -39,7 +39,6 @@ from feedsvc.placing import (
     Placed,
     Placer,
     RemotePlacer,
-    Text,
     add_in_order,
     fresh_engine,
     item_key,
@@ -50,7 +49,7 @@ from feedsvc.placing import (
 from feedsvc.placing import young_collections_only as young_collections_only
 from feedsvc.stories import Explanation, StoryParams
 from feedsvc.story_snapshot import SNAPSHOT_KEY, remove_snapshot_leftovers
-from feedsvc.types import Article
+from feedsvc.types import Article, ArticleText
 from feedsvc.workers import rest_workers, return_free_memory, runs_processes
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ def assign_stories(
             since = replay_from(since, store.newest_assigned(), now, params.window)
             assignments = store.story_assignments(since)
             placer.restore({item_key(*k): s for k, s in assignments.items()}, store.story_aliases())
-            replayed = _replay(placer, store, since, pending, batch)
+            replayed = _replay(placer, store, since, batch)
         placer.send_place(pending)
         result = AssignResult(rebuilt=since is not None, replayed=replayed)
         while True:
@@ -149,55 +148,51 @@ def _placer(
         companion.close()
 
 
-def _replay(
-    placer: LocalPlacer | RemotePlacer,
-    store: Store,
-    since: datetime,
-    pending: Sequence[Text],
-    batch: int,
-) -> int:
+def _replay(placer: LocalPlacer | RemotePlacer, store: Store, since: datetime, batch: int) -> int:
     """Send the stored window since ``since`` to the engine, ``batch`` articles at a time.
 
     Each batch is read while the engine replays the one before, and neither
     side ever holds more of the window's texts than that (one list of the
     whole window was, at 10,000 feeds, 167 MB here and as much there).
-    Returns how many articles were replayed.
+    Pending articles are in no story, so none is among them. Returns how
+    many articles were replayed.
     """
-    waiting = {item_key(a.source, a.id) for a in pending}
-    replayed, after, sent = 0, None, False
-    while True:
-        texts = store.texts_since(since, limit=batch, after=after)
+    replayed, sent = 0, False
+    for known in _stored_window(store, since, batch):  # the next is read meanwhile
         if sent:
             placer.replayed()
-        known = [a for a in texts if item_key(a.source, a.id) not in waiting]
-        if known:
-            placer.send_replay(known)
-            replayed += len(known)
-        sent = bool(known)
-        if len(texts) < batch:
-            break
-        after = text_order(texts[-1])
+        placer.send_replay(known)
+        replayed, sent = replayed + len(known), True
     if sent:
         placer.replayed()
     return replayed
 
 
-def _between(store: Store, since: datetime, until: datetime, pair: Sequence[Text]) -> list[Text]:
-    """The stored articles in a story published from ``since`` to ``until``, but ``pair``.
+def _stored_window(
+    store: Store,
+    since: datetime,
+    batch: int,
+    *,
+    until: datetime | None = None,
+    leave_out: frozenset[str] = frozenset(),
+) -> Iterator[list[ArticleText]]:
+    """The articles in a story published since ``since`` (to ``until``), oldest first.
 
-    Read a batch at a time, and no further than ``until``: the replay before an
-    explanation never holds the archive after it.
+    Read ``batch`` at a time and yielded so (empty batches skipped), leaving
+    out those whose ``item_key`` is in ``leave_out``; reading stops at ``until``.
     """
-    waiting = {item_key(a.source, a.id) for a in pair}
-    found: list[Text] = []
     after = None
     while True:
-        texts = store.texts_since(since, limit=BATCH, after=after)
-        found += [
-            a for a in texts if a.published <= until and item_key(a.source, a.id) not in waiting
+        texts = store.texts_since(since, limit=batch, after=after)
+        kept = [
+            a
+            for a in texts
+            if (until is None or a.published <= until) and item_key(a.source, a.id) not in leave_out
         ]
-        if len(texts) < BATCH or texts[-1].published > until:
-            return found
+        if kept:
+            yield kept
+        if len(texts) < batch or (until is not None and texts[-1].published > until):
+            return
         after = text_order(texts[-1])
 
 
@@ -241,7 +236,10 @@ def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> E
         since = min(a.published, b.published) - params.window
         engine = restored_engine(store, params, since)
         pair = sorted((a, b), key=text_order)
-        add_in_order(engine, _between(store, since, pair[-1].published, pair), pair)
+        known = _stored_window(
+            store, since, BATCH, until=pair[-1].published, leave_out=frozenset((a_key, b_key))
+        )  # read no further than the pair: the archive after it is never held
+        add_in_order(engine, [text for part in known for text in part], pair)
         try:
             return engine.explain(a_key, b_key)
         except KeyError:  # evicted at the window's very edge

@@ -123,6 +123,7 @@ class Service:
     ) -> tuple[RunResult, PublishResult]:
         """Fetch, store, group and publish, with the store and the worker pool open."""
         with self.open_store() as store, worker_pool(workers) as pool:
+            self._retag_before_fetch(store, times)
             result = run_cycle(
                 self.config,
                 store,
@@ -153,6 +154,7 @@ class Service:
         """
         times = StageTimes()
         with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
+            self._retag_before_fetch(store, times)
             now = self._clock()
             result = run_cycle(self.config, store, now, pool=pool, stop=stop, rng=rng, times=times)
             arrived = any(s.new or s.updated for s in result.sources)
@@ -162,6 +164,24 @@ class Service:
         self.notify_hub(published)
         finished = max(self._clock(), result.started)
         return replace(result, published=published, finished=finished, timings=times.snapshot())
+
+    def _retag_before_fetch(self, store: Store, times: StageTimes) -> None:
+        """Re-tag what is stored if the tagging rules changed, before a fetch stores more.
+
+        What the fetch then stores is tagged by the rules as they are now (in
+        the workers), so the re-tagging reads only the articles stored before
+        the change: re-tagged after the fetch, a first run re-read every
+        article it had just stored. Done as the publisher, like the re-tagging
+        after the fetch, which then finds nothing to do.
+        """
+        role = store.publisher_role()
+        if not role.try_take():
+            return
+        try:
+            with times.measure("tags"):
+                retag_stored(self.config, store)
+        finally:
+            role.release()
 
     def _assign_and_publish(
         self,

@@ -112,6 +112,23 @@ def test_changing_a_rule_retags_what_is_stored_on_the_next_run(
     assert service.idle()
 
 
+def test_a_first_run_re_tags_before_it_fetches_not_what_it_fetched(
+    tmp_path: Path, repo_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = sample_config(tmp_path, repo_dir / "samples", METRO_ONLY)
+    service = Service.from_path(config, clock=lambda: NOW)
+    with caplog.at_level("INFO", logger="feedsvc.tagging"):
+        result = service.run_once(force=True, workers=1)
+    stored = sum(s.new for s in result.sources)
+    assert stored > 10
+    retagged = [r.getMessage() for r in caplog.records if r.name == "feedsvc.tagging"]
+    assert retagged == ["re-tagged stored articles checked=0 changed=0"]  # once, before the fetch
+    assert "tags" in result.timings
+    with service.open_store() as store:
+        metro = store.article(*METRO_FERRY)
+    assert metro is not None and "metro-pick" in metro.tags  # tagged as it was fetched
+
+
 def test_check_rules_and_tags_commands(
     tmp_path: Path, repo_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -105,8 +105,9 @@ def replay_from(
     any rebuild's starting point changes: the decayed word counts behind the
     weights, the founding time of a story whose first members left the
     window (which of two merged stories keeps its id), and which of several
-    articles with one URL or hash owns that exact-copy key after the first
-    one left. Without this bound, one article dated weeks back (a backdated
+    articles with one URL or hash answers for that exact-copy key (the
+    first added of those still in the window: added in stored order, not in
+    the order they arrived). Without this bound, one article dated weeks back (a backdated
     report, a new source's archive) replayed, and held in memory, every
     article stored since.
     """

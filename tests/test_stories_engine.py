@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,6 +111,28 @@ def test_same_url_is_an_exact_copy_even_with_other_words() -> None:
     b = StoryItem("u2", "Something else entirely", "Other text.", "B", T0, url="https://x.test/1")
     engine.add(a)
     assert engine.add(b).layer == "exact"
+
+
+def test_a_copy_still_in_the_window_answers_for_its_url_once_the_first_left() -> None:
+    engine = StoryEngine(StoryParams(window=timedelta(days=3)))
+    url = "https://x.test/ferry"
+    first = StoryItem("u1", "Ferry timetable changes", "Winter ferries.", "A", T0, url=url)
+    copy = StoryItem(
+        "u2", "Ferry timetable", "Ferries in winter.", "B", T0 + timedelta(days=2), url=url
+    )
+    engine.add(first)
+    assert engine.add(copy).layer == "exact"
+    assert engine.active_stories() == [story_id_for("u1")]
+    # the first leaves the window; the copy, two days younger, is still in it
+    late = StoryItem(
+        "u3", "Harbour crane collapse", "Dock workers hurt.", "C", T0 + timedelta(days=4), url=url
+    )
+    for engine_now in (engine, pickle.loads(pickle.dumps(engine))):
+        decision = engine_now.add(late)
+        assert (decision.layer, decision.matched_item) == ("exact", "u2")
+        assert decision.story_id == story_id_for("u1")
+        with pytest.raises(KeyError):
+            engine_now.story_of("u1")
 
 
 def test_wire_reprint_with_small_edits_is_a_near_duplicate(fictional: list[StoryItem]) -> None:

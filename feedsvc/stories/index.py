@@ -96,6 +96,7 @@ class ActiveIndex:
         self.stories: dict[str, StoryRecord] = {}
         self.aliases = aliases
         self.keys: dict[str, str] = {}
+        self._other_holders: dict[str, list[str]] = {}  # of a key, after ``keys``' holder
         self._postings: dict[str, dict[str, float]] = {}
         self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
@@ -107,13 +108,13 @@ class ActiveIndex:
     def __getstate__(self) -> dict[str, object]:
         """What a snapshot keeps: what cannot be derived from the members and stories.
 
-        The inverted indexes, the expiry heap and the record of every story
-        that is one member alone are rebuilt from the rest as it is read
-        (``__setstate__``), exactly: less to write and read, and far fewer
-        objects for the pickler to remember while it writes.
+        The inverted indexes, the exact-copy keys, the expiry heap and the
+        record of every story that is one member alone are rebuilt from the
+        rest as it is read (``__setstate__``), exactly: less to write and
+        read, and far fewer objects for the pickler to remember while it writes.
         """
         state = self.__dict__.copy()
-        for derived in ("_postings", "_story_postings", "_expiry"):
+        for derived in ("_postings", "_story_postings", "_expiry", "keys", "_other_holders"):
             del state[derived]
         state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
         return state
@@ -153,8 +154,10 @@ class ActiveIndex:
     def _derive(self) -> None:
         """Rebuild from the members and stories what pickling leaves out, exactly."""
         self._postings, self._story_postings = {}, {}
+        self.keys, self._other_holders = {}, {}
         for item_id, member in self.members.items():  # in the order they were inserted
             self._post(item_id, _packed(member.profile))
+            self._hold_keys(item_id, member.keys)
         for rec in self.stories.values():
             if len(rec.members) > 1:
                 self._index_story(rec)
@@ -270,8 +273,7 @@ class ActiveIndex:
             self.merge(other, story)
         item_id = profile.item_id
         self.members[item_id] = member
-        for key in member.keys:
-            self.keys.setdefault(key, item_id)
+        self._hold_keys(item_id, member.keys)
         self._post(item_id, vector)
         self._add_to_story(self.stories[member.story], profile, 1.0)
         heapq.heappush(self._expiry, (profile.published, item_id))
@@ -310,6 +312,27 @@ class ActiveIndex:
         for member_id in rec.members:
             self.members[member_id].story = new_id
         rec.id = new_id
+
+    def _hold_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
+        """Record a member's exact-copy keys: the first active holder of a key answers for it."""
+        for key in keys:
+            holder = self.keys.setdefault(key, item_id)
+            if holder != item_id:
+                self._other_holders.setdefault(key, []).append(item_id)
+
+    def _release_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
+        """Forget a leaving member's keys; the next holder of a key, if any, answers for it."""
+        for key in keys:
+            others = self._other_holders.get(key)
+            if self.keys.get(key) == item_id:
+                if others:
+                    self.keys[key] = others.pop(0)
+                else:
+                    del self.keys[key]
+            elif others and item_id in others:
+                others.remove(item_id)
+            if others is not None and not others:
+                del self._other_holders[key]
 
     def _post(self, item_id: str, vector: Packed) -> None:
         """Add a member to the postings of its ``member_terms`` heaviest terms."""
@@ -421,9 +444,7 @@ class ActiveIndex:
             posting.pop(item_id, None)
             if not posting:
                 del postings[term]
-        for key in member.keys:
-            if self.keys.get(key) == item_id:
-                del self.keys[key]
+        self._release_keys(item_id, member.keys)
         rec = self.stories[member.story]
         self._add_to_story(rec, member.profile, -1.0)
         if not rec.members:

@@ -34,7 +34,7 @@ from feedsvc.errors import ConfigError, LockedError, NotFoundError, PublishError
 if TYPE_CHECKING:
     from feedsvc.service import Service
     from feedsvc.stories import Explanation
-    from feedsvc.types import SourceState, StoryView
+    from feedsvc.types import SourceState, StoredDecision, StoryView
 
 EXIT_OK = 0
 EXIT_SOURCES_FAILED = 1
@@ -183,11 +183,12 @@ def cmd_stories_explain(args: argparse.Namespace) -> int:
 
     service = service_for(args.config)
     explanation = service.explain(args.a, args.b)
+    placed = {"A": service.story_decision(args.a), "B": service.story_decision(args.b)}
     tags = [
         *tag_lines(service.explain_tags(args.a), "A"),
         *tag_lines(service.explain_tags(args.b), "B"),
     ]
-    print("\n".join([format_explanation(explanation), *tags]))
+    print("\n".join([format_explanation(explanation), *format_decisions(placed), *tags]))
     return EXIT_OK
 
 
@@ -239,6 +240,20 @@ def format_explanation(explanation: Explanation) -> str:
         f"why: {explanation.reason}",
     ]
     return "\n".join(lines)
+
+
+def format_decisions(placed: Mapping[str, StoredDecision | None]) -> list[str]:
+    """How the story rounds placed each article, as stored (the engine above only replays)."""
+    lines = ["placed by the story rounds:"]
+    for name, decision in placed.items():
+        if decision is None:
+            lines.append(f"  {name}: in no story yet (the next run places it)")
+            continue
+        d = decision
+        how = f"a new story (best candidate {d.score:.3f})" if d.layer == "new" else None
+        how = how or f"{d.layer} {d.score:.3f}" + (f" via {d.matched}" if d.matched else "")
+        lines.append(f"  {name}: {how}, {_when(d.decided_at)}; now in {d.story_id}")
+    return lines
 
 
 def _contribution_lines(signals: Mapping[str, float]) -> list[str]:

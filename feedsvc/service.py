@@ -39,6 +39,7 @@ from feedsvc.types import (
     PublishResult,
     RunResult,
     SourceState,
+    StoredDecision,
     StoryView,
     WorkerState,
     WorkLoad,
@@ -319,6 +320,12 @@ class Service:
         with self.open_store() as store:
             a, b = (_find_article(store, ref) for ref in (a_ref, b_ref))
             return explain_pair(store, self.story_params, a, b)
+
+    def story_decision(self, ref: str) -> StoredDecision | None:
+        """How the article ``ref`` (``source:id``) was placed in its story, as stored."""
+        with self.open_store() as store:
+            article = _find_article(store, ref)
+            return store.story_decision(article.source, article.id)
 
     def tags(self) -> tuple[list[TagConfig], dict[str, int]]:
         """The vocabulary and how many stored articles carry each tag."""

@@ -381,6 +381,17 @@ class StoryAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """How a story round placed one article: its story now, and the layer that decided."""
+
+    story_id: str
+    layer: str
+    score: float
+    matched: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoryUpdate:
     """A story's current shape after a round of assignments, to be stored."""
 

@@ -214,6 +214,17 @@ def test_cli_lists_and_explains_stories(
     assert main(["-q", "--config", str(config), "stories", "explain", *same]) == EXIT_OK
     shown = capsys.readouterr().out
     assert "verdict: same story" in shown
+    # and as the rounds stored it: both joined the story (a third report founded it)
+    placed = shown.split("placed by the story rounds:\n", 1)[1].splitlines()[:2]
+    with service_for(config).open_store() as store:
+        story = store.story_of("metro-daily", FERRY["metro-daily"])
+        decisions = [store.story_decision(*ref.split(":", 1)) for ref in same]
+    assert story is not None
+    for name, line, d in zip("AB", placed, decisions, strict=True):
+        assert d is not None and d.story_id == story and d.layer in ("near-duplicate", "same-event")
+        via = f" via {d.matched}" if d.matched else ""
+        assert line.startswith(f"  {name}: {d.layer} {d.score:.3f}{via}, "), line
+        assert line.endswith(f"; now in {story}"), line
     # the model's view: each feature's contribution to the log-odds, and their sum
     contributions = shown.split("model (contributions to the log-odds", 1)[1]
     for feature in ("bias", "centroid", "best", "names", "outlet", "= log-odds"):
@@ -221,7 +232,9 @@ def test_cli_lists_and_explains_stories(
 
     museum = ["harbour-gazette:" + FERRY["harbour-gazette"], "metro-daily:md-2026-10-14-0071"]
     assert main(["-q", "--config", str(config), "stories", "explain", *museum]) == EXIT_OK
-    assert "verdict: different stories" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "verdict: different stories" in shown
+    assert "a new story (best candidate " in shown  # the museum report founded its own
 
     assert (
         main(["-q", "--config", str(config), "stories", "explain", "nope:1", "nope:2"])

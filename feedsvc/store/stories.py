@@ -30,7 +30,14 @@ from feedsvc.store.schema import (
     story_aliases,
     story_members,
 )
-from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
+from feedsvc.types import (
+    Article,
+    ArticleText,
+    StoredDecision,
+    StoryAssignment,
+    StoryUpdate,
+    StoryView,
+)
 
 Key = tuple[str, str]
 TextKey = tuple[datetime, str, str]
@@ -404,6 +411,16 @@ def story_of(connection: Connection, source: str, article_id: str) -> str | None
         story_members.c.source == source, story_members.c.article_id == article_id
     )
     return connection.execute(stmt).scalar_one_or_none()
+
+
+def decision_of(connection: Connection, source: str, article_id: str) -> StoredDecision | None:
+    """How one article was placed (layer, score, the article matched, when), if it was."""
+    m = story_members.c
+    stmt = sa.select(m.story_id, m.layer, m.score, m.matched, m.decided_at).where(
+        m.source == source, m.article_id == article_id
+    )
+    row = connection.execute(stmt).first()
+    return StoredDecision(*row) if row is not None else None
 
 
 def ids(connection: Connection, *, min_outlets: int = 0) -> list[str]:

@@ -14,7 +14,14 @@ from sqlalchemy.engine import Engine
 
 from feedsvc.store import stories as story_sql
 from feedsvc.store.engine import reading, writing
-from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate, StoryView
+from feedsvc.types import (
+    Article,
+    ArticleText,
+    StoredDecision,
+    StoryAssignment,
+    StoryUpdate,
+    StoryView,
+)
 
 Translator = Callable[[str], AbstractContextManager[None]]
 
@@ -131,6 +138,11 @@ class StoryQueries:
         """The current story id of one article."""
         with self._translate("reading story of article"), reading(self.engine) as connection:
             return story_sql.story_of(connection, source, article_id)
+
+    def story_decision(self, source: str, article_id: str) -> StoredDecision | None:
+        """How one article was placed in its story, as the round that placed it recorded."""
+        with self._translate("reading story of article"), reading(self.engine) as connection:
+            return story_sql.decision_of(connection, source, article_id)
 
     def story_count(self) -> int:
         """How many stories are stored."""

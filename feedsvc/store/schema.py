@@ -200,6 +200,12 @@ story_members = sa.Table(
 )
 sa.Index("ix_story_members_story_id", story_members.c.story_id)
 
+MEMBER_OF_ARTICLE = sa.and_(
+    story_members.c.source == articles.c.source,
+    story_members.c.article_id == articles.c.id,
+)
+"""The join of a story membership with its article."""
+
 stories = sa.Table(
     "stories",
     metadata,

@@ -1,28 +1,25 @@
-"""SQL for stories: which article belongs to which story, the story rows, their aliases.
+"""SQL for reading stories back: their members, views, ids, aliases, and decisions.
 
-It records what the story engine decided and reads stories back for the engine's
-warm-up and for publishing. It decides nothing: grouping is ``feedsvc.stories``.
-``story_members.story_id`` always holds the current id; a merged-away id lives
-on only in ``story_aliases``.
+For publishing and the commands. ``story_members.story_id`` always holds the
+current id; a merged-away id lives on only in ``story_aliases``. What the
+story round reads and saves is ``store.story_round``; grouping is
+``feedsvc.stories``.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from feedsvc.store import publishing, state
 from feedsvc.store.articles import with_tags
-from feedsvc.store.bulk import execute_many, upsert
 from feedsvc.store.schema import (
     ARTICLE_COLUMNS,
+    MEMBER_OF_ARTICLE,
     article_tags,
     articles,
     sources,
@@ -30,214 +27,8 @@ from feedsvc.store.schema import (
     story_aliases,
     story_members,
 )
-from feedsvc.types import (
-    Article,
-    ArticleText,
-    StoredDecision,
-    StoryAssignment,
-    StoryUpdate,
-    StoryView,
-)
-
-Key = tuple[str, str]
-TextKey = tuple[datetime, str, str]
-"""Where an article stands in grouping order: published, source, id."""
-
-_SIGNALS = json.JSONEncoder(sort_keys=True)
-"""How a member's signals are stored: what ``json.dumps(signals, sort_keys=True)`` writes."""
-
-_member_of_article = sa.and_(
-    story_members.c.source == articles.c.source,
-    story_members.c.article_id == articles.c.id,
-)
-
-
-def assignments_since(connection: Connection, since: datetime) -> dict[Key, str]:
-    """The story of every assigned article published at or after ``since``."""
-    stmt = (
-        sa.select(story_members.c.source, story_members.c.article_id, story_members.c.story_id)
-        .join(articles, _member_of_article)
-        .where(articles.c.published >= since)
-    )
-    return {(row.source, row.article_id): row.story_id for row in connection.execute(stmt)}
-
-
-def aliases(connection: Connection) -> dict[str, str]:
-    """Every merged-away story id and the id that absorbed it."""
-    stmt = sa.select(story_aliases.c.alias, story_aliases.c.story_id)
-    return {row.alias: row.story_id for row in connection.execute(stmt)}
-
-
-def texts_since(
-    connection: Connection,
-    since: datetime,
-    *,
-    limit: int | None = None,
-    after: TextKey | None = None,
-) -> list[ArticleText]:
-    """Articles of configured sources in a story, published at or after ``since``, oldest first.
-
-    At most ``limit`` of them, those after ``after`` in that order (published,
-    source, id): a rebuilt window is read a batch at a time.
-    """
-    member = sa.exists().where(_member_of_article)
-    stmt = _after(_configured_texts().where(articles.c.published >= since, member), after)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [ArticleText(*row) for row in connection.execute(stmt)]
-
-
-def _after(stmt: sa.Select[Any], after: TextKey | None) -> sa.Select[Any]:
-    """``stmt`` (in grouping order) from the article after ``after`` on, if given."""
-    if after is None:
-        return stmt
-    columns = (articles.c.published, articles.c.source, articles.c.id)
-    bound = (sa.literal(value, type_=c.type) for value, c in zip(after, columns, strict=True))
-    return stmt.where(sa.tuple_(*columns) > sa.tuple_(*bound))
-
-
-def newest_assigned(connection: Connection) -> datetime | None:
-    """When the newest article of a configured source that is in a story was published."""
-    member = sa.exists().where(_member_of_article)
-    stmt = (
-        sa.select(articles.c.published)
-        .join(sources, sources.c.name == articles.c.source)
-        .where(sources.c.removed_at.is_(None), member)
-        .order_by(articles.c.published.desc())
-        .limit(1)
-    )
-    newest: datetime | None = connection.execute(stmt).scalar()
-    return newest
-
-
-def unassigned_texts(
-    connection: Connection, *, limit: int | None = None, after: TextKey | None = None
-) -> list[ArticleText]:
-    """Articles of configured sources that belong to no story yet, oldest first.
-
-    At most ``limit`` of them, and only those after ``after`` in that order
-    (published, source, id): a round reads its pending articles a batch at a time.
-    """
-    member = sa.exists().where(_member_of_article)
-    stmt = _after(_configured_texts().where(~member), after)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return [ArticleText(*row) for row in connection.execute(stmt)]
-
-
-def any_unassigned(connection: Connection) -> bool:
-    """Whether an article of a configured source belongs to no story yet."""
-    member = sa.exists().where(_member_of_article)
-    stmt = (
-        sa.select(sa.literal(1))
-        .select_from(articles.join(sources, sources.c.name == articles.c.source))
-        .where(sources.c.removed_at.is_(None), ~member)
-        .limit(1)
-    )
-    return connection.execute(stmt).first() is not None
-
-
-def _configured_texts() -> sa.Select[Any]:
-    """The grouping columns (in ``ArticleText`` order) of configured sources' articles, by date."""
-    return (
-        sa.select(
-            articles.c.source,
-            articles.c.id,
-            articles.c.url,
-            articles.c.title,
-            articles.c.text,
-            articles.c.published,
-            articles.c.content_hash,
-            articles.c.features,
-        )
-        .join(sources, sources.c.name == articles.c.source)
-        .where(sources.c.removed_at.is_(None))
-        .order_by(articles.c.published, articles.c.source, articles.c.id)
-    )
-
-
-def save(
-    connection: Connection,
-    assignments: Sequence[StoryAssignment],
-    updates: Sequence[StoryUpdate],
-    merges: Mapping[str, str],
-    now: datetime,
-    facts: Mapping[str, str] | None = None,
-) -> None:
-    """Record new assignments, merges and the new shape of every touched story (marked).
-
-    ``facts`` go to the service state in the same transaction (the engine
-    snapshot's token).
-    """
-    _assign(connection, assignments, now)
-    for alias, into in merges.items():
-        _merge(connection, alias, into, now)
-    _upsert_stories(connection, updates, now)
-    publishing.mark(connection, "story", [*(u.id for u in updates), *merges.values()])
-    state.put(connection, facts or {})
-
-
-def _assign(connection: Connection, batch: Sequence[StoryAssignment], now: datetime) -> None:
-    """Insert each article's membership, replacing the row of an article assigned before."""
-    rows = [
-        (a.source, a.article_id, a.story_id, a.layer, a.score, a.matched, _signals(a.signals))
-        for a in batch
-    ]
-    stmt = _upsert_members(connection.dialect.name)
-    execute_many(connection, stmt, _MEMBER, rows, {"decided_at": now})
-
-
-_MEMBER = ("source", "article_id", "story_id", "layer", "score", "matched", "signals")
-
-
-def _signals(signals: Mapping[str, float]) -> str:
-    return _SIGNALS.encode(signals if type(signals) is dict else dict(signals))
-
-
-def _merge(connection: Connection, alias: str, into: str, now: datetime) -> None:
-    connection.execute(
-        sa.update(story_members).where(story_members.c.story_id == alias).values(story_id=into)
-    )
-    connection.execute(
-        sa.update(story_aliases).where(story_aliases.c.story_id == alias).values(story_id=into)
-    )
-    connection.execute(sa.delete(story_aliases).where(story_aliases.c.alias == alias))
-    connection.execute(sa.insert(story_aliases).values(alias=alias, story_id=into, merged_at=now))
-    connection.execute(sa.delete(stories).where(stories.c.id == alias))
-
-
-def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now: datetime) -> None:
-    """Insert or replace the row of each story in ``updates``, in one statement.
-
-    Each row's ``published`` is its representative's, read by the statement itself; a
-    representative that is not stored leaves it NULL, which the column refuses (the save fails).
-    """
-    rows = [(u.id, u.representative_source, u.representative_id, u.members) for u in updates]
-    columns = ("id", "rep_source_", "rep_article_id_", "members")
-    stmt = _upsert_story(connection.dialect.name)
-    execute_many(connection, stmt, columns, rows, {"changed_at": now})
-
-
-@lru_cache(maxsize=4)  # an immutable statement per dialect
-def _upsert_members(dialect: str) -> sa.Insert:
-    """Insert a member row; an article that has one already gets the new values instead."""
-    return upsert(dialect, story_members)
-
-
-@lru_cache(maxsize=4)  # an immutable statement per dialect
-def _upsert_story(dialect: str) -> sa.Insert:
-    """Insert or replace a story row, its ``published`` read from its representative."""
-    # Named apart from the columns: SQLAlchemy keeps a column's own name for its value.
-    rep_source = sa.bindparam("rep_source_", type_=stories.c.rep_source.type)
-    rep_id = sa.bindparam("rep_article_id_", type_=stories.c.rep_article_id.type)
-    published = (
-        sa.select(articles.c.published)
-        .where(articles.c.source == rep_source, articles.c.id == rep_id)
-        .scalar_subquery()
-    )
-    return upsert(
-        dialect, stories, rep_source=rep_source, rep_article_id=rep_id, published=published
-    )
+from feedsvc.store.story_round import Key
+from feedsvc.types import Article, StoredDecision, StoryView
 
 
 def recent(
@@ -266,7 +57,7 @@ def recent(
 def _configured_members(story_ids: Sequence[str]) -> sa.Select[Any]:
     return (
         sa.select(story_members.c.story_id, articles.c.source, articles.c.id, articles.c.published)
-        .join(articles, _member_of_article)
+        .join(articles, MEMBER_OF_ARTICLE)
         .join(sources, sources.c.name == articles.c.source)
         .where(story_members.c.story_id.in_(story_ids), sources.c.removed_at.is_(None))
     )
@@ -283,7 +74,7 @@ def _shapes(connection: Connection, story_ids: Sequence[str]) -> dict[str, tuple
                 sa.func.count(sa.distinct(articles.c.source)),
                 sa.func.max(sa.func.coalesce(articles.c.updated, articles.c.published)),
             )
-            .join(articles, _member_of_article)
+            .join(articles, MEMBER_OF_ARTICLE)
             .join(sources, sources.c.name == articles.c.source)
             .where(story_members.c.story_id.in_(chunk), sources.c.removed_at.is_(None))
             .group_by(story_members.c.story_id)
@@ -372,7 +163,7 @@ def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list
     for chunk in _chunks(story_ids, 500):
         stmt = (
             sa.select(*ARTICLE_COLUMNS, story_members.c.story_id.label("story_id"))
-            .join(story_members, _member_of_article)
+            .join(story_members, MEMBER_OF_ARTICLE)
             .join(sources, sources.c.name == articles.c.source)
             .where(story_members.c.story_id.in_(chunk), sources.c.removed_at.is_(None))
             .order_by(articles.c.published, articles.c.source, articles.c.id)
@@ -430,7 +221,7 @@ def ids(connection: Connection, *, min_outlets: int = 0) -> list[str]:
     outlets = sa.func.count(sa.distinct(articles.c.source))
     stmt = (
         sa.select(story_members.c.story_id)
-        .join(articles, _member_of_article)
+        .join(articles, MEMBER_OF_ARTICLE)
         .join(sources, sources.c.name == articles.c.source)
         .where(sources.c.removed_at.is_(None))
         .group_by(story_members.c.story_id)

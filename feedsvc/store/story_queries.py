@@ -1,4 +1,4 @@
-"""The story half of ``Store``: transactions around the SQL in ``store.stories``.
+"""The story half of ``Store``: transactions around ``store.story_round`` and ``store.stories``.
 
 A mixin so that ``Store`` stays the one door to the database while each domain
 keeps its own file. It decides nothing about grouping.
@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from feedsvc.store import stories as story_sql
+from feedsvc.store import story_round
 from feedsvc.store.engine import reading, writing
 from feedsvc.types import (
     Article,
@@ -39,46 +40,46 @@ class StoryQueries:
     def story_assignments(self, since: datetime) -> dict[tuple[str, str], str]:
         """The story of every assigned article published at or after ``since``."""
         with self._translate("reading story assignments"), reading(self.engine) as connection:
-            return story_sql.assignments_since(connection, since)
+            return story_round.assignments_since(connection, since)
 
     def story_aliases(self) -> dict[str, str]:
         """Every merged-away story id and the id that absorbed it."""
         with self._translate("reading story aliases"), reading(self.engine) as connection:
-            return story_sql.aliases(connection)
+            return story_round.aliases(connection)
 
     def texts_since(
         self,
         since: datetime,
         *,
         limit: int | None = None,
-        after: story_sql.TextKey | None = None,
+        after: story_round.TextKey | None = None,
     ) -> list[ArticleText]:
         """What grouping needs of the articles in a story published at or after ``since``.
 
         Oldest first; at most ``limit`` of them, those after ``after`` (published, source, id).
         """
         with self._translate("reading articles"), reading(self.engine) as connection:
-            return story_sql.texts_since(connection, since, limit=limit, after=after)
+            return story_round.texts_since(connection, since, limit=limit, after=after)
 
     def newest_assigned(self) -> datetime | None:
         """When the newest article in a story (of a configured source) was published."""
         with self._translate("reading articles"), reading(self.engine) as connection:
-            return story_sql.newest_assigned(connection)
+            return story_round.newest_assigned(connection)
 
     def unassigned_texts(
-        self, *, limit: int | None = None, after: story_sql.TextKey | None = None
+        self, *, limit: int | None = None, after: story_round.TextKey | None = None
     ) -> list[ArticleText]:
         """What grouping needs of the articles not yet in a story, oldest first.
 
         At most ``limit`` of them, those after ``after`` (published, source, id).
         """
         with self._translate("reading unassigned articles"), reading(self.engine) as connection:
-            return story_sql.unassigned_texts(connection, limit=limit, after=after)
+            return story_round.unassigned_texts(connection, limit=limit, after=after)
 
     def any_unassigned(self) -> bool:
         """Whether any article is not yet in a story (a story round would have work)."""
         with self._translate("reading unassigned articles"), reading(self.engine) as connection:
-            return story_sql.any_unassigned(connection)
+            return story_round.any_unassigned(connection)
 
     def save_stories(
         self,
@@ -90,7 +91,7 @@ class StoryQueries:
     ) -> None:
         """Record one round of story decisions (and ``facts`` about it) in one transaction."""
         with self._translate("saving stories"), writing(self.engine) as connection:
-            story_sql.save(connection, assignments, updates, merges, now, facts)
+            story_round.save(connection, assignments, updates, merges, now, facts)
 
     def recent_stories(
         self, limit: int, *, tag: str | None = None, others: int | None = None

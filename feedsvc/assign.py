@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,7 @@ from feedsvc.placing import (
     Placer,
     RemotePlacer,
     add_in_order,
+    founding_times,
     fresh_engine,
     item_key,
     replay_from,
@@ -47,7 +48,7 @@ from feedsvc.placing import (
     text_order,
 )
 from feedsvc.placing import young_collections_only as young_collections_only
-from feedsvc.stories import Explanation, StoryParams
+from feedsvc.stories import Explanation, StoryParams, StoryState
 from feedsvc.story_snapshot import SNAPSHOT_KEY, remove_snapshot_leftovers
 from feedsvc.types import Article, ArticleText
 from feedsvc.workers import rest_workers, return_free_memory, runs_processes
@@ -92,8 +93,7 @@ def assign_stories(
         replayed = 0
         if since is not None:
             since = replay_from(since, store.newest_assigned(), now, params.window)
-            assignments = store.story_assignments(since)
-            placer.restore({item_key(*k): s for k, s in assignments.items()}, store.story_aliases())
+            placer.restore(stored_state(store, since, params.window))
             replayed = _replay(placer, store, since, batch)
         placer.send_place(pending)
         result = AssignResult(rebuilt=since is not None, replayed=replayed)
@@ -217,10 +217,16 @@ def _add(total: AssignResult, more: AssignResult) -> AssignResult:
     )
 
 
-def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:
-    """An engine that knows the stored assignments of articles published since ``since``."""
+def stored_state(store: Store, since: datetime, window: timedelta) -> StoryState:
+    """What a rebuild replaying from ``since`` restores: assignments, aliases, founding times."""
     assignments = {item_key(*key): story for key, story in store.story_assignments(since).items()}
-    return fresh_engine(params, assignments, store.story_aliases())
+    founded = founding_times(store.story_member_times(since), since, window)
+    return StoryState(assignments, store.story_aliases(), founded)
+
+
+def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:
+    """An engine that knows the stored decisions about articles published since ``since``."""
+    return fresh_engine(params, stored_state(store, since, params.window))
 
 
 def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> Explanation:

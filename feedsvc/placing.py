@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import pickle
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -103,11 +104,10 @@ def replay_from(
     older than ``newest`` has left the window again. Leaving those out
     changes no member or story a pending article meets. It changes what
     any rebuild's starting point changes: the decayed word counts behind the
-    weights, the founding time of a story whose first members left the
-    window (which of two merged stories keeps its id), and which of several
-    articles with one URL or hash answers for that exact-copy key (the
-    first added of those still in the window: added in stored order, not in
-    the order they arrived). Without this bound, one article dated weeks back (a backdated
+    weights, and which of several articles with one URL or hash answers for
+    that exact-copy key (the first added of those still in the window: added
+    in stored order, not in the order they arrived). Founding times are
+    restored (``founding_times``). Without this bound, one article dated weeks back (a backdated
     report, a new source's archive) replayed, and held in memory, every
     article stored since.
     """
@@ -116,13 +116,37 @@ def replay_from(
     return max(since, min(newest, now) - window)
 
 
-def fresh_engine(
-    params: StoryParams, assignments: Mapping[str, str], aliases: Mapping[str, str]
-) -> StoryEngine:
-    """An engine that knows these stored assignments (by ``item_key``) and aliases."""
+def founding_times(
+    member_times: Mapping[str, Sequence[datetime]], since: datetime, window: timedelta
+) -> dict[str, datetime]:
+    """When each story's record began in the engine that made the stored decisions.
+
+    ``member_times`` holds, for each story with a member published since
+    ``since`` (where a rebuild's replay starts), when each of its members was
+    published. That engine, adding articles oldest first, made a story's record
+    with its first member and dropped it when its last member left the window:
+    the record that holds the first member replayed began with the earliest
+    member reached from it through gaps no longer than the window. A rebuilt
+    engine without these times takes the first member it replays instead, and
+    could keep the other id of two stories it merges.
+    """
+    founded: dict[str, datetime] = {}
+    for story, times in member_times.items():
+        ordered = sorted(times)
+        first = bisect_left(ordered, since)
+        if first == len(ordered):
+            continue
+        while first > 0 and ordered[first] - ordered[first - 1] <= window:
+            first -= 1
+        founded[story] = ordered[first]
+    return founded
+
+
+def fresh_engine(params: StoryParams, state: StoryState) -> StoryEngine:
+    """An engine that knows the stored assignments (by ``item_key``), aliases and foundings."""
     from feedsvc.stories import StoryEngine  # the engine loads where a round runs, only
 
-    return StoryEngine(params, StoryState(assignments=dict(assignments), aliases=dict(aliases)))
+    return StoryEngine(params, state)
 
 
 @dataclass(slots=True)
@@ -180,9 +204,9 @@ class Placer:
                 return None
         return min(first, now) - params.window
 
-    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
-        """Start from a new engine that knows the stored assignments and aliases."""
-        self._engine = fresh_engine(self._params, assignments, aliases)
+    def restore(self, state: StoryState) -> None:
+        """Start from a new engine that knows the stored assignments, aliases and foundings."""
+        self._engine = fresh_engine(self._params, state)
 
     def replay(self, known: Sequence[Text]) -> int:
         """Add stored articles of the window to replay, oldest first; return how many.
@@ -238,9 +262,9 @@ class LocalPlacer:
         """``Placer.start``."""
         return self._placer.start(token, first, now)
 
-    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+    def restore(self, state: StoryState) -> None:
         """``Placer.restore``."""
-        self._placer.restore(assignments, aliases)
+        self._placer.restore(state)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Replay a batch of the stored window (here: at once); ``replayed`` follows."""
@@ -284,9 +308,9 @@ class RemotePlacer:
         """``Placer.start``, there."""
         return cast("datetime | None", self._call("start", token, first, now))
 
-    def restore(self, assignments: Mapping[str, str], aliases: Mapping[str, str]) -> None:
+    def restore(self, state: StoryState) -> None:
         """``Placer.restore``, there."""
-        self._call("restore", dict(assignments), dict(aliases))
+        self._call("restore", state)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Hand a batch of the stored window over and return at once; ``replayed`` waits."""

@@ -18,7 +18,7 @@ from feedsvc.placing import (
     StoryRoundError,
     serve,
 )
-from feedsvc.stories import StoryParams
+from feedsvc.stories import StoryParams, StoryState
 from feedsvc.types import ArticleText
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def test_the_engine_process_places_as_this_one_and_never_loads_the_store(
     for side in (placer, local):
         since = side.start(None, T0, T0)
         assert since == T0 - StoryParams().window  # no snapshot: the window is replayed
-        side.restore({}, {})
+        side.restore(StoryState())
         side.send_place(BATCH)
     there, here = placer.placed(), local.placed()
     assert there == here
@@ -84,7 +84,7 @@ def test_a_dead_engine_process_is_a_clear_error_not_a_hang(
     assert companion.pid is not None
     os.kill(companion.pid, signal.SIGKILL)
     with pytest.raises(StoryRoundError, match="ended unexpectedly"):
-        placer.restore({}, {})
+        placer.restore(StoryState())
         placer.send_place(BATCH)
         placer.placed()
 
@@ -100,7 +100,7 @@ def test_a_batch_sent_before_the_last_is_answered_waits_its_turn(
     outcomes = []
     for side in (placer, local):
         side.start(None, T0, T0)
-        side.restore({}, {})
+        side.restore(StoryState())
         side.send_place(BATCH[:2])
         side.send_place(BATCH[2:])
         outcomes.append((side.placed(), side.placed()))

@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import json
 import pickle
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from feedsvc.placing import founding_times
 from feedsvc.stories import (
     StoryEngine,
     StoryItem,
     StoryParams,
+    StoryState,
     cluster,
     cluster_jsonl,
     final_stories,
@@ -268,18 +271,7 @@ def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
     # thresholds between the a-b score and the scores of c against a and b:
     # a and b stay apart, then c bridges them (the probe keeps all three apart)
     # a hand-set model, so the test is about merging, not about the fitted weights
-    hand = {"centroid": 6.0, "best": 4.0, "second": 1.0, "names": 0.3, "numbers": 0.3}
-    hand |= {"words": 0.8, "outlet": -0.5, "size": 0.1, "evidence": -0.2}
-    weights = tuple(hand[f] for f in FEATURES)
-    cosines = StoryModel(bias=-4.0, weights=weights, join_threshold=0.5, merge_threshold=0.5)
-    apart = cosines.with_thresholds(join=0.9999, merge=0.9999)
-    probe = run(BRIDGE, StoryParams(model=apart))
-    ab = probe.explain("a1", "b1").score
-    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
-    assert ab < bridge, (ab, bridge)
-    threshold = (ab + bridge) / 2
-    model = cosines.with_thresholds(join=threshold, merge=threshold)
-    engine = StoryEngine(StoryParams(model=model))
+    engine = StoryEngine(StoryParams(model=bridging_model()))
     a, b, c = (engine.add(item) for item in BRIDGE)
     assert a.story_id != b.story_id
     assert c.story_id == a.story_id
@@ -288,6 +280,66 @@ def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
     assert engine.state().aliases == {b.story_id: a.story_id}
     assert engine.story(b.story_id).aliases == (b.story_id,)
     assert final_stories([a, b, c]) == {"a1": a.story_id, "b1": a.story_id, "c1": a.story_id}
+
+
+def bridging_model() -> StoryModel:
+    """A hand-set model: a1 and b1 of ``BRIDGE`` stay apart, c1 merges them."""
+    hand = {"centroid": 6.0, "best": 4.0, "second": 1.0, "names": 0.3, "numbers": 0.3}
+    hand |= {"words": 0.8, "outlet": -0.5, "size": 0.1, "evidence": -0.2}
+    weights = tuple(hand[f] for f in FEATURES)
+    cosines = StoryModel(bias=-4.0, weights=weights, join_threshold=0.5, merge_threshold=0.5)
+    probe = run(BRIDGE, StoryParams(model=cosines.with_thresholds(join=0.9999, merge=0.9999)))
+    ab = probe.explain("a1", "b1").score
+    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
+    assert ab < bridge, (ab, bridge)
+    threshold = (ab + bridge) / 2
+    return cosines.with_thresholds(join=threshold, merge=threshold)
+
+
+def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge() -> None:
+    """A rebuild that does not replay a story's first member still knows when it was founded.
+
+    a0 (a copy of a1, dated the day before yesterday: a bare date, so it
+    does not pull its story's mean time back) founds story A; b1 founds B an
+    hour before a1 joins A; c1 merges the two, and A, founded first, keeps its
+    id. A rebuild replaying from between a0 and b1 meets A at a1 only.
+    """
+    a1, b1, c1 = BRIDGE
+    a0 = replace(a1, id="a0", published=datetime(2031, 5, 4, tzinfo=UTC))
+    b1 = replace(b1, published=T0 - timedelta(hours=1))
+    hand = bridging_model()
+    probe = StoryEngine(StoryParams(model=hand.with_thresholds(join=0.9999, merge=0.9999)))
+    b1_best = [probe.add(item) for item in (a0, b1, a1, c1)][1].score
+    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
+    assert b1_best < bridge, (b1_best, bridge)
+    threshold = (b1_best + bridge) / 2
+    params = StoryParams(model=hand.with_thresholds(join=threshold, merge=threshold))
+    first = StoryEngine(params)
+    decisions = [first.add(item) for item in (a0, b1, a1, c1)]
+    a, b = story_id_for("a0"), story_id_for("b1")
+    assert [d.story_id for d in decisions] == [a, b, a, a] and decisions[3].merged == (b,)
+
+    since = T0 - timedelta(minutes=90)  # where a rebuild's replay starts: after a0
+    member_times = {a: [a0.published, a1.published], b: [b1.published]}
+    founded = founding_times(member_times, since, params.window)
+    assert founded == {a: a0.published, b: b1.published}
+    for restored, keeps in ((founded, a), ({}, b)):  # without the founding times, B's id stays
+        state = StoryState(assignments={"a1": a, "b1": b}, founded=restored)
+        rebuilt = StoryEngine(params, state)
+        rebuilt.add(b1)
+        rebuilt.add(a1)
+        merge = rebuilt.add(c1)
+        assert (merge.story_id, merge.merged) == (keeps, tuple({a, b} - {keeps}))
+
+
+def test_founding_times_follow_a_story_back_through_gaps_no_longer_than_the_window() -> None:
+    window = timedelta(days=3)
+    days = [T0 + timedelta(days=d) for d in (0, 2, 4.5, 9, 10)]
+    member_times = {"s": list(reversed(days)), "gone": [T0]}
+    assert founding_times(member_times, T0 + timedelta(days=9.5), window) == {"s": days[3]}
+    assert founding_times(member_times, T0 + timedelta(days=3), window) == {"s": days[0]}
+    edge = {"s": [T0, T0 + window]}  # a gap of exactly the window: nothing left it yet
+    assert founding_times(edge, T0 + timedelta(hours=1), window) == {"s": T0}
 
 
 def test_two_grown_stories_are_not_merged_by_one_bridging_item() -> None:

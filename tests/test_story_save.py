@@ -21,7 +21,7 @@ from feedsvc.errors import StoreError
 from feedsvc.store import Store
 from feedsvc.store.bulk import execute_many
 from feedsvc.store.schema import publish_marks, stories, story_members
-from feedsvc.types import Article, FetchIntent, StoryAssignment, StoryUpdate
+from feedsvc.types import Article, FetchIntent, StoredDecision, StoryAssignment, StoryUpdate
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1, microseconds=7)
@@ -45,6 +45,31 @@ def test_an_article_assigned_again_keeps_one_row_with_the_new_decision(store_url
     assert b.signals == '{"a": 0.5, "z": 1.0}'
     assert b.decided_at == LATER
     assert rows[0].decided_at == NOW
+
+
+def test_what_a_rebuild_and_explain_read_of_the_stored_decisions(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        seed(store, "abc")
+        decisions = [
+            StoryAssignment("s", "a", "story-a", "new", 0.25),
+            StoryAssignment("s", "b", "story-a", "same-event", 0.97, "s:a", {"p": 1.0}),
+            StoryAssignment("s", "c", "story-c", "new", 0.5),
+        ]
+        shapes = [StoryUpdate("story-a", "s", "a", 2), StoryUpdate("story-c", "s", "c", 1)]
+        store.save_stories(decisions, shapes, {}, NOW)
+        # a story with a member since then: all its members' times, the older ones too
+        since_b = store.story_member_times(published_of("b"))
+        since_c = store.story_member_times(published_of("c"))
+        joined, founded = store.story_decision("s", "b"), store.story_decision("s", "a")
+        missing = store.story_decision("s", "nope")
+    assert {k: sorted(v) for k, v in since_b.items()} == {
+        "story-a": [published_of("a"), published_of("b")],
+        "story-c": [published_of("c")],
+    }
+    assert since_c == {"story-c": [published_of("c")]}
+    assert joined == StoredDecision("story-a", "same-event", 0.97, "s:a", NOW)
+    assert founded == StoredDecision("story-a", "new", 0.25, None, NOW)
+    assert missing is None
 
 
 def test_a_story_saved_again_is_replaced_and_follows_its_representative(store_url: str) -> None:

@@ -48,6 +48,24 @@ def assignments_since(connection: Connection, since: datetime) -> dict[Key, str]
     return {(row.source, row.article_id): row.story_id for row in connection.execute(stmt)}
 
 
+def member_times(connection: Connection, since: datetime) -> dict[str, list[datetime]]:
+    """When each member was published, of every story with a member published since ``since``."""
+    recent = (
+        sa.select(story_members.c.story_id)
+        .join(articles, MEMBER_OF_ARTICLE)
+        .where(articles.c.published >= since)
+    )
+    stmt = (
+        sa.select(story_members.c.story_id, articles.c.published)
+        .join(articles, MEMBER_OF_ARTICLE)
+        .where(story_members.c.story_id.in_(recent))
+    )
+    times: dict[str, list[datetime]] = {}
+    for story, published in connection.execute(stmt):
+        times.setdefault(story, []).append(published)
+    return times
+
+
 def aliases(connection: Connection) -> dict[str, str]:
     """Every merged-away story id and the id that absorbed it."""
     stmt = sa.select(story_aliases.c.alias, story_aliases.c.story_id)

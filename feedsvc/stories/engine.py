@@ -92,7 +92,8 @@ class StoryEngine:
         self._idf = DocFreq(self.params.idf_half_life_items, self.params.idf_prior_docs)
         aliases = dict(state.aliases) if state else {}
         p = self.params
-        self._index = ActiveIndex(p.window, p.max_postings, p.member_terms, aliases)
+        founded = state.founded if state else {}
+        self._index = ActiveIndex(p.window, p.max_postings, p.member_terms, aliases, founded)
         self._known: dict[str, str] = dict(state.assignments) if state else {}
         self._words = WordCache()
         self._prior = TimePrior.of(p)

@@ -87,7 +87,12 @@ class ActiveIndex:
     """Members and stories of the window, with their inverted indexes."""
 
     def __init__(
-        self, window: timedelta, max_postings: int, member_terms: int, aliases: dict[str, str]
+        self,
+        window: timedelta,
+        max_postings: int,
+        member_terms: int,
+        aliases: dict[str, str],
+        founded: Mapping[str, datetime] | None = None,
     ) -> None:
         self.window = window
         self.max_postings = max_postings
@@ -95,6 +100,8 @@ class ActiveIndex:
         self.members: dict[str, Member] = {}
         self.stories: dict[str, StoryRecord] = {}
         self.aliases = aliases
+        # restored founding times, each taken when its story's record is made (``insert``)
+        self._founded: dict[str, datetime] = dict(founded or {})
         self.keys: dict[str, str] = {}
         self._other_holders: dict[str, list[str]] = {}  # of a key, after ``keys``' holder
         self._postings: dict[str, dict[str, float]] = {}
@@ -117,10 +124,12 @@ class ActiveIndex:
         for derived in ("_postings", "_story_postings", "_expiry", "keys", "_other_holders"):
             del state[derived]
         state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
+        state.pop("_founded", None)  # a rebuild's: taken by the stories replayed
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self._founded = {}
         self._members_follow = bool(state.get("_members_follow", False))
         if not self._members_follow:
             self._derive()
@@ -268,7 +277,8 @@ class ActiveIndex:
         profile, story = member.profile, member.story
         vector = _packed(profile)
         if story not in self.stories:
-            self.stories[story] = StoryRecord(story, profile.published)
+            founded = min(self._founded.pop(story, profile.published), profile.published)
+            self.stories[story] = StoryRecord(story, founded)
         for other in merged:
             self.merge(other, story)
         item_id = profile.item_id

@@ -183,8 +183,13 @@ class StoryState:
     """What must survive a restart: every assignment and every alias.
 
     ``assignments`` maps item id to the story id it was given when it was added;
-    ``aliases`` maps a merged-away story id to the id that absorbed it.
+    ``aliases`` maps a merged-away story id to the id that absorbed it;
+    ``founded``, when the engine is rebuilt from a part of the archive, maps a
+    story id to when the story's record began in the engine that made the
+    stored decisions (its first members may not be replayed): of two merged
+    stories, the one founded first keeps its id.
     """
 
     assignments: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    founded: Mapping[str, datetime] = field(default_factory=dict)

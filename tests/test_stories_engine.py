@@ -138,6 +138,27 @@ def test_a_copy_still_in_the_window_answers_for_its_url_once_the_first_left() ->
             engine_now.story_of("u1")
 
 
+def test_the_copies_of_a_url_answer_for_it_in_the_order_they_came() -> None:
+    engine = StoryEngine(StoryParams(window=timedelta(days=3)))
+    url = "https://x.test/ferry"
+
+    def copy(item_id: str, days: float, title: str = "Ferry timetable changes") -> StoryItem:
+        return StoryItem(
+            item_id, title, f"Winter ferries {item_id}.", "A", T0 + timedelta(days=days), url=url
+        )
+
+    # u1 first; then, late, a copy published before it (it leaves the window first)
+    engine.add(copy("u1", 2))
+    assert engine.add(copy("u0", 0)).matched_item == "u1"
+    engine.add(copy("u2", 3))
+    engine.add(copy("u3", 4))
+    engine.add(StoryItem("tick", "Harbour crane", "Dock.", "B", T0 + timedelta(days=4.5)))
+    # u0 (day 0) and u1 (day 2) left the window: u2 came before u3 and answers
+    assert [engine.add(copy("u4", 5.1, "Crane")).matched_item] == ["u2"]
+    with pytest.raises(KeyError):
+        engine.story_of("u0")
+
+
 def test_wire_reprint_with_small_edits_is_a_near_duplicate(fictional: list[StoryItem]) -> None:
     engine = StoryEngine()
     by_id = {i.id: i for i in fictional}

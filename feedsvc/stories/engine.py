@@ -229,8 +229,8 @@ class StoryEngine:
         if known is not None:
             return Decision(item.id, self.resolve(known), "exact", 1.0, None, {"restored": 1.0})
         for key in keys:
-            if key in self._index.keys:
-                other = self._index.keys[key]
+            other = self._index.key_holder(key)
+            if other is not None:
                 story = self.resolve(self._index.members[other].story)
                 return Decision(item.id, story, "exact", 1.0, other, {"key": 1.0})
         candidates = self._candidates(profile)

@@ -102,8 +102,8 @@ class ActiveIndex:
         self.aliases = aliases
         # restored founding times, each taken when its story's record is made (``insert``)
         self._founded: dict[str, datetime] = dict(founded or {})
-        self.keys: dict[str, str] = {}
-        self._other_holders: dict[str, list[str]] = {}  # of a key, after ``keys``' holder
+        # each exact-copy key's active holders in the order they came: the first answers
+        self._holders: dict[str, dict[str, None]] = {}
         self._postings: dict[str, dict[str, float]] = {}
         self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
@@ -121,7 +121,7 @@ class ActiveIndex:
         read, and far fewer objects for the pickler to remember while it writes.
         """
         state = self.__dict__.copy()
-        for derived in ("_postings", "_story_postings", "_expiry", "keys", "_other_holders"):
+        for derived in ("_postings", "_story_postings", "_expiry", "_holders"):
             del state[derived]
         state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
         state.pop("_founded", None)  # a rebuild's: taken by the stories replayed
@@ -163,7 +163,7 @@ class ActiveIndex:
     def _derive(self) -> None:
         """Rebuild from the members and stories what pickling leaves out, exactly."""
         self._postings, self._story_postings = {}, {}
-        self.keys, self._other_holders = {}, {}
+        self._holders = {}
         for item_id, member in self.members.items():  # in the order they were inserted
             self._post(item_id, _packed(member.profile))
             self._hold_keys(item_id, member.keys)
@@ -323,26 +323,27 @@ class ActiveIndex:
             self.members[member_id].story = new_id
         rec.id = new_id
 
+    def key_holder(self, key: str) -> str | None:
+        """The member that answers for an exact-copy key: the first to come of those holding it."""
+        holders = self._holders.get(key)
+        return next(iter(holders)) if holders else None
+
     def _hold_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
-        """Record a member's exact-copy keys: the first active holder of a key answers for it."""
+        """Record a member's exact-copy keys, after the members holding them already."""
         for key in keys:
-            holder = self.keys.setdefault(key, item_id)
-            if holder != item_id:
-                self._other_holders.setdefault(key, []).append(item_id)
+            holders = self._holders.get(key)
+            if holders is None:
+                self._holders[key] = {item_id: None}
+            else:
+                holders[item_id] = None
 
     def _release_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
-        """Forget a leaving member's keys; the next holder of a key, if any, answers for it."""
+        """Forget a leaving member's keys: the next holder of each, if any, answers for it."""
         for key in keys:
-            others = self._other_holders.get(key)
-            if self.keys.get(key) == item_id:
-                if others:
-                    self.keys[key] = others.pop(0)
-                else:
-                    del self.keys[key]
-            elif others and item_id in others:
-                others.remove(item_id)
-            if others is not None and not others:
-                del self._other_holders[key]
+            holders = self._holders[key]
+            del holders[item_id]
+            if not holders:
+                del self._holders[key]
 
     def _post(self, item_id: str, vector: Packed) -> None:
         """Add a member to the postings of its ``member_terms`` heaviest terms."""

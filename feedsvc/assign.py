@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +40,6 @@ from feedsvc.placing import (
     Placer,
     RemotePlacer,
     add_in_order,
-    founding_times,
     fresh_engine,
     item_key,
     replay_from,
@@ -93,7 +92,7 @@ def assign_stories(
         replayed = 0
         if since is not None:
             since = replay_from(since, store.newest_assigned(), now, params.window)
-            placer.restore(stored_state(store, since, params.window))
+            placer.restore(stored_state(store, since))
             replayed = _replay(placer, store, since, batch)
         placer.send_place(pending)
         result = AssignResult(rebuilt=since is not None, replayed=replayed)
@@ -217,16 +216,15 @@ def _add(total: AssignResult, more: AssignResult) -> AssignResult:
     )
 
 
-def stored_state(store: Store, since: datetime, window: timedelta) -> StoryState:
+def stored_state(store: Store, since: datetime) -> StoryState:
     """What a rebuild replaying from ``since`` restores: assignments, aliases, founding times."""
     assignments = {item_key(*key): story for key, story in store.story_assignments(since).items()}
-    founded = founding_times(store.story_member_times(since), since, window)
-    return StoryState(assignments, store.story_aliases(), founded)
+    return StoryState(assignments, store.story_aliases(), store.stories_founded(since))
 
 
 def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:
     """An engine that knows the stored decisions about articles published since ``since``."""
-    return fresh_engine(params, stored_state(store, since, params.window))
+    return fresh_engine(params, stored_state(store, since))
 
 
 def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> Explanation:

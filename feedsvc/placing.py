@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import pickle
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -107,39 +106,13 @@ def replay_from(
     weights, and which of several articles with one URL or hash answers for
     that exact-copy key (the first added of those still in the window: added
     in stored order, not in the order they arrived). Founding times are
-    restored (``founding_times``). Without this bound, one article dated weeks back (a backdated
+    restored (``StoryState.founded``). Without this bound, one article dated weeks back (a backdated
     report, a new source's archive) replayed, and held in memory, every
     article stored since.
     """
     if newest is None:
         return since
     return max(since, min(newest, now) - window)
-
-
-def founding_times(
-    member_times: Mapping[str, Sequence[datetime]], since: datetime, window: timedelta
-) -> dict[str, datetime]:
-    """When each story's record began in the engine that made the stored decisions.
-
-    ``member_times`` holds, for each story with a member published since
-    ``since`` (where a rebuild's replay starts), when each of its members was
-    published. That engine, adding articles oldest first, made a story's record
-    with its first member and dropped it when its last member left the window:
-    the record that holds the first member replayed began with the earliest
-    member reached from it through gaps no longer than the window. A rebuilt
-    engine without these times takes the first member it replays instead, and
-    could keep the other id of two stories it merges.
-    """
-    founded: dict[str, datetime] = {}
-    for story, times in member_times.items():
-        ordered = sorted(times)
-        first = bisect_left(ordered, since)
-        if first == len(ordered):
-            continue
-        while first > 0 and ordered[first] - ordered[first - 1] <= window:
-            first -= 1
-        founded[story] = ordered[first]
-    return founded
 
 
 def fresh_engine(params: StoryParams, state: StoryState) -> StoryEngine:
@@ -444,4 +417,4 @@ def _assignment(engine: StoryEngine, decision: Decision) -> StoryAssignment:
 def _shape(engine: StoryEngine, story_id: str) -> StoryUpdate:
     story = engine.story(story_id)
     source, article_id = split_key(story.representative)
-    return StoryUpdate(story.id, source, article_id, members=1 + len(story.members))
+    return StoryUpdate(story.id, source, article_id, 1 + len(story.members), story.founded)

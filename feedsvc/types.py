@@ -399,6 +399,7 @@ class StoryUpdate:
     representative_source: str
     representative_id: str
     members: int
+    founded: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

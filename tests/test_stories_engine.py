@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.placing import founding_times
 from feedsvc.stories import (
     StoryEngine,
     StoryItem,
@@ -24,8 +23,9 @@ from feedsvc.stories import (
     story_id_for,
 )
 from feedsvc.stories.evaluate import score, score_by_prefix
-from feedsvc.stories.scoring import FEATURES, StoryModel
+from feedsvc.stories.scoring import StoryModel
 from feedsvc.stories.text import name_stems, stem, terms
+from tests.support.bridge import BRIDGE, bar_between, hand_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stories"
 T0 = datetime(2031, 5, 6, 8, 0, tzinfo=UTC)
@@ -268,26 +268,6 @@ def test_many_days_of_items_keep_only_the_window() -> None:
     assert len(engine.active_stories()) <= 9
 
 
-BRIDGE = [
-    StoryItem(
-        "a1", "Velmora council votes to close Hallan bridge",
-        "Velmora city council voted to close the Hallan bridge to traffic after engineers "
-        "found cracks in its main span.", "Outlet A", T0,
-    ),
-    StoryItem(
-        "b1", "Engineers find cracks in span of Hallan bridge",
-        "Inspectors from the regional roads agency reported cracks in the main span of the "
-        "Hallan bridge in Velmora.", "Outlet B", T0 + timedelta(minutes=30),
-    ),
-    StoryItem(
-        "c1", "Hallan bridge closure: council cites cracks found by engineers",
-        "Velmora's council closed the Hallan bridge after engineers from the roads agency "
-        "found cracks in the main span, the council and the agency said.",
-        "Outlet C", T0 + timedelta(hours=1),
-    ),
-]  # fmt: skip
-
-
 def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
     # thresholds between the a-b score and the scores of c against a and b:
     # a and b stay apart, then c bridges them (the probe keeps all three apart)
@@ -304,17 +284,10 @@ def test_merge_keeps_the_older_id_and_records_the_alias() -> None:
 
 
 def bridging_model() -> StoryModel:
-    """A hand-set model: a1 and b1 of ``BRIDGE`` stay apart, c1 merges them."""
-    hand = {"centroid": 6.0, "best": 4.0, "second": 1.0, "names": 0.3, "numbers": 0.3}
-    hand |= {"words": 0.8, "outlet": -0.5, "size": 0.1, "evidence": -0.2}
-    weights = tuple(hand[f] for f in FEATURES)
-    cosines = StoryModel(bias=-4.0, weights=weights, join_threshold=0.5, merge_threshold=0.5)
-    probe = run(BRIDGE, StoryParams(model=cosines.with_thresholds(join=0.9999, merge=0.9999)))
+    """The hand-set model: a1 and b1 of ``BRIDGE`` stay apart, c1 merges them."""
+    probe = run(BRIDGE, StoryParams(model=hand_model()))
     ab = probe.explain("a1", "b1").score
-    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
-    assert ab < bridge, (ab, bridge)
-    threshold = (ab + bridge) / 2
-    return cosines.with_thresholds(join=threshold, merge=threshold)
+    return bar_between(ab, min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score))
 
 
 def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge() -> None:
@@ -328,39 +301,25 @@ def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge(
     a1, b1, c1 = BRIDGE
     a0 = replace(a1, id="a0", published=datetime(2031, 5, 4, tzinfo=UTC))
     b1 = replace(b1, published=T0 - timedelta(hours=1))
-    hand = bridging_model()
-    probe = StoryEngine(StoryParams(model=hand.with_thresholds(join=0.9999, merge=0.9999)))
+    probe = StoryEngine(StoryParams(model=hand_model()))
     b1_best = [probe.add(item) for item in (a0, b1, a1, c1)][1].score
     bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
-    assert b1_best < bridge, (b1_best, bridge)
-    threshold = (b1_best + bridge) / 2
-    params = StoryParams(model=hand.with_thresholds(join=threshold, merge=threshold))
+    params = StoryParams(model=bar_between(b1_best, bridge))
     first = StoryEngine(params)
     decisions = [first.add(item) for item in (a0, b1, a1, c1)]
     a, b = story_id_for("a0"), story_id_for("b1")
     assert [d.story_id for d in decisions] == [a, b, a, a] and decisions[3].merged == (b,)
 
-    since = T0 - timedelta(minutes=90)  # where a rebuild's replay starts: after a0
-    member_times = {a: [a0.published, a1.published], b: [b1.published]}
-    founded = founding_times(member_times, since, params.window)
-    assert founded == {a: a0.published, b: b1.published}
-    for restored, keeps in ((founded, a), ({}, b)):  # without the founding times, B's id stays
-        state = StoryState(assignments={"a1": a, "b1": b}, founded=restored)
-        rebuilt = StoryEngine(params, state)
+    assert first.story(a).founded == a0.published  # what the round stores with the story
+
+    # a rebuild replaying from between a0 and b1 meets A at a1 only
+    for founded, keeps in (({a: a0.published}, a), ({}, b)):  # told, A keeps its id; else B
+        rebuilt = StoryEngine(params, StoryState({"a1": a, "b1": b}, founded=founded))
         rebuilt.add(b1)
         rebuilt.add(a1)
         merge = rebuilt.add(c1)
         assert (merge.story_id, merge.merged) == (keeps, tuple({a, b} - {keeps}))
-
-
-def test_founding_times_follow_a_story_back_through_gaps_no_longer_than_the_window() -> None:
-    window = timedelta(days=3)
-    days = [T0 + timedelta(days=d) for d in (0, 2, 4.5, 9, 10)]
-    member_times = {"s": list(reversed(days)), "gone": [T0]}
-    assert founding_times(member_times, T0 + timedelta(days=9.5), window) == {"s": days[3]}
-    assert founding_times(member_times, T0 + timedelta(days=3), window) == {"s": days[0]}
-    edge = {"s": [T0, T0 + window]}  # a gap of exactly the window: nothing left it yet
-    assert founding_times(edge, T0 + timedelta(hours=1), window) == {"s": T0}
+        assert rebuilt.story(merge.story_id).founded == (a0.published if founded else b1.published)
 
 
 def test_two_grown_stories_are_not_merged_by_one_bridging_item() -> None:

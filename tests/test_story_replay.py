@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pytest
 from feedsvc import assign
 from feedsvc.assign import assign_stories, explain_pair, restored_engine
 from feedsvc.config_types import SourceConfig
-from feedsvc.placing import add_in_order, item_key, replay_from
+from feedsvc.placing import add_in_order, item_key, replay_from, story_item
 from feedsvc.store import Store
-from feedsvc.stories import StoryParams
+from feedsvc.stories import StoryEngine, StoryItem, StoryParams
 from feedsvc.types import Article, FetchIntent
 from feedsvc.workers import RenewingPool
+from tests.support.bridge import BRIDGE, bar_between, hand_model
+from tests.support.bridge import T0 as BRIDGE_T0
 
 T0 = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
 DAYS = 21
@@ -64,9 +67,9 @@ def save(store: Store, articles: list[Article]) -> None:
             store.save_batch(outlet, mine, FetchIntent(outlet, NOW, "ok", NOW))
 
 
-def open_store(path: Path) -> Store:
+def open_store(path: Path, names: tuple[str, ...] = OUTLETS) -> Store:
     store = Store.open(f"sqlite:///{path}")
-    configs = [SourceConfig(o, o.title(), "feed", url=f"https://{o}.test/") for o in OUTLETS]
+    configs = [SourceConfig(o, o.title(), "feed", url=f"https://{o}.test/") for o in names]
     store.sync_sources(configs, T0)
     return store
 
@@ -172,3 +175,70 @@ def test_an_old_pair_is_explained_within_its_own_window(
 def store_story(directory: Path, source: str, article_id: str) -> str | None:
     with open_store(directory / "db.sqlite3") as store:
         return store.story_of(source, article_id)
+
+
+def test_a_rebuilt_round_merges_into_the_story_the_snapshot_would_keep(tmp_path: Path) -> None:
+    """A story's founding time is stored with it: a rebuild that does not replay its first member.
+
+    a0 founds story A (a bare date, two days before the rest), b1 founds B an
+    hour before a1, a0's copy (same URL), joins A, and a newer report on
+    another subject follows. Then c1 bridges A and B: A, founded first, keeps
+    its id, with the snapshot or without it (as after a change of sources),
+    although the rebuild replays from a window before that newer report only.
+    """
+    a1, b1, c1 = BRIDGE
+    sources = ("outlet-a", "outlet-b", "outlet-c", "outlet-d", "outlet-z")
+    url = "https://outlet-a.test/hallan"
+
+    def article(
+        item: StoryItem, source: str, published: datetime, link: str | None = None
+    ) -> Article:
+        return Article(
+            source=source, id=item.id, url=link or f"https://{source}.test/{item.id}",
+            title=item.title, summary="", content_html=f"<p>{item.text}</p>", text=item.text,
+            published=published, updated=None, date_estimated=False, content_hash=item.id,
+        )  # fmt: skip
+
+    newer = StoryItem(
+        "z1",
+        "Ferry fares rise on the Tarrow line",
+        "Fares on the Tarrow ferry line rise by a tenth from June, the operator said.",
+        "Z",
+        BRIDGE_T0,
+    )
+    first = [
+        article(replace(a1, id="a0"), "outlet-a", datetime(2031, 5, 4, tzinfo=UTC), url),
+        article(b1, "outlet-b", BRIDGE_T0 - timedelta(hours=1)),
+        article(a1, "outlet-d", BRIDGE_T0, url),
+        article(newer, "outlet-z", BRIDGE_T0 + timedelta(days=1.5)),
+    ]
+    bridging = article(c1, "outlet-c", BRIDGE_T0 + timedelta(hours=1))
+    now = BRIDGE_T0 + timedelta(days=2)
+    probe = StoryEngine(StoryParams(model=hand_model()))
+    decided = [probe.add(story_item(a)) for a in [*first[:3], bridging]]
+    keys = [item_key(a.source, a.id) for a in (first[2], first[1], bridging)]
+    bridge = min(probe.explain(keys[0], keys[2]).score, probe.explain(keys[1], keys[2]).score)
+    params = StoryParams(model=bar_between(decided[1].score, bridge))
+
+    database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
+    with open_store(database, sources) as store:
+        for a in first:
+            store.save_batch(a.source, [a], FetchIntent(a.source, now, "ok", now))
+        assign_stories(store, params, now, sources=sources, snapshot=snapshot)
+        story_a, story_b, joined = (store.story_of(a.source, a.id) for a in first[:3])
+        store.save_batch("outlet-c", [bridging], FetchIntent("outlet-c", now, "ok", now))
+    assert story_a and story_b and story_a != story_b
+    assert joined == story_a  # a1 joined a0's story
+    rebuilt = tmp_path / "rebuilt.sqlite3"
+    shutil.copyfile(database, rebuilt)
+
+    kept = {}
+    for path, with_snapshot in ((database, True), (rebuilt, False)):
+        if not with_snapshot:
+            snapshot.unlink()
+        with open_store(path, sources) as store:
+            result = assign_stories(store, params, now, sources=sources, snapshot=snapshot)
+            assert result.rebuilt is not with_snapshot and result.merges == 1
+            assert result.replayed == (0 if with_snapshot else 3)  # b1, a1 and z1: not a0
+            kept[with_snapshot] = store.story_of("outlet-c", "c1")
+    assert kept == {True: story_a, False: story_a}

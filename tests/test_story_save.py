@@ -55,18 +55,14 @@ def test_what_a_rebuild_and_explain_read_of_the_stored_decisions(store_url: str)
             StoryAssignment("s", "b", "story-a", "same-event", 0.97, "s:a", {"p": 1.0}),
             StoryAssignment("s", "c", "story-c", "new", 0.5),
         ]
-        shapes = [StoryUpdate("story-a", "s", "a", 2), StoryUpdate("story-c", "s", "c", 1)]
+        began = published_of("a") - timedelta(days=1)  # a first member no longer stored
+        shapes = [StoryUpdate("story-a", "s", "a", 2, began), StoryUpdate("story-c", "s", "c", 1)]
         store.save_stories(decisions, shapes, {}, NOW)
-        # a story with a member since then: all its members' times, the older ones too
-        since_b = store.story_member_times(published_of("b"))
-        since_c = store.story_member_times(published_of("c"))
         joined, founded = store.story_decision("s", "b"), store.story_decision("s", "a")
         missing = store.story_decision("s", "nope")
-    assert {k: sorted(v) for k, v in since_b.items()} == {
-        "story-a": [published_of("a"), published_of("b")],
-        "story-c": [published_of("c")],
-    }
-    assert since_c == {"story-c": [published_of("c")]}
+        # the stories with a member since then, where their founding was stored (not story-c's)
+        since_b, since_c = (store.stories_founded(published_of(i)) for i in "bc")
+    assert since_b == {"story-a": began} and since_c == {}
     assert joined == StoredDecision("story-a", "same-event", 0.97, "s:a", NOW)
     assert founded == StoredDecision("story-a", "new", 0.25, None, NOW)
     assert missing is None

@@ -32,7 +32,7 @@ SourceRow = tuple[str, str, str, str, bool]
 log = logging.getLogger("feedsvc.store.idle")
 
 # The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
-HEAD_REVISION = "r0007"
+HEAD_REVISION = "r0008"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # The service_state key of the digest of the live sources, written by each sync.
 SOURCES_DIGEST_KEY = "sources_digest"

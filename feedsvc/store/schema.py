@@ -215,6 +215,10 @@ stories = sa.Table(
     sa.Column("published", UTCDateTime(), nullable=False),
     sa.Column("members", sa.Integer(), nullable=False),
     sa.Column("changed_at", UTCDateTime(), nullable=False),
+    # r0008: when the story engine founded the story (made its record, with its
+    # first member); of two merged stories the one founded first keeps its id,
+    # and an engine rebuilt from part of the archive is told it. NULL before.
+    sa.Column("founded", UTCDateTime(), nullable=True),
 )
 sa.Index("ix_stories_published", stories.c.published)
 

@@ -42,10 +42,10 @@ class StoryQueries:
         with self._translate("reading story assignments"), reading(self.engine) as connection:
             return story_round.assignments_since(connection, since)
 
-    def story_member_times(self, since: datetime) -> dict[str, list[datetime]]:
-        """When each member of the stories with one published since ``since`` was published."""
+    def stories_founded(self, since: datetime) -> dict[str, datetime]:
+        """When each story with a member published since ``since`` was founded (where stored)."""
         with self._translate("reading story assignments"), reading(self.engine) as connection:
-            return story_round.member_times(connection, since)
+            return story_round.founded_since(connection, since)
 
     def story_aliases(self) -> dict[str, str]:
         """Every merged-away story id and the id that absorbed it."""

@@ -48,22 +48,17 @@ def assignments_since(connection: Connection, since: datetime) -> dict[Key, str]
     return {(row.source, row.article_id): row.story_id for row in connection.execute(stmt)}
 
 
-def member_times(connection: Connection, since: datetime) -> dict[str, list[datetime]]:
-    """When each member was published, of every story with a member published since ``since``."""
+def founded_since(connection: Connection, since: datetime) -> dict[str, datetime]:
+    """When each story with a member published since ``since`` was founded, where stored."""
     recent = (
         sa.select(story_members.c.story_id)
         .join(articles, MEMBER_OF_ARTICLE)
         .where(articles.c.published >= since)
     )
-    stmt = (
-        sa.select(story_members.c.story_id, articles.c.published)
-        .join(articles, MEMBER_OF_ARTICLE)
-        .where(story_members.c.story_id.in_(recent))
+    stmt = sa.select(stories.c.id, stories.c.founded).where(
+        stories.c.founded.is_not(None), stories.c.id.in_(recent)
     )
-    times: dict[str, list[datetime]] = {}
-    for story, published in connection.execute(stmt):
-        times.setdefault(story, []).append(published)
-    return times
+    return {row.id: row.founded for row in connection.execute(stmt)}
 
 
 def aliases(connection: Connection) -> dict[str, str]:
@@ -216,8 +211,10 @@ def _upsert_stories(connection: Connection, updates: Sequence[StoryUpdate], now:
     Each row's ``published`` is its representative's, read by the statement itself; a
     representative that is not stored leaves it NULL, which the column refuses (the save fails).
     """
-    rows = [(u.id, u.representative_source, u.representative_id, u.members) for u in updates]
-    columns = ("id", "rep_source_", "rep_article_id_", "members")
+    rows = [
+        (u.id, u.representative_source, u.representative_id, u.members, u.founded) for u in updates
+    ]
+    columns = ("id", "rep_source_", "rep_article_id_", "members", "founded")
     stmt = _upsert_story(connection.dialect.name)
     execute_many(connection, stmt, columns, rows, {"changed_at": now})
 

@@ -138,7 +138,7 @@ class StoryEngine:
         members = sorted(rec.members, key=lambda m: (self._index.members[m].profile.published, m))
         rep = min(members, key=self._representative_key)
         aliases = tuple(sorted(rec.aliases))
-        return Story(rec.id, rep, tuple(m for m in members if m != rep), aliases)
+        return Story(rec.id, rep, tuple(m for m in members if m != rep), aliases, rec.founded)
 
     def active_stories(self) -> list[str]:
         """Return the ids of the stories held in the window, sorted."""

@@ -176,6 +176,7 @@ class Story:
     representative: str
     members: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    founded: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +186,9 @@ class StoryState:
     ``assignments`` maps item id to the story id it was given when it was added;
     ``aliases`` maps a merged-away story id to the id that absorbed it;
     ``founded``, when the engine is rebuilt from a part of the archive, maps a
-    story id to when the story's record began in the engine that made the
-    stored decisions (its first members may not be replayed): of two merged
-    stories, the one founded first keeps its id.
+    story id to when the engine that made the stored decisions founded it
+    (``Story.founded``; its first members may not be replayed): of two
+    merged stories, the one founded first keeps its id.
     """
 
     assignments: Mapping[str, str] = field(default_factory=dict)

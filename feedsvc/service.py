@@ -155,7 +155,8 @@ class Service:
         """
         times = StageTimes()
         with run_lock(self.lock_path), self.open_store() as store, worker_pool(workers) as pool:
-            self._retag_before_fetch(store, times)
+            if not stop.is_set():
+                self._retag_before_fetch(store, times)
             now = self._clock()
             result = run_cycle(self.config, store, now, pool=pool, stop=stop, rng=rng, times=times)
             arrived = any(s.new or s.updated for s in result.sources)

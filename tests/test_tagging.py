@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,13 +113,17 @@ def test_changing_a_rule_retags_what_is_stored_on_the_next_run(
     assert service.idle()
 
 
+@pytest.mark.parametrize("cycle", ["run", "daemon"])
 def test_a_first_run_re_tags_before_it_fetches_not_what_it_fetched(
-    tmp_path: Path, repo_dir: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, repo_dir: Path, caplog: pytest.LogCaptureFixture, cycle: str
 ) -> None:
     config = sample_config(tmp_path, repo_dir / "samples", METRO_ONLY)
     service = Service.from_path(config, clock=lambda: NOW)
     with caplog.at_level("INFO", logger="feedsvc.tagging"):
-        result = service.run_once(force=True, workers=1)
+        if cycle == "run":
+            result = service.run_once(force=True, workers=1)
+        else:
+            result = service.daemon_cycle(threading.Event(), workers=1, publish=True)
     stored = sum(s.new for s in result.sources)
     assert stored > 10
     retagged = [r.getMessage() for r in caplog.records if r.name == "feedsvc.tagging"]
@@ -127,6 +132,23 @@ def test_a_first_run_re_tags_before_it_fetches_not_what_it_fetched(
     with service.open_store() as store:
         metro = store.article(*METRO_FERRY)
     assert metro is not None and "metro-pick" in metro.tags  # tagged as it was fetched
+
+
+def test_publishing_alone_re_tags_what_is_stored_after_a_rule_change(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    config = sample_config(tmp_path, repo_dir / "samples", METRO_ONLY)
+    Service.from_path(config, clock=lambda: NOW).run_once(force=True, workers=1)
+    ferries = {"ferries": {"title": "Ferries", "match": {"title": ["ferry", "ferries"]}}}
+    service = Service.from_path(sample_config(tmp_path, repo_dir / "samples", ferries))
+    service.publish()  # `feedsvc publish`: no fetch, so the re-tag before publishing does it
+    with service.open_store() as store:
+        metro = store.article(*METRO_FERRY)
+        counts = store.tag_counts()
+    assert metro is not None and "metro-pick" not in metro.tags
+    assert "metro-pick" not in counts and counts["ferries"] >= 3
+    output = service.config.settings.output_dir
+    assert read_feed(output / "tags/ferries.rss").entries
 
 
 def test_check_rules_and_tags_commands(

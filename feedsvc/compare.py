@@ -26,6 +26,7 @@ neither a name nor a number here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
@@ -41,67 +42,91 @@ MIN_SHARED_CONTEXT = 2
 _UNPAIRED_KINDS = frozenset({"year"})
 
 
+Node = tuple[int, str]
+"""An (outlet, feature) node: the index of an outlet's reading and one of its features."""
+
+
 class _Groups:
     """Union-find over (outlet, feature) nodes, remembering the mention of each node."""
 
     def __init__(self) -> None:
-        self._parent: dict[tuple[int, str], tuple[int, str]] = {}
-        self.mentions: dict[tuple[int, str], Occurrence] = {}
+        self._parent: dict[Node, Node] = {}
+        self._outlets: dict[Node, set[int]] = {}  # per representative, the outlets of its group
+        self.mentions: dict[Node, Occurrence] = {}
 
-    def find(self, node: tuple[int, str]) -> tuple[int, str]:
+    def find(self, node: Node) -> Node:
         """The representative node of ``node``'s group."""
         root = self._parent.setdefault(node, node)
         if root != node:
             root = self._parent[node] = self.find(root)
         return root
 
-    def join(self, a: tuple[int, str], b: tuple[int, str]) -> None:
+    def join(self, a: Node, b: Node) -> None:
         """Put ``a`` and ``b`` in one group."""
-        self._parent[self.find(a)] = self.find(b)
+        root_b = self.find(b)
+        root_a = self.find(a)
+        if root_a == root_b:
+            return
+        self._parent[root_a] = root_b
+        joined = self._outlets.pop(root_a, None) or {root_a[0]}
+        self._outlets.setdefault(root_b, {root_b[0]}).update(joined)
 
-    def outlets(self, node: tuple[int, str]) -> set[int]:
+    def outlets(self, node: Node) -> set[int]:
         """The outlets with a node in ``node``'s group (only its own when it has none)."""
         if node not in self._parent:
             return {node[0]}
         root = self.find(node)
-        return {n[0] for n in list(self._parent) if self.find(n) == root}
+        return self._outlets.get(root) or {root[0]}
 
-    def pair(self, a: tuple[int, str], oa: Occurrence, b: tuple[int, str], ob: Occurrence) -> None:
+    def pair(self, a: Node, oa: Occurrence, b: Node, ob: Occurrence) -> None:
         """Join ``a`` and ``b`` unless that puts two values of one outlet in one group.
 
         (Pairs are found outlet by outlet; without this check, chains of pairs
         would make one "figure" of many numbers of a long story.)
         """
-        together = a in self._parent and b in self._parent and self.find(a) == self.find(b)
-        if together or self.outlets(a) & self.outlets(b):
-            return
+        if not self.outlets(a).isdisjoint(self.outlets(b)):
+            return  # also when ``a`` and ``b`` are in one group already
         self.mentions.setdefault(a, oa)
         self.mentions.setdefault(b, ob)
         self.join(a, b)
 
-    def groups(self) -> list[list[tuple[int, str]]]:
+    def groups(self) -> list[list[Node]]:
         """Every group's nodes, in (outlet, first mention) order; groups by their first node."""
-        grouped: dict[tuple[int, str], list[tuple[int, str]]] = {}
+        grouped: dict[Node, list[Node]] = {}
         for node in self._parent:
             grouped.setdefault(self.find(node), []).append(node)
         ordered = [sorted(nodes, key=self._position) for nodes in grouped.values()]
         return sorted(ordered, key=lambda nodes: self._position(nodes[0]))
 
-    def _position(self, node: tuple[int, str]) -> tuple[int, int]:
+    def _position(self, node: Node) -> tuple[int, int]:
         return node[0], self.mentions[node].order
+
+
+def _pairable(reading: Reading) -> list[tuple[str, list[Occurrence]]]:
+    """A reading's numbers with the occurrences that may pair (years never do), in text order."""
+    found = []
+    for feature, occurrences in reading.numbers.items():
+        kept = [o for o in occurrences if o.kind not in _UNPAIRED_KINDS]
+        if kept:
+            found.append((feature, kept))
+    return found
 
 
 def _pair_figures(readings: Sequence[Reading]) -> _Groups:
     """Differing numbers, paired outlet by outlet, best-matching context first."""
     groups = _Groups()
-    for (i, a), (j, b) in combinations(enumerate(readings), 2):
+    pairable = [_pairable(reading) for reading in readings]
+    # Pairs in (i, j) order, of readings with a number that could pair.
+    for i, j in combinations([k for k, found in enumerate(pairable) if found], 2):
+        a, b = readings[i], readings[j]
+        only_b = [(fb, occs_b) for fb, occs_b in pairable[j] if fb not in a.features]
+        if not only_b:
+            continue
         candidates = []
-        for fa, occs_a in a.numbers.items():
+        for fa, occs_a in pairable[i]:
             if fa in b.features:
                 continue
-            for fb, occs_b in b.numbers.items():
-                if fb in a.features:
-                    continue
+            for _, occs_b in only_b:
                 best = _best_context(occs_a, occs_b)
                 if best is not None:
                     score, oa, ob = best
@@ -120,15 +145,19 @@ def _pair_figures(readings: Sequence[Reading]) -> _Groups:
 def _best_context(
     occs_a: Iterable[Occurrence], occs_b: Iterable[Occurrence]
 ) -> tuple[int, Occurrence, Occurrence] | None:
-    """The pair of occurrences (same kind) whose sentences share the most words, if enough."""
+    """The pair of occurrences (same kind) whose sentences share the most words, if enough.
+
+    Of pairs sharing as many words, the first (in text order) is taken.
+    """
     best: tuple[int, Occurrence, Occurrence] | None = None
+    top = MIN_SHARED_CONTEXT - 1
     for oa in occs_a:
         for ob in occs_b:
             if oa.kind != ob.kind or oa.kind in _UNPAIRED_KINDS:
                 continue
             score = len(oa.sentence & ob.sentence)
-            if score >= MIN_SHARED_CONTEXT and (best is None or score > best[0]):
-                best = (score, oa, ob)
+            if score > top:
+                best, top = (score, oa, ob), score
     return best
 
 
@@ -137,11 +166,20 @@ def _pair_spellings(readings: Sequence[Reading]) -> _Groups:
     groups = _Groups()
     table = variant_table(set().union(*(r.names for r in readings)))
     names = [frozenset(r.names) for r in readings]
-    able = [names[k] & table.keys() for k in range(len(readings))]  # names that may vary
-    for (i, a), (j, b) in combinations(enumerate(readings), 2):
-        if not (able[i] - names[j]) or not (able[j] - names[i]):
-            continue  # one side has no name of its own that could be a variant
-        for x, y in spelling_variants(names[i], names[j], table):
+    # The names that may vary: the engine pairs only these, so they alone are compared.
+    able = [names[k] & table.keys() for k in range(len(readings))]
+    # Of those, the names with a variant, and the names that are another's variant: a
+    # pair of outlets has a variant to show only if one writes a name of the first kind
+    # the other does not write, and the other a name of the second kind the first does not.
+    varied = frozenset(x for x, variants in table.items() if variants)
+    variants = frozenset().union(*table.values())
+    having = [able[k] & varied for k in range(len(readings))]
+    being = [able[k] & variants for k in range(len(readings))]
+    for i, j in combinations(range(len(readings)), 2):
+        if not having[i] or having[i] <= names[j] or not being[j] or being[j] <= names[i]:
+            continue
+        a, b = readings[i], readings[j]
+        for x, y in spelling_variants(able[i], able[j], table):
             if x in b.features or y in a.features or x in y or y in x:
                 continue
             groups.mentions.setdefault((i, x), a.name_mentions[x])
@@ -153,11 +191,19 @@ def _pair_spellings(readings: Sequence[Reading]) -> _Groups:
 
 def _add_other_users(groups: _Groups, readings: Sequence[Reading]) -> None:
     """Add every other outlet that writes one of a spelling group's names to that group."""
+    if not groups.mentions:
+        return
+    users: dict[str, list[int]] = {}  # per name in a group, the outlets that write it
+    for _, name in groups.mentions:
+        users.setdefault(name, [])
+    for k, reading in enumerate(readings):
+        for name in reading.name_mentions.keys() & users.keys():
+            users[name].append(k)
     for node in list(groups.mentions):
-        for k, reading in enumerate(readings):
+        for k in users[node[1]]:
             other = (k, node[1])
-            if other not in groups.mentions and node[1] in reading.name_mentions:
-                groups.mentions[other] = reading.name_mentions[node[1]]
+            if other not in groups.mentions:
+                groups.mentions[other] = readings[k].name_mentions[node[1]]
                 groups.join(other, node)
 
 
@@ -175,20 +221,24 @@ def _unshared(
     readings: Sequence[Reading], figures: _Groups, spellings: _Groups
 ) -> tuple[Unshared, ...]:
     """Per outlet, the names and numbers no other outlet writes (figures and spellings aside)."""
+    writers = Counter(f for reading in readings for f in reading.features)
+    in_spellings: dict[int, set[str]] = {}
+    for k, name in spellings.mentions:
+        in_spellings.setdefault(k, set()).add(name)
     found = []
     for k, reading in enumerate(readings):
-        elsewhere = set().union(*(r.features for n, r in enumerate(readings) if n != k))
-        in_spellings = {f for n, f in spellings.mentions if n == k}
+        # A feature of this reading is written elsewhere when another reading has it too.
         numbers = _distinct(
             Mention(reading.outlet, occs[0].value, occs[0].context)
             for feat, occs in reading.numbers.items()
-            if feat not in elsewhere and (k, feat) not in figures.mentions
+            if writers[feat] == 1 and (k, feat) not in figures.mentions
         )
-        lonely = reading.names - elsewhere - in_spellings
+        spelt = in_spellings.get(k, set())
+        lonely = {n for n in reading.names if writers[n] == 1 and n not in spelt}
         names = _distinct(
             Mention(reading.outlet, phrase, context)
             for phrase, held, context in reading.phrases
-            if held & lonely
+            if not held.isdisjoint(lonely)
         )
         if names or numbers:
             found.append(Unshared(reading.outlet, names, numbers))
@@ -201,23 +251,27 @@ def _distinct(mentions: Iterable[Mention]) -> tuple[Mention, ...]:
     ("4-7" goes when "January 4-7" is there; the longer one takes the place of
     the shorter one it holds.)
     """
-    kept: list[Mention] = []
+    kept: list[tuple[Mention, tuple[str, ...]]] = []
     for mention in mentions:
-        if any(_within(mention.value, k.value) for k in kept):
+        words = _folded_words(mention.value)
+        if any(_within(words, k) for _, k in kept):
             continue
-        held = [n for n, k in enumerate(kept) if _within(k.value, mention.value)]
+        held = [n for n, (_, k) in enumerate(kept) if _within(k, words)]
         if held:
-            kept[held[0]] = mention
+            kept[held[0]] = (mention, words)
             kept = [k for n, k in enumerate(kept) if n not in held[1:]]
         else:
-            kept.append(mention)
-    return tuple(kept)
+            kept.append((mention, words))
+    return tuple(mention for mention, _ in kept)
 
 
-def _within(part: str, whole: str) -> bool:
-    """Whether the words of ``part`` appear, in a row, among the words of ``whole``."""
-    inner = [w.casefold() for w, _ in split_words(part)]
-    outer = [w.casefold() for w, _ in split_words(whole)]
+def _folded_words(value: str) -> tuple[str, ...]:
+    """The words of ``value``, case-folded."""
+    return tuple(w.casefold() for w, _ in split_words(value))
+
+
+def _within(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+    """Whether the words ``inner`` appear, in a row, among the words ``outer``."""
     size = len(inner)
     return size > 0 and any(outer[i : i + size] == inner for i in range(len(outer) - size + 1))
 

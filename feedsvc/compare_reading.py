@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from feedsvc.compare_records import Report
-from feedsvc.compare_text import Memo, Word, headline_case, split_words
+from feedsvc.compare_text import Memo, Word, feature, headline_case, split_words
 
 # Words of context shown on each side of a mention.
 CONTEXT_WORDS = 8
@@ -88,17 +88,19 @@ def _chunk(text: str, start: int) -> str:
     return text[left:right].strip(_CHUNK_EDGE) or text[start:right]
 
 
-def _context(found: list[Word], index: int, span: tuple[int, int], text: str) -> str:
-    """Up to ``CONTEXT_WORDS`` words either side of word ``index``, within its sentence."""
-    inside = [i for i, (_, start) in enumerate(found) if span[0] <= start < span[1]]
-    at = inside.index(index)
-    first = inside[max(0, at - CONTEXT_WORDS)]
-    last = inside[min(len(inside) - 1, at + CONTEXT_WORDS)]
+def _context(found: list[Word], index: int, bounds: tuple[int, int], text: str) -> str:
+    """Up to ``CONTEXT_WORDS`` words either side of word ``index``, within its sentence.
+
+    ``bounds`` are the indexes of the sentence's first word and of the word after its last.
+    """
+    lo, hi = bounds
+    first = max(lo, index - CONTEXT_WORDS)
+    last = min(hi - 1, index + CONTEXT_WORDS)
     start = found[first][1]
     end = found[last][1] + len(found[last][0])
     snippet = " ".join(text[start:end].split())
-    before = "… " if first != inside[0] else ""
-    after = " …" if last != inside[-1] else ""
+    before = "… " if first != lo else ""
+    after = " …" if last != hi - 1 else ""
     return f"{before}{snippet}{after}"
 
 
@@ -111,46 +113,87 @@ def _number_kind(word: str, found: list[Word], index: int) -> str:
     return "count"
 
 
-def _read_segment(reading: Reading, text: str, memo: Memo, *, headline: bool) -> None:
-    """Add one title or text to ``reading``."""
-    found = split_words(text)
-    names = memo.name_features(text, found, headline=headline)
-    spans = _sentences(text)
-    starts = [s for s, _ in spans]
-    feature = memo.feature
+class _Segment:
+    """One title or line being read: its words and their features; its sentences when asked.
+
+    Most titles and lines hold no number and no name, so their sentences are
+    found only for the words that need them (for their context and its words).
+    """
+
+    __slots__ = ("_held", "_spans", "_starts", "_word_starts", "features", "found", "text")
+
+    def __init__(self, text: str, found: list[Word], features: list[str | None]) -> None:
+        self.text = text
+        self.found = found
+        self.features = features
+        self._spans: list[tuple[int, int]] = []
+        self._starts: list[int] = []
+        self._word_starts: list[int] = []
+        self._held: dict[int, frozenset[str]] = {}
+
+    def sentence(self, index: int) -> int:
+        """The index of the sentence of word ``index``: the last one starting at or before it."""
+        if not self._spans:  # not found yet (a text with a word has a sentence)
+            self._spans = _sentences(self.text)
+            self._starts = [s for s, _ in self._spans]
+            self._word_starts = [start for _, start in self.found]
+        return bisect.bisect_right(self._starts, self.found[index][1]) - 1
+
+    def context(self, index: int) -> str:
+        """Up to ``CONTEXT_WORDS`` words either side of word ``index``, within its sentence."""
+        sentence = self.sentence(index)  # finds the sentences first
+        start, end = self._spans[sentence]
+        inside = (
+            bisect.bisect_left(self._word_starts, start),
+            bisect.bisect_left(self._word_starts, end),
+        )
+        return _context(self.found, index, inside, self.text)
+
+    def held(self, index: int) -> frozenset[str]:
+        """The features of the words of word ``index``'s sentence, numbers aside."""
+        sentence = self.sentence(index)
+        found = self._held.get(sentence)
+        if found is None:
+            # The words whose sentence this is: those from its start to the next one's.
+            starts, word_starts = self._starts, self._word_starts
+            lo = bisect.bisect_left(word_starts, starts[sentence])
+            hi = (
+                bisect.bisect_left(word_starts, starts[sentence + 1])
+                if sentence + 1 < len(starts)
+                else len(word_starts)
+            )
+            found = self._held[sentence] = frozenset(
+                f for f in self.features[lo:hi] if f is not None and not f.startswith("#")
+            )
+        return found
+
+
+def _read_segment(
+    reading: Reading, text: str, found: list[Word], memo: Memo, *, title_case: bool
+) -> None:
+    """Add one title or text (its words ``found``) to ``reading``."""
+    names = memo.name_features(text, title_case=title_case)
     features = [feature(word) for word, _ in found]
-    sentence_of = [spans[bisect.bisect_right(starts, start) - 1] for _, start in found]
-    by_sentence: dict[tuple[int, int], frozenset[str]] = {}
-    for span, feat in zip(sentence_of, features, strict=True):
-        if feat is not None and not feat.startswith("#"):
-            by_sentence[span] = by_sentence.get(span, frozenset()) | {feat}
+    segment = _Segment(text, found, features)
     reading.features.update(f for f in features if f is not None)
+    numbers, name_mentions = reading.numbers, reading.name_mentions
     for index, ((word, _), feat) in enumerate(zip(found, features, strict=True)):
         if feat is None:
             continue
-        span = sentence_of[index]
         if word[0].isdigit():
-            seen = reading.numbers.setdefault(feat, [])
+            seen = numbers.setdefault(feat, [])
             if len(seen) < OCCURRENCES_PER_NUMBER:
-                seen.append(_occurrence(reading, feat, text, found, index, span, by_sentence))
+                seen.append(_occurrence(reading, feat, segment, index))
         elif feat in names and word.lower() not in _CALENDAR:
             reading.names.add(feat)
-            if feat not in reading.name_mentions:
-                reading.name_mentions[feat] = _occurrence(
-                    reading, feat, text, found, index, span, by_sentence
-                )
-    reading.phrases += _phrases(text, found, features, names, spans)
+            if feat not in name_mentions:
+                name_mentions[feat] = _occurrence(reading, feat, segment, index)
+    if names:  # a phrase holds a name
+        reading.phrases += _phrases(segment, names)
 
 
-def _occurrence(
-    reading: Reading,
-    feat: str,
-    text: str,
-    found: list[Word],
-    index: int,
-    span: tuple[int, int],
-    by_sentence: dict[tuple[int, int], frozenset[str]],
-) -> Occurrence:
+def _occurrence(reading: Reading, feat: str, segment: _Segment, index: int) -> Occurrence:
+    text, found = segment.text, segment.found
     word, start = found[index]
     kind = _number_kind(word, found, index) if word[0].isdigit() else "name"
     value = word if kind == "name" else _chunk(text, start)
@@ -161,8 +204,8 @@ def _occurrence(
     return Occurrence(
         feature=feat,
         value=value,
-        context=_context(found, index, span, text),
-        sentence=by_sentence.get(span, frozenset()),
+        context=segment.context(index),
+        sentence=segment.held(index),
         kind=kind,
         order=reading.next_order(),
     )
@@ -197,41 +240,33 @@ def _month_beside(found: list[Word], index: int) -> int | None:
     return None
 
 
-def _phrases(
-    text: str,
-    found: list[Word],
-    features: list[str | None],
-    names: set[str],
-    spans: list[tuple[int, int]],
-) -> list[tuple[str, frozenset[str], str]]:
+def _phrases(segment: _Segment, names: set[str]) -> list[tuple[str, frozenset[str], str]]:
     """Runs of capitalised words holding at least one name: (phrase, name features, context)."""
+    text, found, features = segment.text, segment.found, segment.features
     runs: list[list[int]] = []
+    previous = -2  # the last capitalised word
     for index, (word, _) in enumerate(found):
         if not word[0].isupper():
             continue
-        previous = runs[-1][-1] if runs else None
-        joined = previous == index - 1 and _only_spaces_between(text, found, index)
-        if joined:
+        if previous == index - 1 and _only_spaces_between(text, found, index):
             runs[-1].append(index)
         else:
             runs.append([index])
-    starts = [s for s, _ in spans]
+        previous = index
     phrases = []
     for whole in runs:
-        run = _trimmed(whole, found, features)
-        if not run:
-            continue
+        # (A stop word has no feature, so trimming the run leaves its names.)
         held = frozenset(
             f
-            for i, f in ((i, features[i]) for i in run)
+            for i, f in ((i, features[i]) for i in whole)
             if f is not None and f in names and found[i][0].lower() not in _CALENDAR
         )
         if not held:
             continue
+        run = _trimmed(whole, found, features)
         first, last = found[run[0]], found[run[-1]]
         phrase = _POSSESSIVE.sub("", text[first[1] : last[1] + len(last[0])])
-        span = spans[bisect.bisect_right(starts, first[1]) - 1]
-        phrases.append((phrase, held, _context(found, run[0], span, text)))
+        phrases.append((phrase, held, segment.context(run[0])))
     return phrases
 
 
@@ -266,13 +301,15 @@ def read_report(report: Report, memo: Memo | None = None) -> Reading:
     """
     memo = memo or Memo()
     reading = Reading(report.outlet)
-    _read_segment(reading, report.title, memo, headline=True)
+    found = split_words(report.title)
+    _read_segment(reading, report.title, found, memo, title_case=headline_case(found))
     for line in report.text.splitlines():
         if line.strip():
-            _read_segment(reading, line, memo, headline=_is_heading(line))
+            found = split_words(line)
+            _read_segment(reading, line, found, memo, title_case=_is_heading(line, found))
     return reading
 
 
-def _is_heading(line: str) -> bool:
-    found = split_words(line)
+def _is_heading(line: str, found: list[Word]) -> bool:
+    """Whether ``line`` (its words ``found``) is a sub-heading: short, Title Case, unpunctuated."""
     return len(found) <= HEADING_WORDS and not _HEADING_END.search(line) and headline_case(found)

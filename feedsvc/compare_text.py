@@ -11,6 +11,7 @@ or changes is adapted in this file alone. Pure; no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from feedsvc.stories.signals import name_variants, spelling_variant, variant_names
 from feedsvc.stories.text import WordCache, is_title_case, name_stems, normalise_word, words
@@ -24,34 +25,31 @@ def split_words(text: str) -> list[Word]:
     return words(text)
 
 
+@lru_cache(maxsize=1 << 16)
+def feature(word: str) -> str | None:
+    """The engine's feature of one word: a stem, ``#`` and the digits of a number, or None."""
+    return normalise_word(word)
+
+
 class Memo:
-    """What the engine made of each word and chunk already read, for one comparison.
+    """What the engine made of each chunk of text already read, for one comparison.
 
     The reports of one story repeat their words; reading them through one memo
-    reads each once. Results are those of the engine's functions, memoised.
+    reads each chunk once. Results are those of the engine's functions, memoised.
     """
 
-    __slots__ = ("_chunks", "_features")
+    __slots__ = ("_chunks",)
 
     def __init__(self) -> None:
         self._chunks = WordCache()
-        self._features: dict[str, str | None] = {}
 
-    def feature(self, word: str) -> str | None:
-        """The engine's feature of one word: a stem, ``#`` and the digits of a number, or None."""
-        try:
-            return self._features[word]
-        except KeyError:
-            found = self._features[word] = normalise_word(word)
-            return found
+    def name_features(self, text: str, *, title_case: bool) -> set[str]:
+        """The features of the words the engine takes for names in ``text``.
 
-    def name_features(self, text: str, found: list[Word], *, headline: bool) -> set[str]:
-        """The features of the words the engine takes for names in ``text`` (its words ``found``).
-
-        A ``headline`` is read as the engine reads titles: in Title Case only
-        acronyms count as names.
+        A headline in Title Case (``title_case``, see ``headline_case``) is read
+        as the engine reads titles: only acronyms count as names.
         """
-        return name_stems(text, headline_case(found) if headline else False, self._chunks)
+        return name_stems(text, title_case, self._chunks)
 
 
 def headline_case(found: list[Word]) -> bool:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from feedsvc.compare import Differences, Report, find_differences
+from feedsvc.compare import Difference, Differences, Mention, Report, find_differences
+from feedsvc.config_types import SourceConfig
+from feedsvc.extract import extract
+from feedsvc.normalise import normalise
+from feedsvc.types import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 CASES = sorted(FIXTURES.glob("*.json"))
@@ -93,3 +98,63 @@ def test_a_longer_form_of_a_name_is_not_a_spelling_difference() -> None:
     differences = find_differences([a, b])
     assert differences.spellings == ()
     assert [m.value for u in differences.unshared for m in u.names] == ["Japan", "Vell", "Japanese"]
+
+
+def test_a_figure_is_shown_within_its_sentence() -> None:
+    a = Report(
+        "Harbour Gazette",
+        "Flood at Tarrow",
+        "Rain fell all week. The flood near the old river mill at Tarrow killed 12 villagers"
+        " on Sunday night. County officials said roads would stay shut for a week.",
+    )
+    b = Report(
+        "Metro Daily",
+        "Flood at Tarrow",
+        "The flood near the old river mill at Tarrow killed 14 villagers, officials said.",
+    )
+    differences = find_differences([a, b])
+    assert differences.figures == (
+        Difference(
+            (
+                Mention(
+                    "Harbour Gazette",
+                    "12",
+                    "… near the old river mill at Tarrow killed 12 villagers on Sunday night",
+                ),
+                Mention(
+                    "Metro Daily",
+                    "14",
+                    "… near the old river mill at Tarrow killed 14 villagers, officials said",
+                ),
+            )
+        ),
+    )
+    assert differences.spellings == ()
+    assert differences.unshared == ()
+
+
+def seed_reports(shared: Path) -> list[Report]:
+    """The two reports of the Nara summit, as the pipeline stores them, in story order."""
+    reports = []
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    for path in sorted((shared / "seeds").glob("*.txt")):
+        source = SourceConfig(name=f"outlet-{path.name[:3]}", title="", kind="file", path=path)
+        (raw,) = extract(Document(path.as_uri(), path.read_bytes()), "file").entries
+        article = normalise(raw, source, now)
+        reports.append(Report(article.source, article.title, article.text))
+    return reports
+
+
+@pytest.mark.shared
+def test_the_seed_reports_differ_on_the_toll_and_the_mine(shared_dir: Path) -> None:
+    differences = find_differences(seed_reports(shared_dir))
+    assert shown(differences)["figures"] == [[["outlet-000", "136"], ["outlet-004", "183"]]]
+    assert shown(differences)["spellings"] == [[["outlet-000", "Josei"], ["outlet-004", "Chosei"]]]
+    only = shown(differences)["only"]
+    assert only["outlet-000"]["numbers"] == ["88-minute", "February 3", "1942", "2026"]
+    assert only["outlet-004"]["numbers"] == ["60th", "2023", "January 4-7"]
+    assert "Ube City" in only["outlet-000"]["names"]
+    assert "Kansai Airport" in only["outlet-004"]["names"]
+    for difference in (*differences.figures, *differences.spellings):
+        for mention in difference.mentions:
+            assert mention.value in mention.context

@@ -102,8 +102,11 @@ class ActiveIndex:
         self.aliases = aliases
         # restored founding times, each taken when its story's record is made (``insert``)
         self._founded: dict[str, datetime] = dict(founded or {})
-        # each exact-copy key's active holders in the order they came: the first answers
-        self._holders: dict[str, dict[str, None]] = {}
+        # an exact-copy key's first active holder answers for it; the others wait, in
+        # the order they came (kept apart: most keys have one holder, and a dict each
+        # for 60,000 keys would be about 7 MB of the window)
+        self.keys: dict[str, str] = {}
+        self._waiting: dict[str, dict[str, None]] = {}
         self._postings: dict[str, dict[str, float]] = {}
         self._story_postings: dict[str, dict[str, float]] = {}
         self._expiry: list[tuple[datetime, str]] = []
@@ -121,7 +124,7 @@ class ActiveIndex:
         read, and far fewer objects for the pickler to remember while it writes.
         """
         state = self.__dict__.copy()
-        for derived in ("_postings", "_story_postings", "_expiry", "_holders"):
+        for derived in ("_postings", "_story_postings", "_expiry", "keys", "_waiting"):
             del state[derived]
         state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
         state.pop("_founded", None)  # a rebuild's: taken by the stories replayed
@@ -163,7 +166,7 @@ class ActiveIndex:
     def _derive(self) -> None:
         """Rebuild from the members and stories what pickling leaves out, exactly."""
         self._postings, self._story_postings = {}, {}
-        self._holders = {}
+        self.keys, self._waiting = {}, {}
         for item_id, member in self.members.items():  # in the order they were inserted
             self._post(item_id, _packed(member.profile))
             self._hold_keys(item_id, member.keys)
@@ -325,25 +328,29 @@ class ActiveIndex:
 
     def key_holder(self, key: str) -> str | None:
         """The member that answers for an exact-copy key: the first to come of those holding it."""
-        holders = self._holders.get(key)
-        return next(iter(holders)) if holders else None
+        return self.keys.get(key)
 
     def _hold_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
         """Record a member's exact-copy keys, after the members holding them already."""
         for key in keys:
-            holders = self._holders.get(key)
-            if holders is None:
-                self._holders[key] = {item_id: None}
-            else:
-                holders[item_id] = None
+            if self.keys.setdefault(key, item_id) != item_id:
+                self._waiting.setdefault(key, {})[item_id] = None
 
     def _release_keys(self, item_id: str, keys: tuple[str, ...]) -> None:
         """Forget a leaving member's keys: the next holder of each, if any, answers for it."""
         for key in keys:
-            holders = self._holders[key]
-            del holders[item_id]
-            if not holders:
-                del self._holders[key]
+            waiting: dict[str, None] | None
+            if self.keys[key] != item_id:  # one that waited: another holder answers
+                waiting = self._waiting[key]
+                del waiting[item_id]
+            elif (waiting := self._waiting.get(key)) is not None:
+                self.keys[key] = next(iter(waiting))
+                del waiting[self.keys[key]]
+            else:
+                del self.keys[key]
+                continue
+            if not waiting:
+                del self._waiting[key]
 
     def _post(self, item_id: str, vector: Packed) -> None:
         """Add a member to the postings of its ``member_terms`` heaviest terms."""

@@ -249,10 +249,12 @@ def format_decisions(placed: Mapping[str, StoredDecision | None]) -> list[str]:
         if decision is None:
             lines.append(f"  {name}: in no story yet (the next run places it)")
             continue
-        d = decision
-        how = f"a new story (best candidate {d.score:.3f})" if d.layer == "new" else None
-        how = how or f"{d.layer} {d.score:.3f}" + (f" via {d.matched}" if d.matched else "")
-        lines.append(f"  {name}: {how}, {_when(d.decided_at)}; now in {d.story_id}")
+        if decision.layer == "new":
+            how = f"a new story (best candidate {decision.score:.3f})"
+        else:
+            via = f" via {decision.matched}" if decision.matched else ""
+            how = f"{decision.layer} {decision.score:.3f}{via}"
+        lines.append(f"  {name}: {how}, {_when(decision.decided_at)}; now in {decision.story_id}")
     return lines
 
 

@@ -105,10 +105,10 @@ def replay_from(
     any rebuild's starting point changes: the decayed word counts behind the
     weights, and which of several articles with one URL or hash answers for
     that exact-copy key (the first added of those still in the window: added
-    in stored order, not in the order they arrived). Founding times are
-    restored (``StoryState.founded``). Without this bound, one article dated weeks back (a backdated
-    report, a new source's archive) replayed, and held in memory, every
-    article stored since.
+    in stored order, not in the order they arrived); founding times are
+    restored (``StoryState.founded``). Without this bound, one article dated
+    weeks back (a backdated report, a new source's archive) replayed, and
+    held in memory, every article stored since.
     """
     if newest is None:
         return since

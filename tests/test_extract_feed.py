@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser.mixin
+import feedparser.urls
 import pytest
 
 from feedsvc.config_types import SourceConfig
@@ -326,6 +328,76 @@ def test_torture_corpus_raises_nothing_but_extract_error(shared_dir: Path) -> No
         signal.signal(signal.SIGALRM, previous)
     assert parsed + failed >= 2 * 2100
     assert parsed > 2000
+
+
+# ------------------------------------------------------------------ the memo of feedparser's base join
+
+BASES = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.org/news/">'
+    '<title>Bases</title><link href="index.html"/>'
+    '<entry xml:base="2025/"><id>one</id><title>One</title><link href="a.html"/>'
+    '<content type="html" xml:base="/elsewhere/">&lt;a href="x.html"&gt;x&lt;/a&gt;</content>'
+    '</entry>'
+    '<entry xml:base="javascript:alert(1)//"><id>two</id><title>Two</title><link href="b.html"/>'
+    "</entry>"
+    '<entry xml:base="https://mirror.example/feed/"><id>three</id><title>Three</title>'
+    '<link href="../c.html"/><summary xml:base="deep/">s</summary></entry>'
+    '<entry><id>four</id><title>Four</title><link href="d.html"/></entry>'
+    "</feed>"
+).encode()
+
+
+def _parsed_without_memo(document: Document, monkeypatch: pytest.MonkeyPatch) -> object:
+    """``parse_feed`` with feedparser's own base join, called afresh at every tag."""
+    original = feedparser.urls.make_safe_absolute_uri
+    with monkeypatch.context() as patch:
+        patch.setattr(feedparser.mixin, "make_safe_absolute_uri", lambda *a: original(*a))
+        return parse_feed(document)
+
+
+def test_the_memo_of_the_base_join_is_in_place_and_used() -> None:
+    parse_feed(Document("http://example.org/feed.xml", BASES))
+    memo = feedparser.mixin.make_safe_absolute_uri
+    assert memo.__wrapped__ is feedparser.urls.make_safe_absolute_uri
+    before = memo.cache_info().hits
+    parse_feed(Document("http://example.org/feed.xml", BASES))
+    assert memo.cache_info().hits > before
+
+
+@pytest.mark.parametrize("url", ["http://example.org/feed.xml", "file:///srv/feeds/x.xml", ""])
+def test_nested_and_unsafe_bases_resolve_as_without_the_memo(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = Document(url, BASES)
+    with_memo = parse_feed(document)
+    assert with_memo == _parsed_without_memo(document, monkeypatch)
+    links = [entry.link for entry in with_memo.entries]
+    assert links[0] == "http://example.org/news/2025/a.html"
+    assert links[2] == "https://mirror.example/c.html"
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_torture_corpus_extracts_the_same_without_the_memo(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = shared_dir / "torture" / "feedparser"
+    compared = 0
+    for path in _every_file(root):
+        body = path.read_bytes()
+        document = Document("http://127.0.0.1/dir/x.xml", body, headers=_torture_headers(body))
+        try:
+            with_memo: object = parse_feed(document)
+        except ExtractError as exc:
+            with_memo = str(exc)
+        try:
+            without = _parsed_without_memo(document, monkeypatch)
+        except ExtractError as exc:
+            without = str(exc)
+        assert with_memo == without, path.relative_to(root)
+        compared += 1
+    assert compared > 2000
 
 
 # ------------------------------------------------------------------ routing of file sources

@@ -330,22 +330,22 @@ def test_torture_corpus_raises_nothing_but_extract_error(shared_dir: Path) -> No
     assert parsed > 2000
 
 
-# ------------------------------------------------------------------ the memo of feedparser's base join
+# ----------------------------------------------------------- the memo of feedparser's base join
 
 BASES = (
-    '<?xml version="1.0" encoding="utf-8"?>'
-    '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.org/news/">'
-    '<title>Bases</title><link href="index.html"/>'
-    '<entry xml:base="2025/"><id>one</id><title>One</title><link href="a.html"/>'
-    '<content type="html" xml:base="/elsewhere/">&lt;a href="x.html"&gt;x&lt;/a&gt;</content>'
-    '</entry>'
-    '<entry xml:base="javascript:alert(1)//"><id>two</id><title>Two</title><link href="b.html"/>'
-    "</entry>"
-    '<entry xml:base="https://mirror.example/feed/"><id>three</id><title>Three</title>'
-    '<link href="../c.html"/><summary xml:base="deep/">s</summary></entry>'
-    '<entry><id>four</id><title>Four</title><link href="d.html"/></entry>'
-    "</feed>"
-).encode()
+    b'<?xml version="1.0" encoding="utf-8"?>'
+    b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.org/news/">'
+    b'<title>Bases</title><link href="index.html"/>'
+    b'<entry xml:base="2025/"><id>one</id><title>One</title><link href="a.html"/>'
+    b'<content type="html" xml:base="/elsewhere/">&lt;a href="x.html"&gt;x&lt;/a&gt;</content>'
+    b"</entry>"
+    b'<entry xml:base="javascript:alert(1)//"><id>two</id><title>Two</title><link href="b.html"/>'
+    b"</entry>"
+    b'<entry xml:base="https://mirror.example/feed/"><id>three</id><title>Three</title>'
+    b'<link href="../c.html"/><summary xml:base="deep/">s</summary></entry>'
+    b'<entry><id>four</id><title>Four</title><link href="d.html"/></entry>'
+    b"</feed>"
+)
 
 
 def _parsed_without_memo(document: Document, monkeypatch: pytest.MonkeyPatch) -> object:

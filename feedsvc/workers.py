@@ -22,7 +22,6 @@ workers (``RenewingPool``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
 import multiprocessing
@@ -165,12 +164,15 @@ def return_free_memory() -> None:
     """Collect garbage and hand the C heap's free pages back to the system (glibc only).
 
     Freed memory otherwise stays in the process's heap, and counts in its
-    resident size while a memory-hungry stage runs beside it.
+    resident size while a memory-hungry stage runs beside it. The C library
+    is the running program's own (``CDLL(None)``), not looked up by name:
+    ``ctypes.util.find_library`` runs ``ldconfig`` in a child process, a fork
+    of this one, which for a moment counted this process's memory twice, at
+    the moment the story engine's process peaked beside it.
     """
     gc.collect()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to ask
         return
     trim(0)

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -283,6 +283,23 @@ def _resident_after_freeing() -> tuple[int, int, int]:
     return_free_memory()
     assert above
     return held, freed, resident()
+
+
+def test_handing_memory_back_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a child forked from this process would count its memory twice while it lives, at
+    # the moment the story engine's process peaks (ctypes.util.find_library runs ldconfig)
+    from feedsvc.workers import return_free_memory
+
+    started: list[object] = []
+
+    class Recording(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, args: object, *rest: Any, **options: Any) -> None:
+            started.append(args)
+            super().__init__(args, *rest, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(subprocess, "Popen", Recording)
+    return_free_memory()
+    assert started == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")

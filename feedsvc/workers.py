@@ -173,7 +173,7 @@ def return_free_memory() -> None:
     gc.collect()
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to ask
+    except (OSError, AttributeError, TypeError):  # not glibc: nothing to ask
         return
     trim(0)
 

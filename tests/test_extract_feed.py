@@ -360,6 +360,8 @@ def test_the_memo_of_the_base_join_is_in_place_and_used() -> None:
     parse_feed(Document("http://example.org/feed.xml", BASES))
     memo = feedparser.mixin.make_safe_absolute_uri
     assert memo.__wrapped__ is feedparser.urls.make_safe_absolute_uri
+    parse_feed(Document("http://example.org/feed.xml", BASES))
+    assert feedparser.mixin.make_safe_absolute_uri is memo  # installed once, never wrapped again
     before = memo.cache_info().hits
     parse_feed(Document("http://example.org/feed.xml", BASES))
     assert memo.cache_info().hits > before

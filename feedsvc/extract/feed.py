@@ -22,9 +22,11 @@ its quirks live:
 * feedparser recomputes the base URL at every start tag, joining the base in
   effect with the element's ``xml:base`` or, nearly always, with itself
   (``feedparser.mixin.make_safe_absolute_uri``, a pure function of its two
-  strings): about a quarter of its time as feedsvc calls it. That one
-  name is memoised (``_memoise_base_resolution``, bounded; the function
-  itself is unchanged), so the join is done once per base and document.
+  strings while ``feedparser.urls.ACCEPTABLE_URI_SCHEMES`` is left alone, as
+  feedsvc leaves it): about a quarter of its time as feedsvc calls it. That
+  one name is memoised (``_memoise_base_resolution``, bounded; the function
+  itself is unchanged), so each distinct join is done once while it stays
+  among the most recent.
 * Before feedparser sees a document, its internal DTD subset is taken away
   (``_dtd.defuse``): no entity is expanded by an XML parser, so no billion
   laughs, quadratic blow-up or external entity. feedparser's XML reader never
@@ -43,7 +45,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import feedparser
 import feedparser.mixin
@@ -70,7 +72,7 @@ _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf", b"channel"})
 _PROLOG_BYTES = 8192
 # Bases remembered by the memo of feedparser's per-tag base join: a document has a
 # few (one without ``xml:base``), a worker parses one document at a time.
-BASE_MEMO_SIZE = 64
+_BASE_MEMO_SIZE = 64
 _AUTHOR_FORMS = (
     re.compile(r"\s*\S+@\S+\s*\((?P<name>[^()]*)\)\s*"),
     re.compile(r"\s*(?P<name>[^<>]*?)\s*<\S+@[^<>\s]+>\s*"),
@@ -141,9 +143,12 @@ def _memoise_base_resolution() -> None:
     is feedparser's function: a second call, or a replacement made by someone
     else (a test comparing without the memo), is left alone.
     """
-    original: Callable[..., str] = feedparser.urls.make_safe_absolute_uri
-    if getattr(feedparser.mixin, "make_safe_absolute_uri", None) is original:
-        feedparser.mixin.make_safe_absolute_uri = functools.lru_cache(BASE_MEMO_SIZE)(original)
+    name = "make_safe_absolute_uri"
+    original = getattr(feedparser.urls, name, None)
+    if not callable(original) or getattr(feedparser.mixin, name, None) is not original:
+        return  # renamed by a newer feedparser, or memoised (or replaced) already
+    join = cast("Callable[..., str]", original)
+    setattr(feedparser.mixin, name, functools.lru_cache(_BASE_MEMO_SIZE)(join))
 
 
 def _run_feedparser(document: Document) -> Any:

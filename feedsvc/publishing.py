@@ -266,7 +266,7 @@ def _story_pages(
     sources = {s.name: s for s in config.sources}
     for start in range(0, len(story_ids), STORIES_PER_QUERY):
         chunk = story_ids[start : start + STORIES_PER_QUERY]
-        views = [view for view in store.stories_by_id(chunk) if has_page(view.outlets)]
+        views = [view for view in store.stories_by_id(chunk, tags=False) if has_page(view.outlets)]
         live = [view.id for view in views]
         tags = store.story_tags(live)
         joins = store.story_joins(live)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,11 @@ from feedsvc.publish.pages import render_page
 from feedsvc.publish.plan import story_page_path
 from feedsvc.service import Service
 from feedsvc.store import Store
-from feedsvc.types import StoryUpdate
+from feedsvc.types import FetchIntent, StoryUpdate, TagOrigin
 from tests.support.configs import write_config
 from tests.support.pages import all_page_problems, html_errors
 from tests.support.samples import sample_sources as samples_as_sources
-from tests.test_stories_service import assignment, seed_articles
+from tests.test_stories_service import article, assignment, seed_articles
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 # The day after the Nara summit: the seeds are news then.
@@ -248,6 +249,30 @@ def test_the_store_reads_what_story_pages_need_on_each_engine(store_url: str) ->
         assert store.stories_of_articles([("s", "b")], known={"other": 7}) == {
             ("s", "b"): ("story-a", 1)
         }
+
+
+def test_story_pages_read_their_members_without_the_members_tags(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        seed_articles(store)
+        origin = TagOrigin("politics", "rule", "election")
+        tagged = replace(article("d", 4), tags=("politics",), tag_origins=(origin,))
+        intent = FetchIntent(source="s", fetched_at=NOW, status="ok", next_fetch_after=NOW)
+        store.save_batch("s", [tagged], intent)
+        updates = [StoryUpdate("story-a", "s", "a", 2)]
+        placed = [assignment("a", "story-a"), assignment("d", "story-a")]
+        store.save_stories(placed, updates, {}, NOW)
+
+        (full,) = store.stories_by_id(["story-a"])
+        (light,) = store.stories_by_id(["story-a"], tags=False)
+        members = {a.id: a for a in (full.representative, *full.others)}
+        assert members["d"].tags == ("politics",)
+        untagged = {a.id: a for a in (light.representative, *light.others)}
+        assert untagged == {k: replace(a, tags=(), tag_origins=()) for k, a in members.items()}
+        assert (light.members, light.outlets, light.updated) == (
+            full.members,
+            full.outlets,
+            full.updated,
+        )
 
 
 def test_a_merged_away_id_keeps_a_page_pointing_to_the_survivor(tmp_path: Path) -> None:

@@ -223,6 +223,11 @@ def with_tags(connection: Connection, rows: Sequence[Row[Any]]) -> list[Article]
     return [_to_article(row, tags.get((row.source, row.id), _UNTAGGED)) for row in rows]
 
 
+def untagged(rows: Sequence[Row[Any]]) -> list[Article]:
+    """Turn article rows into Articles without reading their tags (``tags`` left empty)."""
+    return [_to_article(row, _UNTAGGED) for row in rows]
+
+
 def get(connection: Connection, source: str, article_id: str) -> Article | None:
     """One article by its key, whether or not its source is still configured."""
     stmt = sa.select(*ARTICLE_COLUMNS).where(

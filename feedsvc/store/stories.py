@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from feedsvc.store.articles import with_tags
+from feedsvc.store.articles import untagged, with_tags
 from feedsvc.store.schema import (
     ARTICLE_COLUMNS,
     MEMBER_OF_ARTICLE,
@@ -158,7 +158,9 @@ def _has_member_tagged(tag: str) -> sa.Exists:
     )
 
 
-def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list[Article]]:
+def _members(
+    connection: Connection, story_ids: Sequence[str], *, tags: bool = True
+) -> dict[str, list[Article]]:
     grouped: dict[str, list[Article]] = defaultdict(list)
     for chunk in _chunks(story_ids, 500):
         stmt = (
@@ -169,7 +171,8 @@ def _members(connection: Connection, story_ids: Sequence[str]) -> dict[str, list
             .order_by(articles.c.published, articles.c.source, articles.c.id)
         )
         rows: list[Row[Any]] = list(connection.execute(stmt))
-        for row, article in zip(rows, with_tags(connection, rows), strict=True):
+        read = with_tags(connection, rows) if tags else untagged(rows)
+        for row, article in zip(rows, read, strict=True):
             grouped[row.story_id].append(article)
     return grouped
 
@@ -231,17 +234,20 @@ def ids(connection: Connection, *, min_outlets: int = 0) -> list[str]:
     return list(connection.execute(stmt).scalars())
 
 
-def views_by_id(connection: Connection, story_ids: Sequence[str]) -> list[StoryView]:
+def views_by_id(
+    connection: Connection, story_ids: Sequence[str], *, tags: bool = True
+) -> list[StoryView]:
     """The stories with these ids, each with every member (of configured sources), by id.
 
-    Stories that are unknown or have no member left are not returned.
+    Stories that are unknown or have no member left are not returned. Without
+    ``tags`` the members' tags are not read (their ``tags`` are empty).
     """
     rows = []
     for chunk in _chunks(sorted(set(story_ids)), 500):
         rows += list(connection.execute(sa.select(stories).where(stories.c.id.in_(chunk))))
     found = [row.id for row in rows]
     shapes = _shapes(connection, found)
-    members = _members(connection, found)
+    members = _members(connection, found, tags=tags)
     views = (_view(row, members.get(row.id, []), shapes.get(row.id)) for row in rows)
     return sorted((view for view in views if view is not None), key=lambda v: v.id)
 

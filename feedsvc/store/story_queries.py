@@ -115,10 +115,14 @@ class StoryQueries:
         with self._translate("reading story ids"), reading(self.engine) as connection:
             return story_sql.ids(connection, min_outlets=min_outlets)
 
-    def stories_by_id(self, story_ids: Sequence[str]) -> list[StoryView]:
-        """These stories with every member, by id (unknown or empty ones left out)."""
+    def stories_by_id(self, story_ids: Sequence[str], *, tags: bool = True) -> list[StoryView]:
+        """These stories with every member, by id (unknown or empty ones left out).
+
+        Without ``tags`` the members' own tags are not read (a story's page
+        shows the story's tags, ``story_tags``): their ``tags`` are empty.
+        """
         with self._translate("reading stories"), reading(self.engine) as connection:
-            return story_sql.views_by_id(connection, story_ids)
+            return story_sql.views_by_id(connection, story_ids, tags=tags)
 
     def story_joins(self, story_ids: Sequence[str]) -> dict[tuple[str, str], datetime]:
         """When each member of these stories joined its story."""

@@ -22,7 +22,10 @@ from feedsvc.errors import PublishError
 from feedsvc.publish import (
     entry_from_article,
     entry_guid,
+    jsonfeed,
     plan_feeds,
+    syndication,
+    text,
     write_if_changed,
     write_output,
 )
@@ -30,7 +33,7 @@ from feedsvc.publish.output import changed_feed_urls
 from feedsvc.publish.pageplan import source_page
 from feedsvc.publish.pages import render_page
 from feedsvc.publish.plan import path_segment
-from feedsvc.publish.rendering import render_files
+from feedsvc.publish.rendering import render_files, render_output
 from feedsvc.types import Article, FeedEntry, FeedSpec, RelatedLink
 
 BASE = "https://feeds.example.test/pub/"
@@ -506,6 +509,28 @@ def test_hostile_strings_are_escaped_and_parse(tmp_path: Path) -> None:
     assert "Tide & <Times> (RSS)" in titles
     opml = ET.fromstring((out / "feeds.opml").read_bytes())
     assert "Tide & <Times>" in [o.get("text") for o in opml.iter("outline")]
+
+
+def test_the_memos_shared_by_a_feeds_formats_change_no_byte_and_end_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(tmp_path)
+    hostile = dataclasses.replace(COURIER, title="Tide\x0b & Co")
+    entries = [
+        make_entry(n, hostile, title=f"Q&A \x00{n}", content_html=f"<p>a\x1fb {n % 3}</p>")
+        for n in range(12)
+    ]
+    specs = plan(entries, settings, sources=(hostile,))
+    with_memo = [render_output(spec, settings) for spec in specs]
+    assert text.xml_text.cache_info().currsize == 0  # each feed's strings went with it
+    assert text.is_http.cache_info().currsize == 0
+    plain_text, plain_http = text.xml_text.__wrapped__, text.is_http.__wrapped__
+    for module in (text, syndication, jsonfeed):
+        monkeypatch.setattr(module, "xml_text", plain_text, raising=False)
+        monkeypatch.setattr(module, "is_http", plain_http, raising=False)
+    without = [render_output(spec, settings) for spec in specs]
+    assert with_memo == without
+    assert all(b"\x00" not in data and b"\x1f" not in data for r in with_memo for _, data in r)
 
 
 # --------------------------------------------------------------------------- atomic writes

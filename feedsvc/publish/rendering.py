@@ -21,7 +21,7 @@ from feedsvc.publish.pages import render_page
 from feedsvc.publish.pagespec import FrontPage
 from feedsvc.publish.syndication import render_atom, render_rss
 from feedsvc.publish.templating import FAVICON, favicon
-from feedsvc.publish.text import INDEX_FILE, OPML_FILE
+from feedsvc.publish.text import INDEX_FILE, OPML_FILE, forget_memos
 from feedsvc.types import FeedSpec
 
 Renderer = Callable[[FeedSpec, Settings], bytes]
@@ -52,11 +52,14 @@ def render_front(front: FrontPage, settings: Settings) -> Rendered:
 
 def render_output(item: Output, settings: Settings) -> Rendered:
     """The files of one feed (every format published), one page or the root files."""
-    if isinstance(item, FeedSpec):
-        return render_spec(item, settings)
-    if isinstance(item, FrontPage):
-        return render_front(item, settings)
-    return render_page(item, settings)
+    try:
+        if isinstance(item, FeedSpec):
+            return render_spec(item, settings)
+        if isinstance(item, FrontPage):
+            return render_front(item, settings)
+        return render_page(item, settings)
+    finally:
+        forget_memos()  # the item's strings, shared by its formats, are not needed again
 
 
 def render_in_turn(items: Iterable[Output], settings: Settings) -> Iterator[Rendered]:
@@ -72,7 +75,7 @@ def render_files(specs: Sequence[FeedSpec], settings: Settings) -> dict[str, byt
     """
     listings = tuple(spec.listing for spec in specs)
     check_paths(listings)
-    files = {path: data for spec in specs for path, data in render_spec(spec, settings)}
+    files = {path: data for spec in specs for path, data in render_output(spec, settings)}
     health = listed_health(listings)
     for page in directory_pages(health, listings):
         files.update(render_page(page, settings))

@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from feedsvc.config_types import Settings
@@ -27,9 +28,15 @@ UNTITLED = "(untitled)"
 
 # Everything outside XML 1.0's Char production: C0 controls except tab, LF, CR;
 # lone surrogates; U+FFFE and U+FFFF.
+# A feed is written in up to three formats from the same entries: each string's
+# XML-safe form, and whether each URL is http(s), are worked out once for all
+# three. ``rendering`` forgets both after each feed or page, so the memos hold
+# no more than the strings of the item being rendered (``forget_memos``).
+_MEMO = 4096
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+@lru_cache(maxsize=_MEMO)
 def xml_text(text: str) -> str:
     """Return ``text`` without the characters XML 1.0 forbids."""
     return _XML_ILLEGAL.sub("", text)
@@ -40,6 +47,7 @@ def escape(text: str) -> str:
     return html.escape(xml_text(text), quote=True)
 
 
+@lru_cache(maxsize=_MEMO)
 def is_http(url: str | None) -> bool:
     """Whether ``url`` is an absolute http(s) URL with a host."""
     if not url:
@@ -49,6 +57,15 @@ def is_http(url: str | None) -> bool:
     except ValueError:  # e.g. an invalid IPv6 host
         return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def forget_memos() -> None:
+    """Empty the memos of ``xml_text`` and ``is_http`` (their strings go back to the heap)."""
+    for memoised in _MEMOISED:
+        memoised.cache_clear()
+
+
+_MEMOISED = (xml_text, is_http)
 
 
 def public_url(settings: Settings, relative: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from feedsvc.stories.signals import name_variants, spelling_variant, variant_names
+from feedsvc.stories.signals import name_variants, variants_among
 from feedsvc.stories.text import WordCache, is_title_case, name_stems, normalise_word, words
 
 Word = tuple[str, int]
@@ -74,7 +74,4 @@ VariantTable = dict[str, frozenset[str]]
 
 def variant_table(names: Iterable[str]) -> VariantTable:
     """Each of ``names`` that may have spelling variants, with its variants among them."""
-    candidates = variant_names(names)
-    return {
-        x: frozenset(y for y in candidates if y != x and spelling_variant(x, y)) for x in candidates
-    }
+    return variants_among(names)

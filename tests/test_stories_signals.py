@@ -11,10 +11,19 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsvc.stories import StoryEngine, StoryItem
 from feedsvc.stories.candidates import Candidate
-from feedsvc.stories.signals import Profile, cosine, variants
+from feedsvc.stories.signals import (
+    Profile,
+    cosine,
+    spelling_variant,
+    variant_names,
+    variants,
+    variants_among,
+)
 
 T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -201,3 +210,24 @@ def test_explanation_contributions_add_up_to_the_model_probability() -> None:
     logit = sum(parts.values())
     assert 1 / (1 + math.exp(-logit)) == pytest.approx(why.signals["p_same"], abs=1e-3)
     assert why.score == pytest.approx(why.signals["p_same"] * why.signals["time_prior"], abs=1e-3)
+
+
+# ------------------------------------------------------------ variants among many names
+
+NAME_LETTERS = "aeiouchjsnrt"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.text(alphabet=NAME_LETTERS, min_size=3, max_size=9), max_size=40))
+def test_variants_among_many_names_are_the_pairs_spelling_variant_finds(names: set[str]) -> None:
+    fixed = {"Josei", "Chosei", "Jo5ei", "Seoul", "Takaic", "Takaichi", "Takaichiya"}
+    written = {name.capitalize() for name in names} | fixed
+    candidates = variant_names(written)
+    expected = {
+        x: frozenset(y for y in candidates if y != x and spelling_variant(x, y)) for x in candidates
+    }
+    found = variants_among(written)
+    assert found == expected
+    assert list(found) == candidates  # in sorted order, as the comparison lists them
+    assert "Chosei" in found["Josei"] and "Jo5ei" not in found
+    assert found["Takaichi"] >= {"Takaic", "Takaichiya"}  # two letters apart, either way

@@ -362,6 +362,29 @@ def spelling_variant(x: str, y: str) -> bool:
     return abs(len(x) - len(y)) <= 2 and _dice(x, y) >= VARIANT_DICE
 
 
+def variants_among(names: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Each of ``names`` that may have spelling variants, with its variants among them.
+
+    The same pairs as ``spelling_variant`` on every two of them, with each
+    name's bigrams made once and only names within two letters in length compared.
+    """
+    candidates = variant_names(names)
+    grams = {x: _bigrams(x) for x in candidates}
+    by_length: dict[int, list[str]] = {}
+    for x in candidates:
+        by_length.setdefault(len(x), []).append(x)
+    found: dict[str, frozenset[str]] = {}
+    for x in candidates:
+        bx, size = grams[x], len(x)
+        found[x] = frozenset(
+            y
+            for length in range(size - 2, size + 3)
+            for y in by_length.get(length, ())
+            if y != x and 2 * len(bx & grams[y]) / (len(bx) + len(grams[y])) >= VARIANT_DICE
+        )
+    return found
+
+
 def _bigrams(word: str) -> set[str]:
     return {word[i : i + 2] for i in range(len(word) - 1)}
 

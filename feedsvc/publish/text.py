@@ -26,13 +26,13 @@ INDEX_FILE = "index.html"
 OPML_FILE = "feeds.opml"
 UNTITLED = "(untitled)"
 
-# Everything outside XML 1.0's Char production: C0 controls except tab, LF, CR;
-# lone surrogates; U+FFFE and U+FFFF.
 # A feed is written in up to three formats from the same entries: each string's
 # XML-safe form, and whether each URL is http(s), are worked out once for all
 # three. ``rendering`` forgets both after each feed or page, so the memos hold
 # no more than the strings of the item being rendered (``forget_memos``).
 _MEMO = 4096
+# Everything outside XML 1.0's Char production: C0 controls except tab, LF, CR;
+# lone surrogates; U+FFFE and U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 

@@ -380,7 +380,7 @@ def variants_among(names: Iterable[str]) -> dict[str, frozenset[str]]:
             y
             for length in range(size - 2, size + 3)
             for y in by_length.get(length, ())
-            if y != x and 2 * len(bx & grams[y]) / (len(bx) + len(grams[y])) >= VARIANT_DICE
+            if y != x and _dice_of(bx, grams[y]) >= VARIANT_DICE
         )
     return found
 
@@ -391,7 +391,11 @@ def _bigrams(word: str) -> set[str]:
 
 def _dice(x: str, y: str) -> float:
     """Return the Dice overlap of the letter bigrams of two words."""
-    bx, by = _bigrams(x), _bigrams(y)
+    return _dice_of(_bigrams(x), _bigrams(y))
+
+
+def _dice_of(bx: set[str], by: set[str]) -> float:
+    """Return the Dice overlap of two sets of letter bigrams."""
     return 2 * len(bx & by) / (len(bx) + len(by))
 
 

@@ -321,6 +321,12 @@ def _dates(raw: RawEntry, now: datetime) -> tuple[datetime, datetime | None, boo
     return now, None, True
 
 
+def dated_ahead(raw: RawEntry, now: datetime) -> bool:
+    """Whether ``raw`` has a date so far ahead that normalising clamps it to ``now``."""
+    limit = _require_utc(now) + FUTURE_TOLERANCE
+    return any(d is not None and _as_utc(d) > limit for d in (raw.published, raw.updated))
+
+
 def _clamp(value: datetime | None, now: datetime, field: str) -> datetime | None:
     """Return ``value`` in UTC, or ``now`` when it is more than a day in the future."""
     if value is None:

@@ -24,7 +24,6 @@ import hashlib
 import logging
 import random
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,12 +33,14 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from feedsvc.config_types import Config, SourceConfig, Vocabulary
-from feedsvc.errors import ExtractError, StoreError
+from feedsvc.config_types import Config, SourceConfig
+from feedsvc.errors import StoreError
+from feedsvc.processing import process_fetched
 from feedsvc.schedule import follow_redirects, hints_from_headers, plan_next_fetch
 from feedsvc.timing import StageTimes
 from feedsvc.types import (
     Article,
+    EntryMemo,
     Fetched,
     FetchFailed,
     FetchIntent,
@@ -68,75 +69,6 @@ BODIES_PER_CONNECTION = 4
 ProgressCallback = Callable[[SourceResult, int, int], None]
 RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 STOP_POLL_SECONDS = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Processed:
-    """What extraction and normalisation made of one fetch."""
-
-    articles: tuple[Article, ...]
-    warnings: tuple[str, ...]
-    error: str | None = None
-    extract_seconds: float = 0.0
-    normalise_seconds: float = 0.0
-    entries: Mapping[str, str] | None = None  # each article's id and its analysis's key
-
-
-def process_fetched(
-    fetched: Fetched,
-    source: SourceConfig,
-    now: datetime,
-    vocabulary: Vocabulary | None = None,
-    known: Mapping[str, str] | None = None,
-) -> Processed:
-    """Extract, normalise, tag and analyse every document of one fetch (runs in a worker).
-
-    ``known`` maps the ids of the articles of the source's last stored body
-    to the keys of their stored analyses: an article whose key is the same
-    (the same title and text, analysed by the same code) is not analysed
-    again, and the store keeps the analysis it has.
-    """
-    from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
-    from feedsvc.normalise import normalise
-    from feedsvc.stories.stored import features_key, features_of
-    from feedsvc.tags import tag_article
-
-    vocabulary = vocabulary or Vocabulary()
-    known = known or {}
-    entries: dict[str, str] = {}
-
-    articles: list[Article] = []
-    warnings: list[str] = []
-    failures: list[str] = []
-    spent = [0.0, 0.0]
-    for document in fetched.documents:
-        started = time.perf_counter()
-        try:
-            extracted = extract(document, source.kind)
-        except ExtractError as exc:
-            failures.append(f"{document.url}: {exc}")
-            continue
-        finally:
-            spent[0] += time.perf_counter() - started
-        warnings.extend(extracted.warnings)
-        started = time.perf_counter()
-        for raw in extracted.entries:
-            article = tag_article(normalise(raw, source, now), source, vocabulary)
-            key = entries[article.id] = features_key(article.title, article.text)
-            if known.get(article.id) != key:
-                # analysed here, in parallel, so the story round (one process) need not
-                features = features_of(article.title, article.text, key=key)
-                article = replace(article, features=features)
-            articles.append(article)
-        spent[1] += time.perf_counter() - started
-    extract_seconds, normalise_seconds = spent
-    if failures and len(failures) == len(fetched.documents):
-        error = "; ".join(failures)
-        return Processed((), tuple(warnings), error, extract_seconds, normalise_seconds)
-    return Processed(
-        tuple(articles), tuple(warnings + failures), None, extract_seconds, normalise_seconds,
-        entries,
-    )  # fmt: skip
 
 
 def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchRequest:
@@ -360,6 +292,7 @@ class Cycle:
         self._times.add("extract", processed.extract_seconds)
         self._times.add("normalise", processed.normalise_seconds)
         self._times.count("articles", len(processed.articles))
+        self._times.count("articles_seen", len(processed.seen))
         if processed.error is not None:
             intent = self._failure(job, processed.error, outcome.status)
             return _Decision(SourceResult(name, "error", error=processed.error), intent)
@@ -375,8 +308,10 @@ class Cycle:
         result = SourceResult(name, "ok", warnings=processed.warnings)
         return _Decision(result, intent, processed.articles)
 
-    async def _known_entries(self, job: _Job, loop: asyncio.AbstractEventLoop) -> Mapping[str, str]:
-        """What the source's last stored body held (id → analysis key), read beside the writer.
+    async def _known_entries(
+        self, job: _Job, loop: asyncio.AbstractEventLoop
+    ) -> Mapping[str, EntryMemo]:
+        """What the source's last stored body held (id → ``EntryMemo``), read beside the writer.
 
         Nothing for a source whose body was never stored; nothing, and a
         warning, when the store cannot say (every article is then analysed).

@@ -198,6 +198,21 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryMemo:
+    """What the store remembers of one article of a source's last stored body.
+
+    ``analysis`` is the key of its text analysis (``stories.stored.features_key``);
+    ``raw`` a digest of the entry as the document gave it and of what its
+    normalising read (``processing.entry_digest``), or None when its stored
+    form depends on when it was read: an entry whose digest is the same again
+    is not normalised again.
+    """
+
+    analysis: str
+    raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FetchIntent:
     """The outcome of one fetch, to be recorded on the source.
 
@@ -217,9 +232,10 @@ class FetchIntent:
     redirect: RedirectState | None = None
     body_hash: str | None = None
     disable: str | None = None
-    # The articles of the body stored: each id and the key of its analysis
-    # (``stories.stored.features_key``); None leaves the stored ones.
-    entries: Mapping[str, str] | None = None
+    # The articles of the body stored: each id and what is remembered of it
+    # (``EntryMemo``); None leaves the stored ones. Those of them not in the
+    # batch saved with it were seen again unchanged (not normalised again).
+    entries: Mapping[str, EntryMemo] | None = None
 
 
 @dataclass(frozen=True, slots=True)

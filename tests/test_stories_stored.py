@@ -29,7 +29,7 @@ from feedsvc.stories import engine as engine_module
 from feedsvc.stories import stored as stored_module
 from feedsvc.stories.stored import encode_features, features_key, features_of, read_features
 from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, analyse
-from feedsvc.types import Article, FetchIntent
+from feedsvc.types import Article, EntryMemo, FetchIntent
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 from tests.support.samples import sample_sources
@@ -320,16 +320,16 @@ def test_the_last_stored_body_is_what_a_source_knows(store_url: str) -> None:
             [SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")], NOW
         )
         assert store.body_entries("s") == {}
-        first = {"a": "key-a", "b": "key-b"}
+        first = {"a": EntryMemo("key-a"), "b": EntryMemo("key-b")}
         store.save_batch("s", [], FetchIntent("s", NOW, "ok", NOW, entries=first))
         assert store.body_entries("s") == first
         later = NOW + timedelta(hours=1)
         # a 304 or an unchanged body (no entries) or a failure leaves them; the next
         # stored body replaces them
-        store.record_fetch(FetchIntent("s", later, "error", later, entries={"x": "y"}))
+        store.record_fetch(FetchIntent("s", later, "error", later, entries={"x": EntryMemo("y")}))
         store.record_fetch(FetchIntent("s", later, "not-modified", later))
         assert store.body_entries("s") == first
-        odd = {"id with \u2028 and é": "key:1", "b": "key-b2"}
+        odd = {"id with \u2028 and é": EntryMemo("key:1"), "b": EntryMemo("key-b2")}
         store.save_batch("s", [], FetchIntent("s", later, "ok", later, entries=odd))
         assert store.body_entries("s") == odd
         with store.engine.begin() as connection:  # damaged: as if nothing were known

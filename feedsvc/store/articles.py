@@ -46,10 +46,19 @@ _KEY: dict[str, sa.BindParameter[Any]] = {
 
 
 def upsert(
-    connection: Connection, source: str, batch: Sequence[Article], seen_at: datetime
+    connection: Connection,
+    source: str,
+    batch: Sequence[Article],
+    seen_at: datetime,
+    seen: Sequence[str] = (),
 ) -> UpsertResult:
-    """Insert new articles, update changed ones, touch unchanged ones; count each."""
+    """Insert new articles, update changed ones, touch unchanged ones; count each.
+
+    ``seen`` holds the ids of stored articles seen again unchanged and not in
+    ``batch`` (not normalised again): they are touched too.
+    """
     incoming = _last_wins(batch)
+    touched = _touch_ids(connection, source, [i for i in seen if i not in incoming], seen_at)
     stored = _load(connection, source, list(incoming))
     new: list[Article] = []
     changed: list[Article] = []
@@ -69,7 +78,7 @@ def upsert(
         publishing.mark(connection, "source", [source])
     if changed:
         publishing.mark_stories_of(connection, source, [a.id for a in changed])
-    return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged))
+    return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged) + touched)
 
 
 def _last_wins(batch: Sequence[Article]) -> dict[str, Article]:
@@ -159,6 +168,28 @@ def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -
         for a in seen
     ]
     connection.execute(stmt, rows)
+
+
+def _touch_ids(connection: Connection, source: str, ids: Sequence[str], seen_at: datetime) -> int:
+    """Mark stored articles as seen at ``seen_at``; return how many there were."""
+    touched = 0
+    for chunk in _chunks(ids):
+        stmt = (
+            sa.update(articles)
+            .where(articles.c.source == source, articles.c.id.in_(chunk))
+            .values(last_seen=seen_at)
+        )
+        touched += connection.execute(stmt).rowcount
+    return touched
+
+
+def present(connection: Connection, source: str, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are stored articles of ``source``."""
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        stmt = sa.select(articles.c.id).where(articles.c.source == source, articles.c.id.in_(chunk))
+        found.update(connection.execute(stmt).scalars())
+    return found
 
 
 def recent(

@@ -31,7 +31,14 @@ from feedsvc.store.migrate import upgrade
 from feedsvc.store.story_queries import StoryQueries
 from feedsvc.store.tag_queries import TagQueries
 from feedsvc.store.worker_queries import WorkerQueries
-from feedsvc.types import Article, FetchIntent, PublishMarks, SourceState, UpsertResult
+from feedsvc.types import (
+    Article,
+    EntryMemo,
+    FetchIntent,
+    PublishMarks,
+    SourceState,
+    UpsertResult,
+)
 
 log = logging.getLogger("feedsvc.store")
 
@@ -118,8 +125,8 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         with _translated("reading due sources"), reading(self.engine) as connection:
             return source_sql.due(connection, now)
 
-    def body_entries(self, source: str) -> dict[str, str]:
-        """Each article of the last body of ``source`` stored: its id and its analysis's key.
+    def body_entries(self, source: str) -> dict[str, EntryMemo]:
+        """Each article of the last body of ``source`` stored: its id and what is remembered of it.
 
         An in-memory database answers nothing: its one connection is the writer's,
         and this is read beside the writer (see ``pipeline``).
@@ -143,7 +150,8 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         """Upsert a source's articles and record its fetch, all in one transaction."""
         _check_batch(source, articles, intent)
         with _translated(f"saving batch source={source}"), writing(self.engine) as connection:
-            result = article_sql.upsert(connection, source, articles, intent.fetched_at)
+            seen = _seen_again(intent, articles)
+            result = article_sql.upsert(connection, source, articles, intent.fetched_at, seen)
             source_sql.record_fetch(connection, intent)
         _log_batch(source, result)
         return result
@@ -162,7 +170,10 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
                 if batch is None:
                     results.append(None)
                     continue
-                saved = article_sql.upsert(connection, intent.source, batch, intent.fetched_at)
+                seen = _seen_again(intent, batch)
+                saved = article_sql.upsert(
+                    connection, intent.source, batch, intent.fetched_at, seen
+                )
                 results.append(saved)
             source_sql.record_fetches(connection, [intent for intent, _ in fetches])
         for (intent, batch), result in zip(fetches, results, strict=True):
@@ -252,6 +263,14 @@ def _log_batch(source: str, result: UpsertResult) -> None:
         result.updated,
         result.unchanged,
     )
+
+
+def _seen_again(intent: FetchIntent, batch: Sequence[Article]) -> list[str]:
+    """The ids of the body's articles seen again unchanged: remembered, but not in the batch."""
+    if not intent.entries:
+        return []
+    sent = {a.id for a in batch}
+    return [k for k in intent.entries if k not in sent]
 
 
 def _check_batch(source: str, articles: Sequence[Article], intent: FetchIntent) -> None:

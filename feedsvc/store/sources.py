@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,11 +25,12 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
+from feedsvc.store import articles as article_sql
 from feedsvc.store import state as state_sql
 from feedsvc.store.engine import serialise
 from feedsvc.store.idle import SOURCES_DIGEST_KEY, sources_digest
 from feedsvc.store.schema import SOURCE_COLUMNS, articles, sources
-from feedsvc.types import FetchIntent, FetchStatus, RedirectState, SourceState
+from feedsvc.types import EntryMemo, FetchIntent, FetchStatus, RedirectState, SourceState
 
 log = logging.getLogger("feedsvc.store.sources")
 
@@ -161,17 +162,45 @@ def state(connection: Connection, name: str) -> SourceState | None:
     return None if row is None else to_state(row)
 
 
-def body_entries(connection: Connection, name: str) -> dict[str, str]:
-    """The articles of the last body of ``name`` stored: each id and its analysis's key."""
+def body_entries(connection: Connection, name: str) -> dict[str, EntryMemo]:
+    """The articles of the last body of ``name`` stored: each id and what is remembered of it.
+
+    An entry's digest is remembered only while its article is stored: an entry
+    seen again is not normalised again, so its article must be there to keep.
+    """
     stmt = sa.select(sources.c.body_entries).where(sources.c.name == name)
     stored = connection.execute(stmt).scalar()
     try:
-        entries = json.loads(stored) if stored else {}
+        entries = decode_entries(json.loads(stored)) if stored else {}
     except ValueError:  # damaged: the next body is analysed whole, and stores it again
         return {}
-    if not isinstance(entries, dict):
+    digested = [k for k, memo in entries.items() if memo.raw is not None]
+    present = article_sql.present(connection, name, digested)
+    return {
+        k: memo if memo.raw is None or k in present else EntryMemo(memo.analysis)
+        for k, memo in entries.items()
+    }
+
+
+def decode_entries(value: object) -> dict[str, EntryMemo]:
+    """Each id's ``EntryMemo`` from its JSON form: ``[analysis, raw]``, or an older key alone."""
+    if not isinstance(value, dict):
         return {}
-    return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}
+    entries: dict[str, EntryMemo] = {}
+    for k, v in value.items():
+        if isinstance(v, str):  # stored before entries had digests
+            entries[k] = EntryMemo(v)
+        elif (
+            isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+            and (v[1] is None or isinstance(v[1], str))
+        ):  # fmt: skip
+            entries[k] = EntryMemo(v[0], v[1])
+    return entries
+
+
+def encode_entries(entries: Mapping[str, EntryMemo]) -> str:
+    """The JSON form of the ``EntryMemo`` of each id (``decode_entries`` reads it)."""
+    return json.dumps({k: [m.analysis, m.raw] for k, m in entries.items()}, ensure_ascii=False)
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:
@@ -252,7 +281,7 @@ def _politeness_values(intent: FetchIntent) -> dict[str, Any]:
     if intent.body_hash is not None and intent.status != "error":
         values["body_hash"] = intent.body_hash
     if intent.entries is not None and intent.status != "error":
-        values["body_entries"] = json.dumps(dict(intent.entries), ensure_ascii=False)
+        values["body_entries"] = encode_entries(intent.entries)
     if intent.disable is not None:
         values["disabled_at"] = intent.fetched_at
         values["disabled_reason"] = intent.disable

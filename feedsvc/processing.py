@@ -1,0 +1,121 @@
+"""What a worker makes of one fetch: extracted, normalised, tagged and analysed articles.
+
+Runs in the extraction workers (``pipeline`` sends each fetched body here).
+When a body changed, most of its entries usually did not: a feed gains one
+story and repeats twenty. Each entry's digest (``entry_digest``: the entry as
+the document gave it, and what its normalising reads) is remembered with the
+source's last stored body (``EntryMemo``); an entry whose digest is known is
+not normalised, tagged or analysed again, and comes back as an id seen again
+(the store touches the stored article). An entry whose analysis key is known
+is not analysed again. Neither shortcut changes what is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from feedsvc import __version__
+from feedsvc.config_types import SourceConfig, Vocabulary
+from feedsvc.digests import blake2b
+from feedsvc.errors import ExtractError
+from feedsvc.types import Article, EntryMemo, Fetched, RawEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """What extraction and normalisation made of one fetch.
+
+    ``entries`` remembers every article of the body, those in ``articles``
+    and those seen again unchanged (``seen``), which are not in ``articles``.
+    """
+
+    articles: tuple[Article, ...]
+    warnings: tuple[str, ...]
+    error: str | None = None
+    extract_seconds: float = 0.0
+    normalise_seconds: float = 0.0
+    entries: Mapping[str, EntryMemo] | None = None
+    seen: tuple[str, ...] = ()
+
+
+def normalising_context(source: SourceConfig, vocabulary: Vocabulary) -> str:
+    """A digest of what normalising and tagging an entry read besides the entry itself."""
+    text = f"{__version__}\0{source!r}\0{vocabulary!r}"
+    return blake2b(text.encode(errors="surrogatepass"), digest_size=16).hexdigest()
+
+
+def entry_digest(raw: RawEntry, context: str) -> str:
+    """A digest of an entry as a document gave it, under a ``normalising_context``."""
+    text = f"{context}\0{raw!r}"
+    return blake2b(text.encode(errors="surrogatepass"), digest_size=16).hexdigest()
+
+
+def process_fetched(
+    fetched: Fetched,
+    source: SourceConfig,
+    now: datetime,
+    vocabulary: Vocabulary | None = None,
+    known: Mapping[str, EntryMemo] | None = None,
+) -> Processed:
+    """Extract, normalise, tag and analyse every document of one fetch (runs in a worker).
+
+    ``known`` remembers the articles of the source's last stored body: an
+    entry whose digest is remembered is seen again, not normalised; an article
+    whose analysis key is the same (the same title and text, analysed by the
+    same code) is not analysed again, and the store keeps the analysis it has.
+    """
+    from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
+    from feedsvc.normalise import dated_ahead, normalise
+    from feedsvc.stories.stored import features_key, features_of
+    from feedsvc.tags import tag_article
+
+    vocabulary = vocabulary or Vocabulary()
+    known = known or {}
+    context = normalising_context(source, vocabulary)
+    unchanged = {memo.raw: id_ for id_, memo in known.items() if memo.raw is not None}
+    entries: dict[str, EntryMemo] = {}
+    made: dict[str, Article] = {}  # by id: the last of an id wins, as the store takes it
+    seen: dict[str, None] = {}
+    warnings: list[str] = []
+    failures: list[str] = []
+    spent = [0.0, 0.0]
+    for document in fetched.documents:
+        started = time.perf_counter()
+        try:
+            extracted = extract(document, source.kind)
+        except ExtractError as exc:
+            failures.append(f"{document.url}: {exc}")
+            continue
+        finally:
+            spent[0] += time.perf_counter() - started
+        warnings.extend(extracted.warnings)
+        started = time.perf_counter()
+        for raw in extracted.entries:
+            digest = None if dated_ahead(raw, now) else entry_digest(raw, context)
+            same = unchanged.get(digest) if digest is not None else None
+            if same is not None:
+                made.pop(same, None)
+                seen[same] = None
+                entries[same] = known[same]
+                continue
+            article = tag_article(normalise(raw, source, now), source, vocabulary)
+            key = features_key(article.title, article.text)
+            entries[article.id] = EntryMemo(key, digest)
+            if (old := known.get(article.id)) is None or old.analysis != key:
+                # analysed here, in parallel, so the story round (one process) need not
+                features = features_of(article.title, article.text, key=key)
+                article = replace(article, features=features)
+            seen.pop(article.id, None)
+            made[article.id] = article
+        spent[1] += time.perf_counter() - started
+    extract_seconds, normalise_seconds = spent
+    if failures and len(failures) == len(fetched.documents):
+        error = "; ".join(failures)
+        return Processed((), tuple(warnings), error, extract_seconds, normalise_seconds)
+    return Processed(
+        tuple(made.values()), tuple(warnings + failures), None, extract_seconds,
+        normalise_seconds, entries, tuple(seen),
+    )  # fmt: skip

@@ -1,7 +1,7 @@
 """One ingest cycle: due sources → fetch → extract and normalise → store.
 
 Orchestration only. Fetching is concurrent (asyncio, in ``fetch``); extraction
-and normalisation are CPU-bound and run in a pool of worker processes (the
+and normalisation (``processing``) are CPU-bound and run in a pool of worker processes (the
 fetcher reads a body only while few wait for them, ``BODIES_PER_CONNECTION``,
 so a fast network does not fill memory with bodies); all
 writes go through one writer thread (``writer.GroupWriter``), which saves the

@@ -42,8 +42,14 @@ class Processed:
 
 
 def normalising_context(source: SourceConfig, vocabulary: Vocabulary) -> str:
-    """A digest of what normalising and tagging an entry read besides the entry itself."""
-    text = f"{__version__}\0{source!r}\0{vocabulary!r}"
+    """A digest of what making an article of an entry reads besides it: code, source, tags.
+
+    The analysis code is in it: an entry seen again keeps its stored analysis,
+    and one made by other code would leave the story round analysing the text.
+    """
+    from feedsvc.stories.stored import analysis_code  # loaded by the workers anyway
+
+    text = f"{__version__}\0{analysis_code()}\0{source!r}\0{vocabulary!r}"
     return blake2b(text.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 

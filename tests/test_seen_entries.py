@@ -3,10 +3,10 @@
 What is pinned: a changed body normalises only its new and changed entries,
 the others are touched (``last_seen``) and counted unchanged, and the store
 holds exactly what a store that read the last body whole holds; a changed
-source, vocabulary or code reads every entry again; an entry dated so far
-ahead that its date is clamped is read every time; a remembered entry whose
-article is not stored is read again; of two entries with one id the last
-still wins; memos stored before entries had digests still give their keys.
+source, vocabulary or analysis code reads every entry again; an entry dated
+so far ahead that its date is clamped is read every time; a remembered entry
+whose article is not stored is read again; of two entries with one id the
+last still wins; memos stored before entries had digests still give their keys.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from feedsvc.processing import process_fetched
 from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.store.schema import articles, sources
+from feedsvc.stories import stored as stored_module
 from feedsvc.types import Article, Document, EntryMemo, Fetched
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
@@ -159,6 +160,25 @@ def test_a_changed_source_or_vocabulary_reads_every_entry_again(
     server.route("/feed.xml", body=rss([*ITEMS, NEW]))
     normalised.clear()
     Service.from_path(config, clock=clock).run_once(force=True, workers=1)
+    assert sorted(normalised) == sorted(i[1] for i in [*ITEMS, NEW])
+
+
+def test_a_new_analysis_code_reads_every_entry_again(
+    tmp_path: Path,
+    loopback_server: LoopbackServer,
+    normalised: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an entry seen again keeps its stored analysis: one made by other code
+    # would leave the story round analysing its text itself until it changed
+    server, clock = loopback_server, Clock()
+    server.route("/feed.xml", body=rss(ITEMS))
+    service = quay_service(tmp_path, server, clock)
+    service.run_once(force=True, workers=1)
+    monkeypatch.setattr(stored_module, "analysis_code", lambda: "other analysis code")
+    server.route("/feed.xml", body=rss([*ITEMS, NEW]))
+    normalised.clear()
+    service.run_once(force=True, workers=1)
     assert sorted(normalised) == sorted(i[1] for i in [*ITEMS, NEW])
 
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 
 from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
@@ -41,15 +43,40 @@ class Processed:
     seen: tuple[str, ...] = ()
 
 
+# The modules whose code decides what an entry becomes once extracted (the
+# extraction's own code shows in the entry itself).
+_NORMALISING_MODULES = ("processing.py", "normalise.py", "htmltext.py", "tags.py", "types.py")
+
+
+@cache
+def normalising_code() -> str:
+    """A hash of the code that makes an article of an entry, and of the sanitiser it uses.
+
+    Read once per process: the code it names is the code this process runs.
+    """
+    import nh3  # loaded by the workers anyway (htmltext)
+
+    here = Path(__file__).parent
+    digest = blake2b(digest_size=8)
+    for name in _NORMALISING_MODULES:
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:  # installed without sources: the release names the code
+            digest.update(f"feedsvc {__version__} {name}".encode())
+    digest.update(f"nh3 {getattr(nh3, '__version__', '?')}".encode())
+    return digest.hexdigest()
+
+
 def normalising_context(source: SourceConfig, vocabulary: Vocabulary) -> str:
     """A digest of what making an article of an entry reads besides it: code, source, tags.
 
-    The analysis code is in it: an entry seen again keeps its stored analysis,
-    and one made by other code would leave the story round analysing the text.
+    The normalising and the analysis code are in it: an entry seen again keeps
+    its stored form and analysis, and after an upgrade each is made again once.
     """
     from feedsvc.stories.stored import analysis_code  # loaded by the workers anyway
 
-    text = f"{__version__}\0{analysis_code()}\0{source!r}\0{vocabulary!r}"
+    code = f"{__version__}\0{normalising_code()}\0{analysis_code()}"
+    text = f"{code}\0{source!r}\0{vocabulary!r}"
     return blake2b(text.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 

@@ -3,10 +3,11 @@
 What is pinned: a changed body normalises only its new and changed entries,
 the others are touched (``last_seen``) and counted unchanged, and the store
 holds exactly what a store that read the last body whole holds; a changed
-source, vocabulary or analysis code reads every entry again; an entry dated
-so far ahead that its date is clamped is read every time; a remembered entry
-whose article is not stored is read again; of two entries with one id the
-last still wins; memos stored before entries had digests still give their keys.
+source, vocabulary, normalising code or analysis code reads every entry
+again; an entry dated so far ahead that its date is clamped is read every
+time; a remembered entry whose article is not stored is read again; of two
+entries with one id the last still wins; memos stored before entries had
+digests still give their keys.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from feedsvc import normalise as normalise_module
+from feedsvc import processing as processing_module
 from feedsvc.config_types import SourceConfig
 from feedsvc.processing import process_fetched
 from feedsvc.service import Service
@@ -163,19 +165,26 @@ def test_a_changed_source_or_vocabulary_reads_every_entry_again(
     assert sorted(normalised) == sorted(i[1] for i in [*ITEMS, NEW])
 
 
-def test_a_new_analysis_code_reads_every_entry_again(
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [(processing_module, "normalising_code"), (stored_module, "analysis_code")],
+    ids=["normalising", "analysis"],
+)
+def test_new_code_reads_every_entry_again(
     tmp_path: Path,
     loopback_server: LoopbackServer,
     normalised: list[str],
     monkeypatch: pytest.MonkeyPatch,
+    module: object,
+    name: str,
 ) -> None:
-    # an entry seen again keeps its stored analysis: one made by other code
-    # would leave the story round analysing its text itself until it changed
+    # an entry seen again keeps its stored form and analysis: after an upgrade
+    # (a sanitiser fixed, an analysis changed) each is made again, once
     server, clock = loopback_server, Clock()
     server.route("/feed.xml", body=rss(ITEMS))
     service = quay_service(tmp_path, server, clock)
     service.run_once(force=True, workers=1)
-    monkeypatch.setattr(stored_module, "analysis_code", lambda: "other analysis code")
+    monkeypatch.setattr(module, name, lambda: "other code")
     server.route("/feed.xml", body=rss([*ITEMS, NEW]))
     normalised.clear()
     service.run_once(force=True, workers=1)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
-from feedsvc.digests import blake2b
+from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
 from feedsvc.types import Article, EntryMemo, Fetched, RawEntry
 
@@ -56,15 +56,8 @@ def normalising_code() -> str:
     """
     import nh3  # loaded by the workers anyway (htmltext)
 
-    here = Path(__file__).parent
-    digest = blake2b(digest_size=8)
-    for name in _NORMALISING_MODULES:
-        try:
-            digest.update((here / name).read_bytes())
-        except OSError:  # installed without sources: the release names the code
-            digest.update(f"feedsvc {__version__} {name}".encode())
-    digest.update(f"nh3 {getattr(nh3, '__version__', '?')}".encode())
-    return digest.hexdigest()
+    tail = f"nh3 {getattr(nh3, '__version__', '?')}"
+    return code_digest(Path(__file__).parent, _NORMALISING_MODULES, tail)
 
 
 def normalising_context(source: SourceConfig, vocabulary: Vocabulary) -> str:

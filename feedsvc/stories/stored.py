@@ -27,8 +27,7 @@ from functools import cache
 from pathlib import Path
 from sys import intern
 
-from feedsvc import __version__
-from feedsvc.digests import blake2b
+from feedsvc.digests import blake2b, code_digest
 from feedsvc.stories.text import LEAD_WORDS, SKETCH_SIZE, Analysed, WordCache, analyse
 
 # Distinct chunks a worker remembers between articles (about 7 MB at most): news
@@ -43,16 +42,9 @@ _NONE: frozenset[str] = frozenset()
 @cache
 def analysis_code() -> str:
     """A hash of the analysis's code (this module and ``text.py``) and of the Python it runs on."""
-    here = Path(__file__).parent
-    digest = blake2b(digest_size=8)
-    for name in ("text.py", "stored.py"):
-        try:
-            digest.update((here / name).read_bytes())
-        except OSError:  # installed without sources: the release names the code
-            digest.update(f"feedsvc {__version__} {name}".encode())
     python = sys.version_info
-    digest.update(f"{python.major}.{python.minor} {sys.hash_info.width}".encode())
-    return digest.hexdigest()
+    tail = f"{python.major}.{python.minor} {sys.hash_info.width}"
+    return code_digest(Path(__file__).parent, ("text.py", "stored.py"), tail)
 
 
 @cache

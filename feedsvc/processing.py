@@ -40,7 +40,12 @@ class Processed:
     extract_seconds: float = 0.0
     normalise_seconds: float = 0.0
     entries: Mapping[str, EntryMemo] | None = None
-    seen: tuple[str, ...] = ()
+
+    @property
+    def seen(self) -> tuple[str, ...]:
+        """The ids of the articles seen again unchanged: remembered, not in ``articles``."""
+        made = {a.id for a in self.articles}
+        return tuple(k for k in self.entries or () if k not in made)
 
 
 # The modules whose code decides what an entry becomes once extracted (the
@@ -104,7 +109,6 @@ def process_fetched(
     unchanged = {memo.raw: id_ for id_, memo in known.items() if memo.raw is not None}
     entries: dict[str, EntryMemo] = {}
     made: dict[str, Article] = {}  # by id: the last of an id wins, as the store takes it
-    seen: dict[str, None] = {}
     warnings: list[str] = []
     failures: list[str] = []
     spent = [0.0, 0.0]
@@ -124,7 +128,6 @@ def process_fetched(
             same = unchanged.get(digest) if digest is not None else None
             if same is not None:
                 made.pop(same, None)
-                seen[same] = None
                 entries[same] = known[same]
                 continue
             article = tag_article(normalise(raw, source, now), source, vocabulary)
@@ -134,7 +137,6 @@ def process_fetched(
                 # analysed here, in parallel, so the story round (one process) need not
                 features = features_of(article.title, article.text, key=key)
                 article = replace(article, features=features)
-            seen.pop(article.id, None)
             made[article.id] = article
         spent[1] += time.perf_counter() - started
     extract_seconds, normalise_seconds = spent
@@ -143,5 +145,5 @@ def process_fetched(
         return Processed((), tuple(warnings), error, extract_seconds, normalise_seconds)
     return Processed(
         tuple(made.values()), tuple(warnings + failures), None, extract_seconds,
-        normalise_seconds, entries, tuple(seen),
+        normalise_seconds, entries,
     )  # fmt: skip

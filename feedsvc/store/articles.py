@@ -58,7 +58,7 @@ def upsert(
     ``batch`` (not normalised again): they are touched too.
     """
     incoming = _last_wins(batch)
-    touched = _touch_ids(connection, source, [i for i in seen if i not in incoming], seen_at)
+    touched = _touch_ids(connection, source, seen, seen_at)
     stored = _load(connection, source, list(incoming))
     new: list[Article] = []
     changed: list[Article] = []

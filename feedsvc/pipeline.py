@@ -47,11 +47,13 @@ from feedsvc.types import (
     FetchOutcome,
     FetchRequest,
     FetchStatus,
+    LeaseLost,
     NotModified,
     RedirectState,
     RunResult,
     SourceResult,
     SourceState,
+    UpsertResult,
 )
 from feedsvc.workers import worker_pool
 from feedsvc.writer import GroupWriter
@@ -142,7 +144,9 @@ class Cycle:
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
         times: StageTimes | None = None,
+        lease_owner: str | None = None,
     ) -> None:
+        """``lease_owner`` is the worker whose leases the sources are fetched under, if any."""
         self._config = config
         self._store = store
         self._now = now
@@ -151,6 +155,7 @@ class Cycle:
         self._stop = stop
         self._rng = rng or random.Random()
         self._times = times or StageTimes()
+        self._lease_owner = lease_owner
         self._done = 0
         self._total = 0
         self._tasks: list[asyncio.Task[SourceResult]] = []
@@ -244,18 +249,15 @@ class Cycle:
         """Record several decisions in one transaction (runs in the writer thread)."""
         with self._times.measure("store"):
             saved = self._store.save_fetches([(d.intent, d.articles) for d in decisions])
-        return [
-            d.result if s is None else replace(d.result, new=s.new, updated=s.updated)
-            for d, s in zip(decisions, saved, strict=True)
-        ]
+        return [_saved(d.result, s) for d, s in zip(decisions, saved, strict=True)]
 
     def _save(self, decision: _Decision) -> SourceResult:
         if decision.articles is None:
-            self._store.record_fetch(decision.intent)
-            return decision.result
+            return _saved(decision.result, self._store.record_fetch(decision.intent))
         name = decision.result.source
-        saved = self._store.save_batch(name, decision.articles, decision.intent)
-        return replace(decision.result, new=saved.new, updated=saved.updated)
+        return _saved(
+            decision.result, self._store.save_batch(name, decision.articles, decision.intent)
+        )
 
     async def _dispatch(
         self, job: _Job, loop: asyncio.AbstractEventLoop, cpu: Executor
@@ -343,6 +345,7 @@ class Cycle:
             next_fetch_after=self._next(job, failures, http_status),
             http_status=http_status,
             redirect=self._redirect(job) if http_status is not None else None,
+            lease_owner=self._lease_owner,
         )
 
     def _next(self, job: _Job, failures: int, http_status: int | None) -> datetime:
@@ -369,6 +372,17 @@ class Cycle:
         self._done += 1
         if self._progress is not None:
             self._progress(result, self._done, self._total)
+
+
+def _saved(result: SourceResult, saved: UpsertResult | LeaseLost | None) -> SourceResult:
+    """The result of a source once its fetch was saved (or was not: its lease was lost)."""
+    if isinstance(saved, LeaseLost):
+        holder = f"worker {saved.holder}" if saved.holder else "no one"
+        error = f"not stored: the lease lapsed before the fetch was recorded (now held by {holder})"
+        return SourceResult(result.source, "error", error=error)
+    if saved is None:
+        return result
+    return replace(result, new=saved.new, updated=saved.updated)
 
 
 def _log_redirect_change(name: str, before: RedirectState, after: RedirectState) -> None:

@@ -236,6 +236,22 @@ class FetchIntent:
     # (``EntryMemo``); None leaves the stored ones. Those of them not in the
     # batch saved with it were seen again unchanged (not normalised again).
     entries: Mapping[str, EntryMemo] | None = None
+    # The worker whose lease on the source this fetch was made under: it is
+    # recorded only while that worker still holds the lease (None: no lease).
+    lease_owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseLost:
+    """A fetch not recorded: its worker's lease on the source lapsed and passed on.
+
+    ``holder`` is the worker holding the source now (None: another worker's
+    fetch was recorded since, or the lease was given back).
+    """
+
+    source: str
+    owner: str
+    holder: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,8 +158,9 @@ class Worker:
         sources = [configured[s.name] for s in claimed if s.name in configured]
         states = {s.name: s for s in claimed}
         cycle = Cycle(
-            self._service.config, store, now, cpu=pool, stop=self._stop, times=StageTimes()
-        )
+            self._service.config, store, now, cpu=pool, stop=self._stop, times=StageTimes(),
+            lease_owner=self.id,
+        )  # fmt: skip
         results = asyncio.run(cycle.run(sources, states)) if sources else ()
         self._results.extend(results)
         articles = sum(r.new + r.updated for r in results)

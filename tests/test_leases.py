@@ -10,13 +10,14 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from feedsvc.config_types import SourceConfig
 from feedsvc.store import Store
-from feedsvc.types import FetchIntent
+from feedsvc.types import Article, FetchIntent, LeaseLost, UpsertResult
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -75,6 +76,76 @@ def test_release_and_extend_touch_only_the_owners_leases(store: Store) -> None:
     assert store.release_leases("w1") == 2
     again = store.claim_sources("w3", T0 + LEASE, lease=LEASE, limit=100)
     assert set(mine) <= {s.name for s in again}
+
+
+def under(owner: str, name: str, at: datetime = T0) -> FetchIntent:
+    return replace(fetched(name, at), lease_owner=owner, etag=f'"{owner}"')
+
+
+def story(name: str, owner: str) -> Article:
+    return Article(
+        source=name,
+        id=f"{name}-1",
+        url=f"https://{name}.example/1",
+        title=f"Report as {owner} read it",
+        summary=f"As {owner} read it.",
+        content_html=f"<p>Text as {owner} read it.</p>",
+        text=f"Text as {owner} read it.",
+        published=T0,
+        updated=None,
+        date_estimated=False,
+        content_hash=f"hash-{owner}",
+    )
+
+
+def test_a_fetch_under_a_lease_that_passed_to_another_worker_writes_nothing(
+    store: Store,
+) -> None:
+    (mine,) = store.claim_sources("stalled", T0, lease=LEASE, limit=1)
+    later = T0 + LEASE  # the stalled worker's lease lapsed, and another took the source
+    assert [s.name for s in store.claim_sources("heir", later, lease=LEASE, limit=1)] == [mine.name]
+    lost = store.save_batch(mine.name, [story(mine.name, "stalled")], under("stalled", mine.name))
+    assert lost == LeaseLost(mine.name, "stalled", "heir")
+    assert store.recent_articles(10) == []
+    state = store.source_state(mine.name)
+    assert state is not None and (state.last_fetch, state.etag) == (None, None)
+    assert store.claim_sources("third", later, lease=LEASE, limit=100)[0].name != mine.name
+
+    saved = store.save_batch(mine.name, [story(mine.name, "heir")], under("heir", mine.name, later))
+    assert isinstance(saved, UpsertResult) and saved.new == 1
+    # the stalled worker's answer comes last, and loses again: the heir's stands
+    late = store.record_fetch(under("stalled", mine.name))
+    assert late == LeaseLost(mine.name, "stalled", None)
+    state = store.source_state(mine.name)
+    assert state is not None and (state.last_fetch, state.etag) == (later, '"heir"')
+    assert [a.title for a in store.recent_articles(10)] == ["Report as heir read it"]
+
+
+def test_a_lapsed_lease_no_one_took_still_records_its_fetch(store: Store) -> None:
+    (mine,) = store.claim_sources("slow", T0, lease=LEASE, limit=1)
+    late = T0 + 3 * LEASE
+    assert store.record_fetch(under("slow", mine.name, late)) is None
+    state = store.source_state(mine.name)
+    assert state is not None and state.last_fetch == late
+
+
+def test_a_group_of_fetches_writes_all_but_the_ones_whose_lease_was_lost(store: Store) -> None:
+    first, second, third = (s.name for s in store.claim_sources("w1", T0, lease=LEASE, limit=3))
+    store.release_leases("w1", [second])
+    results = store.save_fetches(
+        [
+            (under("w1", first), [story(first, "w1")]),
+            (under("w1", second), [story(second, "w1")]),
+            (under("w1", third), None),
+            (fetched(NAMES[10]), None),  # no lease: a ``feedsvc run``
+        ]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "UpsertResult", "LeaseLost", "NoneType", "NoneType"
+    ]  # fmt: skip
+    assert {a.source for a in store.recent_articles(10)} == {first}
+    recorded = {s.name for s in store.source_states() if s.last_fetch is not None}
+    assert recorded == {first, third, NAMES[10]}
 
 
 def test_concurrent_claims_never_share_a_source(store_url: str) -> None:

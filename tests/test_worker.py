@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,10 @@ import yaml
 from feedsvc.cli import EXIT_OK, main
 from feedsvc.service import Service
 from feedsvc.store import Store
+from feedsvc.types import Article, FetchIntent
+from feedsvc.worker import Worker, WorkerOptions
 from tests.support.configs import feed_source, write_config
-from tests.support.httpserver import LoopbackServer
+from tests.support.httpserver import LoopbackServer, RequestInfo, Response
 from tests.test_stories_service import sample_config
 
 pytestmark = pytest.mark.slow
@@ -124,6 +127,44 @@ def test_a_killed_workers_sources_pass_to_another_when_its_leases_lapse(
     with Store.open(store_url) as store:
         assert {s.last_status for s in store.source_states()} == {"ok"}
         assert store.workload(datetime.now(UTC), timedelta(minutes=5)).leased == 0
+
+
+def test_a_worker_whose_lease_passed_on_mid_fetch_leaves_the_heirs_fetch_standing(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """A stalled worker's late answer does not overwrite what the source's new holder stored."""
+    config = write_config(
+        tmp_path, [feed_source("quay", loopback_server.url("/quay.xml"))], database_url=store_url
+    )
+    service = Service.from_path(config)
+    heir_at = datetime.now(UTC) + timedelta(hours=1)  # long after the stalled worker's lease
+
+    def stall_then_answer(_info: RequestInfo) -> Response:
+        # while the stalled worker waits for this answer, its lease lapses and an
+        # heir claims the source, fetches it and records what it read
+        with Store.open(store_url) as heir:
+            (claimed,) = heir.claim_sources("heir", heir_at, lease=timedelta(minutes=5), limit=1)
+            intent = FetchIntent(
+                claimed.name, heir_at, "ok", heir_at + timedelta(hours=1), etag='"heir"',
+                lease_owner="heir",
+            )  # fmt: skip
+            article = Article(
+                "quay", "quay-heir", "https://quay.test/heir", "As the heir read it", "Heir.",
+                "<p>Heir.</p>", "Heir.", heir_at, None, False, "hash-heir",
+            )  # fmt: skip
+            heir.save_batch("quay", [article], intent)
+        return Response(200, rss("quay", 2), {"ETag": '"stalled"'})
+
+    loopback_server.handler("/quay.xml", stall_then_answer)
+    options = WorkerOptions(once=True, publish=False, extract_workers=1)
+    result = Worker(service, options, threading.Event(), clock=lambda: datetime.now(UTC)).run()
+
+    (failed,) = result.failed
+    assert failed.source == "quay" and "lease lapsed" in (failed.error or "")
+    assert article_keys(store_url) == [("quay", "quay-heir")]
+    with Store.open(store_url) as store:
+        state = store.source_state("quay")
+    assert state is not None and (state.etag, state.last_fetch) == ('"heir"', heir_at)
 
 
 def story_groups(service: Service) -> set[frozenset[tuple[str, str]]]:

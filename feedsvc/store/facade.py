@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
+from feedsvc.store import leases as lease_sql
 from feedsvc.store import publishing as publish_sql
 from feedsvc.store import sources as source_sql
 from feedsvc.store import state as state_sql
@@ -35,6 +36,7 @@ from feedsvc.types import (
     Article,
     EntryMemo,
     FetchIntent,
+    LeaseLost,
     PublishMarks,
     SourceState,
     UpsertResult,
@@ -136,20 +138,33 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
         with _translated(f"reading entries source={source}"), reading(self.engine) as connection:
             return source_sql.body_entries(connection, source)
 
-    def record_fetch(self, intent: FetchIntent) -> None:
-        """Record a fetch that brought no articles (a 304 or a failure)."""
+    def record_fetch(self, intent: FetchIntent) -> LeaseLost | None:
+        """Record a fetch that brought no articles (a 304 or a failure).
+
+        A fetch made under a lease its worker lost is not recorded: the
+        ``LeaseLost`` is returned instead (see ``leases.lost``).
+        """
         with (
             _translated(f"recording fetch source={intent.source}"),
             writing(self.engine) as connection,
         ):
+            if lost := lease_sql.lost(connection, [intent]):
+                return _log_lost(lost[intent.source])
             source_sql.record_fetch(connection, intent)
+        return None
 
     def save_batch(
         self, source: str, articles: Sequence[Article], intent: FetchIntent
-    ) -> UpsertResult:
-        """Upsert a source's articles and record its fetch, all in one transaction."""
+    ) -> UpsertResult | LeaseLost:
+        """Upsert a source's articles and record its fetch, all in one transaction.
+
+        Nothing is written for a fetch made under a lease its worker lost: the
+        ``LeaseLost`` is returned instead.
+        """
         _check_batch(source, articles, intent)
         with _translated(f"saving batch source={source}"), writing(self.engine) as connection:
+            if lost := lease_sql.lost(connection, [intent]):
+                return _log_lost(lost[source])
             seen = _seen_again(intent, articles)
             result = article_sql.upsert(connection, source, articles, intent.fetched_at, seen)
             source_sql.record_fetch(connection, intent)
@@ -158,15 +173,24 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
 
     def save_fetches(
         self, fetches: Sequence[tuple[FetchIntent, Sequence[Article] | None]]
-    ) -> list[UpsertResult | None]:
-        """Record several fetches (with their articles, if any) in one transaction."""
+    ) -> list[UpsertResult | LeaseLost | None]:
+        """Record several fetches (with their articles, if any) in one transaction.
+
+        Each gives its ``UpsertResult`` (None without articles), or the
+        ``LeaseLost`` of a fetch made under a lease its worker lost, which
+        writes nothing.
+        """
         for intent, batch in fetches:
             if batch is not None:
                 _check_batch(intent.source, batch, intent)
         names = ",".join(sorted({intent.source for intent, _ in fetches}))
-        results: list[UpsertResult | None] = []
+        results: list[UpsertResult | LeaseLost | None] = []
         with _translated(f"saving fetches sources={names}"), writing(self.engine) as connection:
+            lost = lease_sql.lost(connection, [intent for intent, _ in fetches])
             for intent, batch in fetches:
+                if intent.source in lost:
+                    results.append(_log_lost(lost[intent.source]))
+                    continue
                 if batch is None:
                     results.append(None)
                     continue
@@ -175,9 +199,11 @@ class Store(StoryQueries, TagQueries, WorkerQueries):
                     connection, intent.source, batch, intent.fetched_at, seen
                 )
                 results.append(saved)
-            source_sql.record_fetches(connection, [intent for intent, _ in fetches])
+            kept = [intent for intent, _ in fetches if intent.source not in lost]
+            if kept:
+                source_sql.record_fetches(connection, kept)
         for (intent, batch), result in zip(fetches, results, strict=True):
-            if batch is not None and result is not None:
+            if batch is not None and isinstance(result, UpsertResult):
                 _log_batch(intent.source, result)
         return results
 
@@ -253,6 +279,14 @@ def _engine_for(url: str, shown: str) -> Engine:
         raise StoreError(f"no database driver for url={shown}: {exc}") from exc
     except OSError as exc:
         raise StoreError(f"cannot create the database directory for url={shown}: {exc}") from exc
+
+
+def _log_lost(lost: LeaseLost) -> LeaseLost:
+    log.info(
+        "fetch not recorded source=%s worker=%s: its lease lapsed, now held by %s",
+        lost.source, lost.owner, lost.holder or "no one",
+    )  # fmt: skip
+    return lost
 
 
 def _log_batch(source: str, result: UpsertResult) -> None:

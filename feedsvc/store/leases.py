@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from feedsvc.store.schema import sources, workers
 from feedsvc.store.sources import due_clause, state_select, to_state
-from feedsvc.types import SourceState, WorkerState, WorkLoad
+from feedsvc.types import FetchIntent, LeaseLost, SourceState, WorkerState, WorkLoad
 
 # How long after its last report a worker that did not say goodbye is shown as gone.
 STALE_AFTER = timedelta(minutes=5)
@@ -63,6 +63,32 @@ def claim(
     rows = connection.execute(state_select(counts=False).where(sources.c.name.in_(names)))
     order = {name: n for n, name in enumerate(names)}
     return sorted((to_state(row) for row in rows), key=lambda state: order[state.name])
+
+
+def lost(connection: Connection, intents: Sequence[FetchIntent]) -> dict[str, LeaseLost]:
+    """The fetches made under a lease their worker no longer holds, by source.
+
+    A worker's lease can lapse while it works (it stalled past the expiry)
+    and another worker claim the source and record a fetch of its own; the
+    stale fetch must not then overwrite that one. The rows are locked until
+    the caller's transaction ends (PostgreSQL; SQLite's write transactions
+    take turns), so no claim slips in between this check and the recording.
+    Fetches made under no lease (``lease_owner`` None) are never lost.
+    """
+    owners = {i.source: i.lease_owner for i in intents if i.lease_owner is not None}
+    if not owners:
+        return {}
+    rows = connection.execute(
+        sa.select(sources.c.name, sources.c.lease_owner)
+        .where(sources.c.name.in_(sorted(owners)))
+        .with_for_update()
+    )
+    holders: dict[str, str | None] = {name: holder for name, holder in rows}
+    return {
+        name: LeaseLost(name, owner, holders.get(name))
+        for name, owner in owners.items()
+        if holders.get(name) != owner
+    }
 
 
 def release(connection: Connection, owner: str, names: Sequence[str] | None = None) -> int:

@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         f"reader {'3.26' if reader else 'skipped'}; {platform.python_implementation()} "
         f"{platform.python_version()}; {os.cpu_count()} cores; "
         f"run --timings: {'yes' if feedsvc.timings else 'no'}; "
-        f"allow_private_addresses: {'set' if feedsvc.allow_private else 'not known'}"
+        f"allow_private_addresses: {'set' if feedsvc.allow_private else 'not known'}; "
+        f"feedsvc's {feedsvc.compiled} modules compiled to bytecode beforehand (as pip does)"
     )
     print(header, flush=True)
     results: dict[str, CorpusResult] = {}

@@ -379,7 +379,9 @@ def _saved(result: SourceResult, saved: UpsertResult | LeaseLost | None) -> Sour
     if isinstance(saved, LeaseLost):
         holder = f"worker {saved.holder}" if saved.holder else "no one"
         error = f"not stored: the lease lapsed before the fetch was recorded (now held by {holder})"
-        return SourceResult(result.source, "error", error=error)
+        if result.error:
+            error = f"{error}; the fetch itself: {result.error}"
+        return replace(result, status="error", error=error, new=0, updated=0)
     if saved is None:
         return result
     return replace(result, new=saved.new, updated=saved.updated)

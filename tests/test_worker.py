@@ -143,16 +143,19 @@ def test_a_worker_whose_lease_passed_on_mid_fetch_leaves_the_heirs_fetch_standin
         # while the stalled worker waits for this answer, its lease lapses and an
         # heir claims the source, fetches it and records what it read
         with Store.open(store_url) as heir:
-            (claimed,) = heir.claim_sources("heir", heir_at, lease=timedelta(minutes=5), limit=1)
-            intent = FetchIntent(
-                claimed.name, heir_at, "ok", heir_at + timedelta(hours=1), etag='"heir"',
-                lease_owner="heir",
-            )  # fmt: skip
-            article = Article(
-                "quay", "quay-heir", "https://quay.test/heir", "As the heir read it", "Heir.",
-                "<p>Heir.</p>", "Heir.", heir_at, None, False, "hash-heir",
-            )  # fmt: skip
-            heir.save_batch("quay", [article], intent)
+            for claimed in heir.claim_sources("heir", heir_at, lease=timedelta(minutes=5), limit=1):
+                intent = FetchIntent(
+                    source=claimed.name, fetched_at=heir_at, status="ok",
+                    next_fetch_after=heir_at + timedelta(hours=1), etag='"heir"',
+                    lease_owner="heir",
+                )  # fmt: skip
+                article = Article(
+                    source="quay", id="quay-heir", url="https://quay.test/heir",
+                    title="As the heir read it", summary="Heir.", content_html="<p>Heir.</p>",
+                    text="Heir.", published=heir_at, updated=None, date_estimated=False,
+                    content_hash="hash-heir",
+                )  # fmt: skip
+                heir.save_batch(claimed.name, [article], intent)
         return Response(200, rss("quay", 2), {"ETag": '"stalled"'})
 
     loopback_server.handler("/quay.xml", stall_then_answer)
@@ -161,6 +164,7 @@ def test_a_worker_whose_lease_passed_on_mid_fetch_leaves_the_heirs_fetch_standin
 
     (failed,) = result.failed
     assert failed.source == "quay" and "lease lapsed" in (failed.error or "")
+    assert len(fetch_counts(loopback_server)) == 1  # one fetch: the stalled worker's
     assert article_keys(store_url) == [("quay", "quay-heir")]
     with Store.open(store_url) as store:
         state = store.source_state("quay")

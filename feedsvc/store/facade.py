@@ -282,7 +282,7 @@ def _engine_for(url: str, shown: str) -> Engine:
 
 
 def _log_lost(lost: LeaseLost) -> LeaseLost:
-    log.info(
+    log.debug(
         "fetch not recorded source=%s worker=%s: its lease lapsed, now held by %s",
         lost.source, lost.owner, lost.holder or "no one",
     )  # fmt: skip

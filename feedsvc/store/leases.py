@@ -81,9 +81,10 @@ def lost(connection: Connection, intents: Sequence[FetchIntent]) -> dict[str, Le
     rows = connection.execute(
         sa.select(sources.c.name, sources.c.lease_owner)
         .where(sources.c.name.in_(sorted(owners)))
-        .with_for_update()
+        .order_by(sources.c.name)  # rows locked in one order by everyone: no deadlock
+        .with_for_update(key_share=True)
     )
-    holders: dict[str, str | None] = {name: holder for name, holder in rows}
+    holders: dict[str, str | None] = {row.name: row.lease_owner for row in rows}
     return {
         name: LeaseLost(name, owner, holders.get(name))
         for name, owner in owners.items()

@@ -3,8 +3,10 @@
 A worker claims a batch of due sources (``Store.claim_sources``: row locks that
 skip what another worker is claiming, and a lease that lapses if this worker
 dies), fetches and ingests them with the ordinary cycle (``pipeline.Cycle``),
-whose recording of each fetch ends its lease, then claims the next batch. There
-is no coordinator: the database is the queue.
+whose recording of each fetch ends its lease, then claims the next batch. While
+the batch is in hand a thread extends its leases every third of a lease (a
+heartbeat), so only a dead or stalled worker's leases lapse. There is no
+coordinator: the database is the queue.
 
 Story grouping and publishing stay serialised: they run only in the worker
 that holds the *publisher role* (a PostgreSQL advisory lock held on an open
@@ -28,12 +30,14 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from feedsvc.errors import StoreError
 from feedsvc.pipeline import Cycle
 from feedsvc.timing import StageTimes
 from feedsvc.types import PublishResult, SourceResult, SourceState
@@ -161,11 +165,40 @@ class Worker:
             self._service.config, store, now, cpu=pool, stop=self._stop, times=StageTimes(),
             lease_owner=self.id,
         )  # fmt: skip
-        results = asyncio.run(cycle.run(sources, states)) if sources else ()
+        with self._keeping_leases(store):
+            results = asyncio.run(cycle.run(sources, states)) if sources else ()
         self._results.extend(results)
         articles = sum(r.new + r.updated for r in results)
         store.report_worker(self.id, self._clock(), fetches=len(results), articles=articles)
         log.info("worker=%s batch fetched=%d articles=%d", self.id, len(results), articles)
+
+    @contextmanager
+    def _keeping_leases(self, store: Store) -> Iterator[None]:
+        """Extend this worker's leases every third of a lease while the block runs.
+
+        A heartbeat: a batch may take longer than a lease (slow servers, a
+        large body) and keeps its sources while this process lives, so
+        ``--lease`` bounds how long a dead worker's sources wait, not how long
+        a batch may take. A stalled process stops beating with the rest of it;
+        what it records after its leases passed on is dropped (``LeaseLost``).
+        """
+        lease = self._options.lease
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(lease.total_seconds() / 3):
+                try:
+                    store.extend_leases(self.id, self._clock() + lease)
+                except StoreError as exc:  # the next beat tries again; the lease may lapse
+                    log.warning("worker=%s leases not extended: %s", self.id, exc)
+
+        keeper = threading.Thread(target=beat, name="feedsvc-lease-keeper", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
 
     def _publish(
         self, store: Store, pool: Executor, role: RoleLock, now: datetime, *, eager: bool

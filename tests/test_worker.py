@@ -129,6 +129,25 @@ def test_a_killed_workers_sources_pass_to_another_when_its_leases_lapse(
         assert store.workload(datetime.now(UTC), timedelta(minutes=5)).leased == 0
 
 
+def test_a_batch_longer_than_its_lease_keeps_its_sources_while_its_worker_lives(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """The lease is renewed while the batch is in hand: no other worker takes its sources."""
+    sources = serve_feeds(loopback_server, 2, delay=5.0)  # each answer takes longer than a lease
+    config = write_config(tmp_path, sources, database_url=store_url)
+    slow = worker(config, "--lease", "2s")
+    deadline = time.monotonic() + 60
+    while len(fetch_counts(loopback_server)) < 2:  # it holds both, and is fetching them
+        assert time.monotonic() < deadline and slow.poll() is None
+        time.sleep(0.05)
+    other = worker(config, "--lease", "2s")  # would take both once the first lease lapsed
+    for process in (slow, other):
+        code, output = finish(process)
+        assert code == EXIT_OK, output
+    assert set(fetch_counts(loopback_server).values()) == {1}  # each fetched once, by the first
+    assert len(article_keys(store_url)) == 4
+
+
 def test_a_worker_whose_lease_passed_on_mid_fetch_leaves_the_heirs_fetch_standing(
     store_url: str, tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:

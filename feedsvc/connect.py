@@ -143,9 +143,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own HTTP transport, with its connection pool built on a ``GuardedBackend``."""
 
     def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        # one TLS context (loading the CA bundle takes tens of milliseconds), for
+        # the pool httpx makes and for the guarded pool that replaces it
+        context = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -88,14 +88,25 @@ def fetch_request(source: SourceConfig, state: SourceState | None) -> FetchReque
 def select_sources(
     config: Config, store: Store, now: datetime, *, force: bool = False
 ) -> list[SourceConfig]:
-    """The enabled sources to fetch in this cycle: the due ones, or all with ``force``."""
+    """The enabled sources to fetch in this cycle: the due ones, or all with ``force``.
+
+    A source a ``feedsvc worker`` holds (its lease not lapsed) is left to it,
+    even with ``force``: it is being fetched, and this cycle's answer would
+    only race the worker's.
+    """
     enabled = [s for s in config.sources if s.enabled]
     if force:
         states = store.source_states(counts=False)
-        gone = {state.name for state in states if state.disabled_at is not None}
-        return [s for s in enabled if s.name not in gone]
-    due = {state.name for state in store.due_sources(now)}
-    return [s for s in enabled if s.name in due]
+        left = {state.name for state in states if state.disabled_at is not None}
+    else:
+        states = store.due_sources(now)
+        due = {state.name for state in states}
+        left = {s.name for s in enabled if s.name not in due}
+    held = sorted(state.name for state in states if state.leased_at(now))
+    if held:
+        log.info("%d sources left to the workers holding them: %s", len(held), ",".join(held[:10]))
+    left.update(held)
+    return [s for s in enabled if s.name not in left]
 
 
 def body_hash(fetched: Fetched) -> str:

@@ -195,6 +195,15 @@ class SourceState:
     disabled_at: datetime | None = None
     disabled_reason: str | None = None
     body_hash: str | None = None
+    # The ``feedsvc worker`` holding the source, and until when (None: no lease).
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+
+    def leased_at(self, now: datetime) -> bool:
+        """Whether a worker holds this source at ``now`` (its lease has not lapsed)."""
+        return (
+            self.lease_owner is not None and self.lease_until is not None and self.lease_until > now
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,25 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from feedsvc.config_types import SourceConfig
+from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.types import Article, FetchIntent, LeaseLost, UpsertResult
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 NAMES = [f"s{n:03d}" for n in range(60)]
+RSS = (
+    b'<rss version="2.0"><channel><title>Quay</title><item><guid>q1</guid>'
+    b"<title>Dredger arrives</title><description>The dredger Maren arrived.</description>"
+    b"</item></channel></rss>"
+)
 
 
 def feed(name: str) -> SourceConfig:
@@ -146,6 +155,38 @@ def test_a_group_of_fetches_writes_all_but_the_ones_whose_lease_was_lost(store: 
     assert {a.source for a in store.recent_articles(10)} == {first}
     recorded = {s.name for s in store.source_states() if s.last_fetch is not None}
     assert recorded == {first, third, NAMES[10]}
+
+
+def test_a_run_beside_workers_leaves_them_the_sources_they_hold(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    names = ["held", "lapsed", "free"]
+    for name in names:
+        loopback_server.route(f"/{name}.xml", body=RSS)
+    config = write_config(
+        tmp_path,
+        [feed_source(name, loopback_server.url(f"/{name}.xml")) for name in names],
+        database_url=store_url,
+    )
+    now = datetime.now(UTC)
+    service = Service.from_path(config, clock=lambda: now)
+    with service.open_store() as store:
+        store.sync_sources(service.config.sources, now)
+        store.claim_sources("gone", now - 2 * LEASE, lease=LEASE, limit=3)  # lapsed since
+        store.release_leases("gone", ["free", "held"])
+        store.claim_sources("busy", now, lease=LEASE, limit=2)  # a live worker
+        store.release_leases("busy", ["free"])
+        owners = {s.name: s.lease_owner for s in store.source_states()}
+        assert owners == {"free": None, "held": "busy", "lapsed": "gone"}
+
+    result = service.run_once(force=True, workers=1)  # --all: every source but the held one
+
+    assert sorted(r.source for r in result.sources) == ["free", "lapsed"]
+    assert sorted(r.path for r in loopback_server.requests) == ["/free.xml", "/lapsed.xml"]
+    with service.open_store() as store:
+        held = store.source_state("held")
+    assert held is not None and (held.lease_owner, held.last_fetch) == ("busy", None)
+    assert held.leased_at(now) and not held.leased_at(now + LEASE)
 
 
 def test_concurrent_claims_never_share_a_source(store_url: str) -> None:

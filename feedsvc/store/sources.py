@@ -147,6 +147,8 @@ def to_state(row: Row[Any]) -> SourceState:
         disabled_at=row.disabled_at,
         disabled_reason=row.disabled_reason,
         body_hash=row.body_hash,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
     )
 
 

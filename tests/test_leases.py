@@ -22,6 +22,7 @@ from feedsvc.store import Store
 from feedsvc.types import Article, FetchIntent, LeaseLost, UpsertResult
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
+from tests.test_store import article
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -92,19 +93,8 @@ def under(owner: str, name: str, at: datetime = T0) -> FetchIntent:
 
 
 def story(name: str, owner: str) -> Article:
-    return Article(
-        source=name,
-        id=f"{name}-1",
-        url=f"https://{name}.example/1",
-        title=f"Report as {owner} read it",
-        summary=f"As {owner} read it.",
-        content_html=f"<p>Text as {owner} read it.</p>",
-        text=f"Text as {owner} read it.",
-        published=T0,
-        updated=None,
-        date_estimated=False,
-        content_hash=f"hash-{owner}",
-    )
+    """One article of ``name`` as the worker ``owner`` read it."""
+    return article(name, 1, title=f"Report as {owner} read it", content_hash=f"hash-{owner}")
 
 
 def test_a_fetch_under_a_lease_that_passed_to_another_worker_writes_nothing(

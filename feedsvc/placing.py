@@ -415,6 +415,6 @@ def _assignment(engine: StoryEngine, decision: Decision) -> StoryAssignment:
 
 
 def _shape(engine: StoryEngine, story_id: str) -> StoryUpdate:
-    story = engine.story(story_id)
-    source, article_id = split_key(story.representative)
-    return StoryUpdate(story.id, source, article_id, 1 + len(story.members), story.founded)
+    found, representative, members, founded = engine.shape(story_id)
+    source, article_id = split_key(representative)
+    return StoryUpdate(found, source, article_id, members, founded)

@@ -347,6 +347,25 @@ def test_representative_rules(fictional: list[StoryItem]) -> None:
     assert run(fictional, priority).story(story_id_for("wire-1")).representative == "own-1"
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        StoryParams(),
+        StoryParams(representative="most-complete"),
+        StoryParams(representative="source-priority", source_priority=("The Velmora Herald",)),
+    ],
+)
+def test_a_storys_shape_says_what_the_story_says(
+    fictional: list[StoryItem], params: StoryParams
+) -> None:
+    engine = run(fictional, params)
+    assert len(engine.active_stories()) > 1
+    for story_id in engine.active_stories():
+        story = engine.story(story_id)
+        shape = (story.id, story.representative, 1 + len(story.members), story.founded)
+        assert engine.shape(story_id) == shape
+
+
 def test_explain_reports_signals_for_unrelated_items(fictional: list[StoryItem]) -> None:
     why = run(fictional).explain("wire-1", "norland-football")
     assert not why.same_story

@@ -135,10 +135,21 @@ class StoryEngine:
     def story(self, story_id: str) -> Story:
         """Return an active story with its representative chosen by the configured rule."""
         rec = self._index.stories[self.resolve(story_id)]
+        rep = min(rec.members, key=self._representative_key)
         members = sorted(rec.members, key=lambda m: (self._index.members[m].profile.published, m))
-        rep = min(members, key=self._representative_key)
         aliases = tuple(sorted(rec.aliases))
         return Story(rec.id, rep, tuple(m for m in members if m != rep), aliases, rec.founded)
+
+    def shape(self, story_id: str) -> tuple[str, str, int, datetime]:
+        """An active story's id, representative, member count and founding time.
+
+        What ``story`` says of it, without putting its members in order: a
+        round asks this after every decision, and a story of hundreds of
+        members would be sorted again each time.
+        """
+        rec = self._index.stories[self.resolve(story_id)]
+        rep = min(rec.members, key=self._representative_key)
+        return rec.id, rep, len(rec.members), rec.founded
 
     def active_stories(self) -> list[str]:
         """Return the ids of the stories held in the window, sorted."""

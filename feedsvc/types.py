@@ -200,7 +200,11 @@ class SourceState:
     lease_until: datetime | None = None
 
     def leased_at(self, now: datetime) -> bool:
-        """Whether a worker holds this source at ``now`` (its lease has not lapsed)."""
+        """Whether a worker holds this source at ``now`` (its lease has not lapsed).
+
+        The rule ``store.leases`` applies in SQL when it claims: a lease is free
+        once ``lease_until <= now``.
+        """
         return (
             self.lease_owner is not None and self.lease_until is not None and self.lease_until > now
         )

@@ -134,11 +134,11 @@ class StoryEngine:
 
     def story(self, story_id: str) -> Story:
         """Return an active story with its representative chosen by the configured rule."""
-        rec = self._index.stories[self.resolve(story_id)]
-        rep = min(rec.members, key=self._representative_key)
+        found, rep, _, founded = self.shape(story_id)
+        rec = self._index.stories[found]
         members = sorted(rec.members, key=lambda m: (self._index.members[m].profile.published, m))
         aliases = tuple(sorted(rec.aliases))
-        return Story(rec.id, rep, tuple(m for m in members if m != rep), aliases, rec.founded)
+        return Story(found, rep, tuple(m for m in members if m != rep), aliases, founded)
 
     def shape(self, story_id: str) -> tuple[str, str, int, datetime]:
         """An active story's id, representative, member count and founding time.

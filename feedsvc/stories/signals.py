@@ -13,7 +13,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from itertools import pairwise
 from operator import attrgetter, itemgetter
@@ -114,7 +114,9 @@ class Profile:
         """The same profile with its vector packed, as the window keeps it."""
         if isinstance(self.vector, Packed):
             return self
-        return replace(self, vector=Packed.of(self.vector))
+        values = list(_PROFILE_FIELDS(self))  # as ``replace`` would, without its generic work
+        values[_VECTOR_FIELD] = Packed.of(self.vector)
+        return Profile(*values)
 
     def __reduce__(self) -> tuple[type[Profile], tuple[Any, ...]]:
         # the fields as arguments: cheaper both ways than a slotted dataclass's state
@@ -122,6 +124,7 @@ class Profile:
 
 
 _PROFILE_FIELDS = attrgetter(*(f.name for f in fields(Profile)))
+_VECTOR_FIELD = [f.name for f in fields(Profile)].index("vector")
 
 
 def spelled_names(names: frozenset[str], vector: Mapping[str, float]) -> tuple[
@@ -298,7 +301,13 @@ def cosine_words(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float,
     """
     if isinstance(b, Packed) and isinstance(a, dict):
         terms, weights = b.terms, b.weights
-        shared = sorted(a.keys() & terms)
+        found = a.keys() & terms
+        if len(found) <= 1:  # most pairs of the window share one term or none
+            if not found:
+                return 0.0, 0
+            (term,) = found  # 0.0 + as sum() starts: the same float, -0.0 included
+            return 0.0 + a[term] * weights[terms.index(term)], int("_" not in term)
+        shared = sorted(found)
         at = terms.index
         total = sum([a[t] * weights[at(t)] for t in shared])
     else:

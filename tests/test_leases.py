@@ -19,6 +19,9 @@ import pytest
 from feedsvc.config_types import SourceConfig
 from feedsvc.service import Service
 from feedsvc.store import Store
+from feedsvc.store import leases as lease_sql
+from feedsvc.store import sources as source_sql
+from feedsvc.store.engine import writing
 from feedsvc.types import Article, FetchIntent, LeaseLost, UpsertResult
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
@@ -147,6 +150,44 @@ def test_a_group_of_fetches_writes_all_but_the_ones_whose_lease_was_lost(store: 
     assert recorded == {first, third, NAMES[10]}
 
 
+def test_no_claim_slips_between_the_lease_check_and_the_recording(store_url: str) -> None:
+    """The check's row lock holds until the fetch is written: an heir cannot claim in between.
+
+    The stalled worker's recording is ``Store.record_fetch``'s two steps, with
+    a pause between them. On PostgreSQL the heir's claim skips the locked row
+    at once (``SKIP LOCKED``); on SQLite it waits for the write transaction.
+    Either way the fetch is recorded and the heir never holds the source.
+    """
+    with Store.open(store_url) as store:
+        store.sync_sources([feed(name) for name in NAMES], T0)
+        (mine,) = store.claim_sources("stalled", T0, lease=LEASE, limit=1)
+        later = T0 + LEASE  # lapsed: the source is anyone's once no one has it locked
+        claimed: list[str] = []
+
+        def heir() -> None:
+            with Store.open(store_url) as own:
+                claimed.extend(
+                    s.name for s in own.claim_sources("heir", later, lease=LEASE, limit=100)
+                )
+
+        intent = under("stalled", mine.name, later)
+        with writing(store.engine) as connection:
+            assert lease_sql.lost(connection, [intent]) == {}  # still the stalled worker's
+            other = threading.Thread(target=heir)
+            other.start()
+            other.join(timeout=1.0)
+            if store_url.startswith("sqlite"):
+                assert other.is_alive()  # waiting for the write transaction to end
+            else:
+                assert not other.is_alive() and len(claimed) == len(NAMES) - 1
+            source_sql.record_fetch(connection, intent)
+        other.join(timeout=30)
+        assert not other.is_alive()
+        assert mine.name not in claimed and len(claimed) == len(NAMES) - 1
+        state = store.source_state(mine.name)
+        assert state is not None and (state.last_fetch, state.lease_owner) == (later, None)
+
+
 def test_a_run_beside_workers_leaves_them_the_sources_they_hold(
     store_url: str, tmp_path: Path, loopback_server: LoopbackServer
 ) -> None:
@@ -248,6 +289,9 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from feedsvc.store import Store
+from feedsvc.store import leases as lease_sql
+from feedsvc.store import sources as source_sql
+from feedsvc.store.engine import writing
     store = Store.open(sys.argv[1])
     role = store.publisher_role()
     assert role.try_take()

@@ -290,9 +290,6 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from feedsvc.store import Store
-from feedsvc.store import leases as lease_sql
-from feedsvc.store import sources as source_sql
-from feedsvc.store.engine import writing
     store = Store.open(sys.argv[1])
     role = store.publisher_role()
     assert role.try_take()

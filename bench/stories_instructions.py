@@ -26,30 +26,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from speedlib.debian import ensure_program
+
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parent
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
-
-
-def ensure_valgrind() -> str:
-    """The valgrind binary; installs Debian's package when missing and we are root."""
-    found = shutil.which("valgrind")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit("valgrind is missing: install it (sudo apt-get install -y valgrind)")
-    print("installing valgrind: apt-get install -y valgrind", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True, env=env)
-    return ensure_valgrind()
 
 
 def unpack(revision: str, into: Path) -> Path:
@@ -128,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.corpus, args.items, not args.no_engine)
         return 0
-    valgrind = ensure_valgrind()
+    valgrind = ensure_program("valgrind", "valgrind")
     with tempfile.TemporaryDirectory(prefix="feedsvc-instructions-") as scratch:
         base = unpack(args.against, Path(scratch))
         with ThreadPoolExecutor(2) as pool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from speedlib.debian import ensure_program
 from speedlib.procstat import tree, tree_cpu
 
 READY_SECONDS = 10.0
@@ -164,19 +164,7 @@ def free_port() -> int:
 
 def ensure_nginx() -> str:
     """The nginx binary; installs Debian's package when missing and we are root."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit(
-            "nginx is missing: install it (sudo apt-get install -y nginx) "
-            "or run with --server python"
-        )
-    print("[server] installing nginx: apt-get install -y nginx", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx"], check=True, env=env)
-    return ensure_nginx()
+    return ensure_program("nginx", "nginx", " or run with --server python")
 
 
 def _nginx(root: Path, scratch: Path, port: int) -> list[str]:

@@ -302,9 +302,9 @@ def cosine_words(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float,
     if isinstance(b, Packed) and isinstance(a, dict):
         terms, weights = b.terms, b.weights
         found = a.keys() & terms
-        if len(found) <= 1:  # most pairs of the window share one term or none
-            if not found:
-                return 0.0, 0
+        if not found:  # most pairs of the window share one term or none: no list, no sort
+            return 0.0, 0
+        if len(found) == 1:
             (term,) = found  # 0.0 + as sum() starts: the same float, -0.0 included
             return 0.0 + a[term] * weights[terms.index(term)], int("_" not in term)
         shared = sorted(found)

@@ -5,7 +5,10 @@ It owns the engine, opens one transaction per call (writes with
 Alembic exceptions become ``StoreError``. The SQL itself lives in ``sources``
 and ``articles``; this class only wires transactions to them. It holds no
 cache: every read sees what is committed. Writes are meant to come from one
-thread per process; reads may come from any thread.
+thread per process; reads may come from any thread. The one exception is a
+worker's lease heartbeat (``Worker._keeping_leases``), a one-statement write
+from its own thread: each call is its own transaction, so the two take turns
+like any two writers of the database.
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedsvc.cli import EXIT_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_SOURCES_FAILED, main
+from feedsvc.cli import (
+    EXIT_CONFIG,
+    EXIT_IO,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_SOURCES_FAILED,
+    main,
+)
 from feedsvc.lock import run_lock
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
@@ -93,6 +100,18 @@ def test_overlapping_run_is_refused(
     assert "another feedsvc run" in capsys.readouterr().err
     assert loopback_server.requests == []
     assert main(["-q", "--config", str(config), "run"]) == EXIT_OK
+
+
+@pytest.mark.parametrize("flags", [[], ["--all"]])
+def test_a_data_dir_that_is_a_file_is_exit_74_not_a_traceback(
+    tmp_path: Path, flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data").write_text("not a directory")
+    config = write_config(tmp_path, [])
+    assert main(["-q", "--config", str(config), "run", *flags]) == EXIT_IO
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'data'} is not a directory" in err
+    assert "Traceback" not in err
 
 
 def read_entries(path: Path) -> int:

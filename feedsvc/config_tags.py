@@ -37,6 +37,11 @@ TAG_PATTERN = "[a-z0-9][a-z0-9_-]*"
 GROUPS = ("all", "any", "none")
 CONDITION_KEYS = (*GROUPS, *TAG_FIELDS)
 CONDITION_REF = {"$ref": "#/$defs/condition"}
+# A rule is read (and later tried on every article) by walking its tree, each use of
+# a YAML alias again: these bound the walk, so a nested or aliased rule cannot hang
+# the loader or exhaust the stack ("billion laughs" through aliases).
+MAX_RULE_DEPTH = 50
+MAX_RULE_NODES = 10_000
 
 TAG_TITLE: Key[str] = Key("title", Text(nonempty=True, what="a title"), "Title of the tag's feeds")
 TAG_DESCRIPTION: Key[str] = Key("description", Text(), "Description of the tag's feeds")
@@ -72,6 +77,8 @@ def _tag(r: NodeReader, key_node: ScalarNode, node: Node) -> TagConfig | None:
         return None
     fields = TAG.fields(r, node, key)
     match_node = fields.get("match")
+    if match_node is not None and not _rule_size_ok(r, match_node, f"{key}.match"):
+        match_node = None
     return TagConfig(
         slug=slug,
         title=TAG_TITLE.get(r, fields, key, slug),
@@ -93,6 +100,40 @@ def condition(r: NodeReader, node: Node, key: str, scope: TagField | None) -> Co
     hint = " (put it in quotes if you mean the text)" if isinstance(node, ScalarNode) else ""
     r.problem(node, key, f"expected {what} {', '.join(CONDITION_KEYS)}, got {_shown(node)}{hint}")
     return None
+
+
+def _rule_size_ok(r: NodeReader, node: Node, key: str) -> bool:
+    """Whether a rule stays within the depth and size bounds (a problem recorded if not)."""
+    nodes, levels = _measure(node, 1, {})
+    if levels > MAX_RULE_DEPTH:
+        r.problem(node, key, f"the rule nests more than {MAX_RULE_DEPTH} levels deep")
+        return False
+    if nodes > MAX_RULE_NODES:
+        message = f"the rule has more than {MAX_RULE_NODES} parts (each use of a YAML alias counts)"
+        r.problem(node, key, message)
+        return False
+    return True
+
+
+def _measure(node: Node, depth: int, seen: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(nodes, levels) of the tree under ``node``, aliases expanded, without walking them twice."""
+    if depth > MAX_RULE_DEPTH:
+        return 1, MAX_RULE_DEPTH + 1  # deep enough to refuse: look no further
+    known = seen.get(id(node))
+    if known is not None:
+        return known
+    if isinstance(node, SequenceNode):
+        children: list[Node] = list(node.value)
+    elif isinstance(node, MappingNode):
+        children = [value for _, value in node.value]
+    else:
+        children = []
+    nodes, levels = 1, 1
+    for item in children:
+        below, deep = _measure(item, depth + 1, seen)
+        nodes, levels = min(nodes + below, MAX_RULE_NODES + 1), max(levels, deep + 1)
+    seen[id(node)] = (nodes, levels)
+    return nodes, levels
 
 
 def _shown(node: Node) -> str:

@@ -33,6 +33,10 @@ def settings(text: str) -> str:
 LOL = "l0: &l0 [lol]\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)
 )  # a YAML "billion laughs": 9**8 leaves if anything expanded it
+RULE_LOL = "tags:\n  t0: {match: &r0 [lol]}\n" + "".join(
+    f"  t{i}: {{match: &r{i} [{', '.join([f'*r{i - 1}'] * 9)}]}}\n" for i in range(1, 9)
+)  # the same through tag rules, which are walked: t4's rule already has 13,942 parts
+DEEP_RULE = "tags:\n  deep:\n    match: " + "[" * 400 + "x" + "]" * 400 + "\nsources: []\n"
 CASES = [
     # (config text, line, key, fragment of the message)
     (
@@ -155,6 +159,8 @@ CASES = [
     ("sources: [\n", 2, "", "invalid YAML"),
     ("sources: []\nsettings: &a {feed_size: *a}\n", 2, "settings.feed_size", "expected an integer"),
     (LOL + "sources: *l8\n", 1, "l0", "unknown key 'l0'"),
+    (RULE_LOL + "sources: []\n", 6, "tags.t4.match", "more than 10000 parts"),
+    (DEEP_RULE, 3, "tags.deep.match", "nests more than 50 levels deep"),
     ("{1: 2}\n", 1, "1", "unknown key '1'"),
     ("sources: []\n" + "#" * 200 + "\n" + "x: y\n", 3, "x", "unknown key 'x'"),
 ]

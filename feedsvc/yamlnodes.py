@@ -308,9 +308,24 @@ def compose(text: str, reader: NodeReader) -> Node | None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         reader.problems.append(ConfigProblem(reader.file, line, "", _yaml_message(exc, line)))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, BEL, ...)
+        message = f"invalid YAML: unacceptable character {_code(exc.character)}: {exc.reason}"
+        line = _line_at(text, exc.position)
+        reader.problems.append(ConfigProblem(reader.file, line, "", message))
     except yaml.YAMLError as exc:
         reader.problems.append(ConfigProblem(reader.file, None, "", f"invalid YAML: {exc}"))
     return None
+
+
+def _code(character: int | str) -> str:
+    return f"U+{character:04X}" if isinstance(character, int) else repr(character)
+
+
+def _line_at(text: str, position: int) -> int:
+    """The 1-based line of a reader error's position (libyaml counts bytes, PyYAML characters)."""
+    if _LOADER is yaml.SafeLoader:
+        return text.count("\n", 0, position) + 1
+    return text.encode("utf-8").count(b"\n", 0, position) + 1
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError, line: int | None) -> str:

@@ -161,6 +161,7 @@ CASES = [
     (LOL + "sources: *l8\n", 1, "l0", "unknown key 'l0'"),
     (RULE_LOL + "sources: []\n", 6, "tags.t4.match", "more than 10000 parts"),
     (DEEP_RULE, 3, "tags.deep.match", "nests more than 50 levels deep"),
+    ("sources: []\n# caf\u00e9\n\x00\n", 3, "", "unacceptable character U+0000"),
     ("{1: 2}\n", 1, "1", "unknown key '1'"),
     ("sources: []\n" + "#" * 200 + "\n" + "x: y\n", 3, "x", "unknown key 'x'"),
 ]

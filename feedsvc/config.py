@@ -417,11 +417,16 @@ def _seconds(value: timedelta | None, default: float) -> float:
 
 def _database_url(r: NodeReader, node: Node | None, data_dir: Path) -> str:
     default = f"sqlite:///{(data_dir / 'feedsvc.sqlite3').as_posix()}"
-    url = os.environ.get(DATABASE_URL_ENV) or r.text(node, "settings.database_url", default)
+    from_environment = os.environ.get(DATABASE_URL_ENV)
+    url = from_environment or r.text(node, "settings.database_url", default)
     if not _DB_SCHEME_RE.match(url):
         scheme = url.partition("://")[0] if "://" in url else url[:20]
-        message = "expected a sqlite:/// or postgresql:// database URL"
-        r.problem(node, "settings.database_url", f"{message}, got one starting {scheme!r}")
+        expected = "expected a sqlite:/// or postgresql:// database URL"
+        message = f"{expected}, got one starting {scheme!r}"
+        if from_environment:  # the file is not at fault: name the variable, at no line
+            r.problem(None, DATABASE_URL_ENV, f"{message} (from the environment)")
+        else:
+            r.problem(node, "settings.database_url", message)
         return default
     return _resolve_sqlite(url, r.base)
 

@@ -198,6 +198,18 @@ def test_database_url(tmp_path: Path, given: str, expected: str) -> None:
     assert config.settings.database_url == expected.format(base=tmp_path)
 
 
+def test_a_bad_database_url_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDSVC_DATABASE_URL", "mysql://db.example.org/x")
+    text = "settings:\n  database_url: sqlite:///fine.db\nsources: []\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, tmp_path / "sources.yaml")
+    (problem,) = info.value.problems
+    assert (problem.line, problem.key) == (None, "FEEDSVC_DATABASE_URL")
+    assert "'mysql'" in problem.message and "from the environment" in problem.message
+
+
 def test_file_url_becomes_a_path(tmp_path: Path) -> None:
     (tmp_path / "in box").mkdir()
     text = minimal(f"{{name: box, kind: file, url: 'file://{tmp_path}/in%20box'}}")

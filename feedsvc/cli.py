@@ -8,7 +8,7 @@ code  meaning
 ====  ==============================================================
 0     everything went well
 1     the run finished, but one or more sources failed
-2     the command line was wrong, or named an article that does not exist
+2     the command line was wrong, named an article that does not exist, or an unusable input
 74    the database or the output directory could not be used
 75    another ``feedsvc run`` holds the lock; try again later
 78    the configuration is invalid (every problem is printed)
@@ -192,20 +192,6 @@ def cmd_stories_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_cluster(args: argparse.Namespace) -> int:
-    """Group JSON-lines items (id, title, text, outlet, published) into stories on stdout."""
-    from feedsvc.stories import StoryParams, cluster_jsonl
-
-    params = StoryParams()
-    if str(args.input) == "-":
-        count = cluster_jsonl(sys.stdin, sys.stdout, params)
-    else:
-        with args.input.open(encoding="utf-8") as src:
-            count = cluster_jsonl(src, sys.stdout, params)
-    log.info("clustered items=%d", count)
-    return EXIT_OK
-
-
 def format_stories(views: Sequence[StoryView], titles: Mapping[str, str]) -> str:
     """A plain-text list of stories and their members."""
     lines = []
@@ -382,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     from feedsvc.cli_workers import add_worker_commands
 
     add_worker_commands(commands)
+    from feedsvc.cli_cluster import cmd_cluster
+
     cluster = _add(commands, "cluster", cmd_cluster)
     cluster.add_argument("--input", type=Path, required=True, help="items as JSON lines, or -")
     serve = _add(commands, "serve", cmd_serve)

@@ -19,6 +19,7 @@ from feedsvc.cli import (
     EXIT_LOCKED,
     EXIT_OK,
     EXIT_SOURCES_FAILED,
+    EXIT_USAGE,
     main,
 )
 from feedsvc.lock import run_lock
@@ -112,6 +113,30 @@ def test_a_data_dir_that_is_a_file_is_exit_74_not_a_traceback(
     err = capsys.readouterr().err
     assert f"{tmp_path / 'data'} is not a directory" in err
     assert "Traceback" not in err
+
+
+def test_cluster_input_it_cannot_use_is_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "items.jsonl"
+    good = '{"id": "1", "title": "Ferry fares rise", "published": "2026-11-18T08:00:00Z"}'
+    items.write_text(
+        f'{good}\nnot json\n\n[1, 2]\n{{"id": "2"}}\n{{"id": "3", "published": "soon"}}\n'
+    )
+    assert main(["cluster", "--input", str(items)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"feedsvc: {items}:2: not JSON: Expecting value (column 1)",
+        f"feedsvc: {items}:4: expected a JSON object, got list",
+        f"feedsvc: {items}:5: missing key 'published'",
+        f"feedsvc: {items}:6: Invalid isoformat string: 'soon'",
+    ]
+    items.write_bytes(b"\xff\xfe{}\n")
+    assert main(["cluster", "--input", str(items)]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"feedsvc: cannot read {items}: not UTF-8 (byte 0)\n"
+    assert main(["cluster", "--input", str(tmp_path / "absent.jsonl")]) == EXIT_USAGE
+    assert "No such file or directory" in capsys.readouterr().err
 
 
 def read_entries(path: Path) -> int:

@@ -206,7 +206,12 @@ class NodeReader:
     def _duration_of(self, node: Node) -> timedelta:
         if not is_text(node):
             raise TypeError("not a string")
-        return parse_duration(str(node.value))
+        try:
+            return parse_duration(str(node.value))
+        except ValueError as exc:
+            if isinstance(exc.__cause__, OverflowError):  # well formed, but past any bound
+                raise OverflowError(str(exc)) from exc
+            raise
 
     def _int_of(self, node: Node) -> int:
         if not (isinstance(node, ScalarNode) and node.tag == _INT):
@@ -227,13 +232,16 @@ class NodeReader:
     ) -> _Bounded:
         if node is None:
             return default
+        low, high = (_show(bound) for bound in bounds)
         try:
             value = parse(node)
+        except OverflowError:
+            self.problem(node, key, f"expected {what} from {low} to {high}, got {node.value!r}")
+            return default
         except (ValueError, TypeError):
             self.expected(node, key, what)
             return default
         if not bounds[0] <= value <= bounds[1]:
-            low, high = (_show(bound) for bound in bounds)
             self.problem(node, key, f"expected {what} from {low} to {high}, got {_show(value)}")
             return default
         return value

@@ -115,6 +115,12 @@ CASES = [
     (source("tags: [[nested]]"), 5, "sources[0].tags[0]", "expected a string, got a list"),
     (source("interval: -5m"), 5, "sources[0].interval", "duration like"),
     (
+        source("interval: 99999999999999999999d"),
+        5,
+        "sources[0].interval",
+        "from 1m to 7d, got '99999999999999999999d'",
+    ),
+    (
         source("interval: !!python/object:os.system 'rm -rf /'"),
         5,
         "sources[0].interval",

@@ -10,7 +10,7 @@ code  meaning
 1     the run finished, but one or more sources failed
 2     the command line was wrong, named an article that does not exist, or an unusable input
 74    the database or the output directory could not be used
-75    another ``feedsvc run`` holds the lock; try again later
+75    another ``feedsvc run`` holds the lock, or another process publishes; try again later
 78    the configuration is invalid (every problem is printed)
 ====  ==============================================================
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from feedsvc.config import load_config
 from feedsvc.config_types import Config, TagConfig
-from feedsvc.errors import NotFoundError
+from feedsvc.errors import LockedError, NotFoundError
 from feedsvc.lock import run_lock
 from feedsvc.pipeline import ProgressCallback, run_cycle
 from feedsvc.publishing import publish_changes
@@ -58,6 +59,10 @@ log = logging.getLogger("feedsvc.service")
 
 Clock = Callable[[], datetime]
 STATUS_WINDOW = timedelta(minutes=5)  # throughput in `feedsvc status` is over this window
+# How long `feedsvc publish` waits for the publisher role while another process
+# (a run's or the daemon's publish, a worker) holds it, and how often it tries.
+PUBLISH_WAIT = 60.0
+PUBLISH_RETRY = 0.2
 
 
 def utc_now() -> datetime:
@@ -304,10 +309,26 @@ class Service:
             source_priority=stories.source_priority,
         )
 
-    def publish(self) -> PublishResult:
-        """Rewrite every published feed from what the store holds."""
-        with self.open_store() as store, worker_pool() as pool:
-            return self._assign_and_publish(store, pool, StageTimes(), full=True)
+    def publish(self, wait: float | None = None) -> PublishResult:
+        """Rewrite every published feed from what the store holds.
+
+        Publishing is the publisher's: while another process holds the role,
+        this waits up to ``wait`` seconds (``PUBLISH_WAIT``) for it, then raises
+        LockedError rather than report a publish that did not happen.
+        """
+        wait = PUBLISH_WAIT if wait is None else wait
+        with self.open_store() as store:
+            role = store.publisher_role()
+            if not _take_within(role, wait):
+                raise LockedError(
+                    "another process holds the publisher role (a run or daemon publishing,"
+                    f" or a worker) after {wait:g}s of waiting; nothing was published"
+                )
+            try:
+                with worker_pool() as pool:
+                    return self._assign_and_publish(store, pool, StageTimes(), full=True, role=role)
+            finally:
+                role.release()
 
     def stories(self, limit: int) -> list[StoryView]:
         """The newest stories with their members."""
@@ -372,3 +393,16 @@ def _find_article(store: Store, ref: str) -> Article:
     if article is None:
         raise NotFoundError(f"no article {ref!r}; name one as SOURCE:ID (see 'feedsvc stories')")
     return article
+
+
+def _take_within(role: RoleLock, wait: float) -> bool:
+    """Take ``role``, trying again until ``wait`` seconds have passed; whether it was taken."""
+    deadline = time.monotonic() + wait
+    if role.try_take():
+        return True
+    log.info("waiting for the publisher role: another process holds it wait=%gs", wait)
+    while time.monotonic() < deadline:
+        time.sleep(min(PUBLISH_RETRY, max(0.0, deadline - time.monotonic())))
+        if role.try_take():
+            return True
+    return False

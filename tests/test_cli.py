@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import feedparser
 import pytest
 
+from feedsvc import service as service_module
 from feedsvc.cli import (
     EXIT_CONFIG,
     EXIT_IO,
@@ -137,6 +142,46 @@ def test_cluster_input_it_cannot_use_is_one_line_per_problem(
     assert capsys.readouterr().err == f"feedsvc: cannot read {items}: not UTF-8 (byte 0)\n"
     assert main(["cluster", "--input", str(tmp_path / "absent.jsonl")]) == EXIT_USAGE
     assert "No such file or directory" in capsys.readouterr().err
+
+
+@contextmanager
+def publisher_role_held(data_dir: Path) -> Iterator[int]:
+    """Hold the SQLite publisher role's lock file, as another feedsvc process would."""
+    fd = os.open(data_dir / "feedsvc.sqlite3.publisher.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def test_publish_waits_for_the_publisher_role_then_publishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, [])
+    assert main(["-q", "--config", str(config), "run"]) == EXIT_OK
+    (tmp_path / "output" / "index.html").unlink()
+    with publisher_role_held(tmp_path / "data") as fd:
+        threading.Timer(0.5, fcntl.flock, (fd, fcntl.LOCK_UN)).start()
+        assert main(["-q", "--config", str(config), "publish"]) == EXIT_OK
+    assert (tmp_path / "output" / "index.html").is_file()
+    assert capsys.readouterr().out.startswith("feedsvc: ")
+
+
+def test_publish_that_cannot_become_the_publisher_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, [])
+    assert main(["-q", "--config", str(config), "run"]) == EXIT_OK
+    (tmp_path / "output" / "index.html").unlink()
+    capsys.readouterr()
+    monkeypatch.setattr(service_module, "PUBLISH_WAIT", 0.3)
+    with publisher_role_held(tmp_path / "data"):
+        assert main(["-q", "--config", str(config), "publish"]) == EXIT_LOCKED
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no "0 files written" as if it had published
+    assert "holds the publisher role" in captured.err and "nothing was published" in captured.err
+    assert not (tmp_path / "output" / "index.html").exists()
 
 
 def read_entries(path: Path) -> int:

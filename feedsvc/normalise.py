@@ -40,7 +40,7 @@ from feedsvc.htmltext import (
     split_paragraphs,
     text_to_html,
 )
-from feedsvc.types import Article, RawEntry
+from feedsvc.types import UNTITLED, Article, RawEntry
 
 log = logging.getLogger("feedsvc.normalise")
 
@@ -67,7 +67,6 @@ SUMMARY_LIMIT = 300
 TITLE_LIMIT = 100
 TITLE_MAX = 500
 """Longer titles (a whole article pasted into one, a 100 kB hostile one) are shortened."""
-UNTITLED = "(untitled)"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

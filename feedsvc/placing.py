@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from feedsvc.errors import FeedsvcError
 from feedsvc.stories import Decision, StoryItem, StoryParams, StoryState
 from feedsvc.story_snapshot import load_snapshot, save_snapshot
-from feedsvc.types import Article, ArticleText, StoryAssignment, StoryUpdate
+from feedsvc.types import UNTITLED, Article, ArticleText, StoryAssignment, StoryUpdate
 
 if TYPE_CHECKING:
     from feedsvc.companion import Companion
@@ -76,7 +76,7 @@ def story_item(article: Text) -> StoryItem:
     """What the story engine needs to know of an article."""
     return StoryItem(
         id=item_key(article.source, article.id),
-        title=article.title,
+        title=story_title(article.title, article.text),
         text=article.text,
         outlet=article.source,
         published=article.published,
@@ -84,6 +84,15 @@ def story_item(article: Text) -> StoryItem:
         content_hash=article.content_hash,
         features=article.features,
     )
+
+
+def story_title(title: str, text: str) -> str:
+    """The title the story engine reads: none for an entry that had no title and no text.
+
+    The normaliser calls such an article "(untitled)"; read as a word, that
+    placeholder made every empty entry of every outlet one story.
+    """
+    return "" if title == UNTITLED and not text else title
 
 
 def text_order(article: Text) -> tuple[datetime, str, str]:

@@ -100,6 +100,7 @@ def process_fetched(
     """
     from feedsvc.extract import extract  # loaded by the workers, not by a run with nothing due
     from feedsvc.normalise import dated_ahead, normalise
+    from feedsvc.placing import story_title
     from feedsvc.stories.stored import features_key, features_of
     from feedsvc.tags import tag_article
 
@@ -131,11 +132,12 @@ def process_fetched(
                 entries[same] = known[same]
                 continue
             article = tag_article(normalise(raw, source, now), source, vocabulary)
-            key = features_key(article.title, article.text)
+            title = story_title(article.title, article.text)  # as the story round reads it
+            key = features_key(title, article.text)
             entries[article.id] = EntryMemo(key, digest)
             if (old := known.get(article.id)) is None or old.analysis != key:
                 # analysed here, in parallel, so the story round (one process) need not
-                features = features_of(article.title, article.text, key=key)
+                features = features_of(title, article.text, key=key)
                 article = replace(article, features=features)
             made[article.id] = article
         spent[1] += time.perf_counter() - started

@@ -17,6 +17,8 @@ from typing import Literal
 
 FetchStatus = Literal["ok", "not-modified", "error"]
 TagOriginKind = Literal["source", "rule", "category"]
+# The title of an article whose entry had neither a title nor any text.
+UNTITLED = "(untitled)"
 
 # --------------------------------------------------------------------------- fetch
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.normalise import content_hash
 from feedsvc.stories import (
     StoryEngine,
     StoryItem,
@@ -114,6 +115,28 @@ def test_same_url_is_an_exact_copy_even_with_other_words() -> None:
     b = StoryItem("u2", "Something else entirely", "Other text.", "B", T0, url="https://x.test/1")
     engine.add(a)
     assert engine.add(b).layer == "exact"
+
+
+def _hashed(item_id: str, outlet: str, title: str, text: str) -> StoryItem:
+    """An item carrying the content hash the service gives every article."""
+    digest = content_hash(title, text)
+    return StoryItem(item_id, title, text, outlet, T0, content_hash=digest)
+
+
+def test_a_short_identical_headline_is_not_an_exact_copy() -> None:
+    """Below the fingerprint's eight words, equal text is judged by the scoring layers."""
+    engine = StoryEngine()
+    engine.add(_hashed("a:1", "A", "Live updates", ""))
+    assert engine.add(_hashed("b:1", "B", "Live updates", "")).layer != "exact"
+
+
+def test_a_copy_of_eight_words_or_more_is_found_by_its_hash() -> None:
+    title, text = "Harbour bridge closes", "The old harbour bridge shuts for repairs until spring."
+    engine = StoryEngine()
+    first = engine.add(_hashed("a:1", "A", title, text))
+    copy = engine.add(_hashed("b:1", "B", title.upper(), text))  # equal once case-folded
+    assert copy.layer == "exact"
+    assert copy.story_id == first.story_id
 
 
 def test_a_copy_still_in_the_window_answers_for_its_url_once_the_first_left() -> None:

@@ -411,3 +411,40 @@ def test_the_main_process_never_loads_the_story_engine(tmp_path: Path, repo_dir:
     # and the stories were placed all the same
     with Service.from_path(config).open_store() as store:
         assert len(store.recent_stories(100)) == 15
+
+
+EMPTY_ITEM_FEED = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>{name}</title><link>https://{name}.test/</link>
+<item><guid isPermaLink="false">{name}-empty</guid>
+<pubDate>Sat, 21 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><title>{title}</title><link>https://{name}.test/1</link><description>{text}</description>
+<pubDate>Sat, 21 Nov 2026 09:05:00 GMT</pubDate></item>
+</channel></rss>"""
+
+
+def test_empty_entries_of_two_outlets_are_not_one_story(tmp_path: Path) -> None:
+    """An entry with no title and no text is "(untitled)" to readers, but no words to the engine.
+
+    Read as a word, the placeholder made every empty entry of every outlet one
+    story (with "also reported by" links between them).
+    """
+    texts = {
+        "north": ("Harbour crane topples in storm", "A crane fell onto the quay at dawn."),
+        "south": ("Orchard festival opens", "Growers show forty kinds of apple this week."),
+    }
+    sources = []
+    for name, (title, text) in texts.items():
+        path = tmp_path / f"{name}.xml"
+        path.write_text(EMPTY_ITEM_FEED.format(name=name, title=title, text=text))
+        sources.append({"name": name, "kind": "file", "path": str(path)})
+    service = service_for(write_config(tmp_path, sources))
+    service.run_once(force=True, workers=1)
+    with service.open_store() as store:
+        empty = {name: store.recent_articles(10, source=name) for name in texts}
+        stories = {
+            name: {a.title: store.story_of(name, a.id) for a in articles}
+            for name, articles in empty.items()
+        }
+    assert stories["north"]["(untitled)"] is not None
+    assert stories["north"]["(untitled)"] != stories["south"]["(untitled)"]
+    assert len({*stories["north"].values(), *stories["south"].values()}) == 4

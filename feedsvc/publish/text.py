@@ -17,14 +17,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from feedsvc.config_types import Settings
-from feedsvc.types import FeedEntry, RelatedLink
+from feedsvc.types import UNTITLED, FeedEntry, RelatedLink
 
 # Timestamp of an empty feed: fixed, never the clock, and plausible (the W3C feed
 # validator warns about dates before 1990).
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 INDEX_FILE = "index.html"
 OPML_FILE = "feeds.opml"
-UNTITLED = "(untitled)"
 
 # A feed is written in up to three formats from the same entries: each string's
 # XML-safe form, and whether each URL is http(s), are worked out once for all

@@ -1,7 +1,7 @@
 """The incremental story engine: assigns each new item to a story, cheapest layer first.
 
-Layers, in order: (1) exact copies: same item id, URL, content hash or
-normalised text (8 words or more); (2) near-duplicate reprints: estimated
+Layers, in order: (1) exact copies: same item id or URL, or the same text
+(content hash or normalised words) of 8 words or more; (2) near-duplicate reprints: estimated
 word-3-shingle Jaccard >= 0.60 with a candidate's best member; (3) same event:
 a learned score against the candidate stories found through an inverted
 index. Otherwise the item founds a new story whose id is derived from the item
@@ -356,10 +356,14 @@ class StoryEngine:
 
 
 def _exact_keys(item: StoryItem, fingerprint: str | None) -> tuple[str, ...]:
-    """Return the exact-copy keys of an item: URL, content hash and text fingerprint."""
+    """Return the exact-copy keys of an item: URL, and content hash and text fingerprint.
+
+    The text's keys only when it has the fingerprint's eight words: two outlets'
+    equal bare headlines ("Live updates") or empty entries are not copies.
+    """
     keys = [f"fp:{fingerprint}"] if fingerprint else []
     if item.url:
         keys.append(f"url:{item.url}")
-    if item.content_hash:
+    if item.content_hash and fingerprint:
         keys.append(f"hash:{item.content_hash}")
     return tuple(keys)

@@ -120,7 +120,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     """Rewrite the published feeds from the database without fetching."""
     result = service_for(args.config).publish()
-    print(f"feedsvc: {len(result.written)} files written, {len(result.unchanged)} unchanged")
+    if not args.quiet:  # as ``run``'s summary: quiet says nothing when all went well
+        print(f"feedsvc: {len(result.written)} files written, {len(result.unchanged)} unchanged")
     return EXIT_OK
 
 

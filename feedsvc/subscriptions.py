@@ -11,7 +11,8 @@ through the vocabulary when the file declares one (an unknown folder then
 becomes a new vocabulary entry). ``insert_sources`` adds them to the text of
 sources.yaml without touching anything else in it (comments included);
 ``export_opml`` writes the configured feed sources as OPML 2.0, in a folder
-per first tag. Pure: the caller reads and writes files.
+per first tag (page sources as links to web pages, not as feeds). Pure: the
+caller reads and writes files.
 """
 
 from __future__ import annotations
@@ -261,7 +262,11 @@ def insert_sources(text: str, plan: ImportPlan) -> str:
 
 
 def export_opml(config: Config) -> bytes:
-    """The configured feed and page sources with http(s) URLs as an OPML 2.0 document."""
+    """The configured feed and page sources with http(s) URLs as an OPML 2.0 document.
+
+    Feeds are ``type="rss"`` outlines; pages are ``type="link"`` outlines, which
+    readers (and ``read_opml``) do not take for feeds to subscribe to.
+    """
     root = ET.Element("opml", version="2.0")
     ET.SubElement(ET.SubElement(root, "head"), "title").text = "feedsvc sources"
     body = ET.SubElement(root, "body")
@@ -283,7 +288,12 @@ def export_opml(config: Config) -> bytes:
 
 
 def _export_outline(parent: ET.Element, source: SourceConfig) -> None:
-    attrs = {"type": "rss", "text": source.title, "title": source.title, "xmlUrl": source.url or ""}
+    if source.kind == "feed":
+        attrs = {"type": "rss", "text": source.title, "title": source.title}
+        attrs["xmlUrl"] = source.url or ""
+    else:  # an article page is no feed to subscribe to: OPML's link to a web page
+        attrs = {"type": "link", "text": source.title, "title": source.title}
+        attrs["url"] = source.url or ""
     if source.tags:
         attrs["category"] = ",".join(f"/{tag}" for tag in source.tags)
     ET.SubElement(parent, "outline", attrs)

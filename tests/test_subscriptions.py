@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,22 @@ def test_export_groups_by_first_tag(tmp_path: Path) -> None:
     assert '<outline text="x">' in data
     assert 'category="/x,/y"' in data
     assert "b.example" in data and "local.xml" not in data
+
+
+def test_a_page_source_is_exported_as_a_link_not_a_feed(tmp_path: Path) -> None:
+    """A reader given a web page as a feed URL would fail on every fetch of it."""
+    text = textwrap.dedent(
+        """\
+        sources:
+          - {name: f, title: F, kind: feed, url: 'https://f.example/rss'}
+          - {name: p, title: P, kind: page, url: 'https://p.example/story.html'}
+        """
+    )
+    data = export_opml(parse_config(text, tmp_path / "sources.yaml"))
+    outlines = {o.get("text"): o.attrib for o in ET.fromstring(data).iter("outline")}
+    assert outlines["F"]["type"] == "rss" and outlines["F"]["xmlUrl"] == "https://f.example/rss"
+    assert (
+        outlines["P"]["type"] == "link" and outlines["P"]["url"] == "https://p.example/story.html"
+    )
+    assert "xmlUrl" not in outlines["P"]
+    assert [s.url for s in read_opml(data)] == ["https://f.example/rss"]

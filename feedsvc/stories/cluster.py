@@ -65,6 +65,11 @@ def parse_item(record: Mapping[str, Any]) -> StoryItem:
 def cluster_jsonl(src: TextIO, dst: TextIO, params: StoryParams | None = None) -> int:
     """Read items as JSON lines from ``src``, write ``{"id", "story"}`` lines; return the count."""
     items = [parse_item(json.loads(line)) for line in src if line.strip()]
+    return write_stories(items, dst, params)
+
+
+def write_stories(items: list[StoryItem], dst: TextIO, params: StoryParams | None = None) -> int:
+    """Cluster ``items`` and write one ``{"id", "story"}`` line each, in their order; the count."""
     stories = final_stories(cluster(items, params))
     for item in items:
         dst.write(json.dumps({"id": item.id, "story": stories[item.id]}) + "\n")

@@ -1,8 +1,9 @@
 """The incremental story engine: assigns each new item to a story, cheapest layer first.
 
 Layers, in order: (1) exact copies: same item id or URL, or the same text
-(content hash or normalised words) of 8 words or more; (2) near-duplicate reprints: estimated
-word-3-shingle Jaccard >= 0.60 with a candidate's best member; (3) same event:
+(content hash or normalised words) of 8 words or more; (2) near-duplicate
+reprints: estimated word-3-shingle Jaccard >= 0.60 with a candidate's best
+member; (3) same event:
 a learned score against the candidate stories found through an inverted
 index. Otherwise the item founds a new story whose id is derived from the item
 id, so re-running over the same items gives the same ids.

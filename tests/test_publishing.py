@@ -407,6 +407,35 @@ def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(store_ur
     assert "and 9 more outlets" in entry_content(entry)
 
 
+def test_a_story_whose_representatives_outlet_is_removed_keeps_its_entry(store_url: str) -> None:
+    # the representative's outlet leaves sources.yaml: the story, still told by
+    # the other outlets, stays in the story feeds under its id, led by the first
+    # configured report (the story feeds used to drop it, the front page to show
+    # the removed outlet's headline)
+    outlets = ["gone", "wire", "city"]
+    configs = [
+        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
+    ]
+    with Store.open(store_url) as store:
+        store.sync_sources(configs, NOW)
+        keys = []
+        for n, outlet in enumerate(outlets):
+            report = story_article(outlet, f"{outlet}-0", NOW + timedelta(hours=n))
+            store.save_batch(outlet, [report], FetchIntent(outlet, NOW, "ok", NOW))
+            keys.append((outlet, report.id))
+        members = [StoryAssignment(s, i, "story-x", "same-event", 0.5) for s, i in keys]
+        store.save_stories(members, [StoryUpdate("story-x", "gone", "gone-0", 3)], {}, NOW)
+        store.sync_sources(configs[1:], NOW + timedelta(days=1))
+        views = [store.recent_stories(5, others=n) for n in (0, 3, None)]
+
+    for (view,) in views:
+        assert (view.id, view.representative.id, view.outlets) == ("story-x", "wire-0", 2)
+        assert {a.source for a in view.others} <= {"city"}
+    entry = entry_from_story(views[1][0], {c.name: c for c in configs[1:]})
+    assert entry.link == "http://wire.test/wire-0"
+    assert [link.outlet for link in entry.related] == ["CITY"]
+
+
 def story_article(source: str, article_id: str, published: datetime) -> Article:
     return Article(
         source=source, id=article_id, url=f"http://{source}.test/{article_id}",

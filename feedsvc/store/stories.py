@@ -87,13 +87,22 @@ def _shapes(connection: Connection, story_ids: Sequence[str]) -> dict[str, tuple
 def _bounded_members(
     connection: Connection, rows: Sequence[Row[Any]], others: int
 ) -> dict[str, list[Article]]:
-    """Per story: the representative, then the first report of up to ``others`` other outlets."""
+    """Per story: the representative, then the first report of up to ``others`` other outlets.
+
+    A representative whose outlet is no longer configured is not read: the
+    story's first report from a configured outlet stands in, as with every member.
+    """
     picked: dict[str, list[Key]] = defaultdict(list)
     for chunk in _chunks([row.id for row in rows], 500):
         for story_id, source, article_id in connection.execute(_first_per_outlet(chunk, others)):
             picked[story_id].append((source, article_id))
     wanted = {key for keys in picked.values() for key in keys}
-    wanted |= {(row.rep_source, row.rep_article_id) for row in rows if row.id in picked}
+    configured = _configured_sources(connection, {row.rep_source for row in rows})
+    wanted |= {
+        (row.rep_source, row.rep_article_id)
+        for row in rows
+        if row.id in picked and row.rep_source in configured
+    }
     loaded = _articles_by_key(connection, wanted)
     grouped: dict[str, list[Article]] = {}
     for row in rows:
@@ -105,6 +114,14 @@ def _bounded_members(
         rest = [loaded[k] for k in keys if loaded[k].source != rep.source]
         grouped[row.id] = [rep, *rest[:others]]
     return grouped
+
+
+def _configured_sources(connection: Connection, names: set[str]) -> set[str]:
+    """Those of ``names`` that are configured sources (not removed from the configuration)."""
+    stmt = sa.select(sources.c.name).where(
+        sources.c.name.in_(sorted(names)), sources.c.removed_at.is_(None)
+    )
+    return set(connection.execute(stmt).scalars())
 
 
 def _first_per_outlet(story_ids: Sequence[str], others: int) -> sa.Select[Any]:

@@ -325,6 +325,8 @@ class Service:
                     f" or a worker) after {wait:g}s of waiting; nothing was published"
                 )
             try:
+                # the feeds follow sources.yaml: a source taken out of it is recorded as removed
+                store.sync_sources(self.config.sources, self._clock())
                 with worker_pool() as pool:
                     return self._assign_and_publish(store, pool, StageTimes(), full=True, role=role)
             finally:

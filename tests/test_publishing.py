@@ -197,6 +197,25 @@ def test_a_story_gets_its_page_when_a_second_outlet_reports_it(
     assert f'href="../stories/{page}"' in city and "Compare coverage (2 outlets)" in city
 
 
+def test_publish_after_an_outlet_leaves_the_configuration_keeps_its_stories(
+    setup: tuple[Service, LoopbackServer], tmp_path: Path
+) -> None:
+    # 'feedsvc publish' right after a source is taken out of sources.yaml: the
+    # story it led, told by another outlet too, keeps its entry and id (publish
+    # did not record the removal, so the story feeds dropped the story, and the
+    # next run, finding the configuration already published, left them so)
+    service, server = setup
+    server.route("/coast.xml", body=rss(GULLS, ("t2", TRAMS[1], TRAMS[2])))
+    output = first_run(service)
+    (before,) = [e for e in atom_entries(output / "all.atom") if e.title == TRAMS[1]]
+    assert before.link == "https://news.example/t1"  # the city's report leads the story
+    write_config(tmp_path, [feed_source("coast", server.url("/coast.xml"), tags=["nature"])])
+    Service.from_path(tmp_path / "sources.yaml", clock=lambda: NOW).publish()
+    (after,) = [e for e in atom_entries(output / "all.atom") if e.title == TRAMS[1]]
+    assert (after.id, after.link) == (before.id, "https://news.example/t2")
+    assert "sources/city.atom" not in files(output)
+
+
 def compare_links(entry: feedparser.FeedParserDict) -> list[str]:
     """The entry's links to its story's page."""
     return [ln.href for ln in entry.links if ln.get("title") == "Compare coverage"]

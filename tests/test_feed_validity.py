@@ -179,11 +179,17 @@ def test_json_feeds_have_the_required_fields(output: Path) -> None:
         assert isinstance(feed["title"], str) and feed["title"]
         assert feed["feed_url"] == BASE + path.relative_to(output).as_posix()
         assert isinstance(feed["items"], list)
+        ids = [item["id"] for item in feed["items"]]
+        assert len(ids) == len(set(ids)), path  # ids are unique within a feed
         for item in feed["items"]:
             assert isinstance(item["id"], str) and item["id"]
             assert item.get("content_html") or item.get("content_text")
             assert all(isinstance(tag, str) for tag in item.get("tags", []))
             datetime.fromisoformat(item["date_published"])
+            datetime.fromisoformat(item["date_modified"])
+            # "one or more authors", each with a name: no empty list
+            authors = item.get("authors", [{"name": "-"}])
+            assert authors and all(a.get("name") for a in authors), (path, item["id"])
 
 
 def test_feed_titles_come_from_the_vocabulary(output: Path) -> None:

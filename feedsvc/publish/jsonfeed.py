@@ -66,7 +66,9 @@ def _item(entry: FeedEntry, settings: Settings) -> dict[str, Any]:
         item["summary"] = summary
     item["date_published"] = rfc3339(entry.published)
     item["date_modified"] = rfc3339(entry.updated)
-    item["authors"] = [{"name": name} for name in entry_authors(entry)]
+    authors = entry_authors(entry)
+    if authors:  # "one or more authors": an item that names none has no ``authors``
+        item["authors"] = [{"name": name} for name in authors]
     item["tags"] = entry_categories(entry)
     item["_feedsvc"] = _extension(entry, page)
     return item

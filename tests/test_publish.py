@@ -155,6 +155,36 @@ def test_entry_from_article_maps_fields() -> None:
     assert from_file.source_url is None
 
 
+def test_a_page_source_is_no_feed_to_cite_as_the_entrys_source(tmp_path: Path) -> None:
+    # a page source's URL is one article's web page: readers that offer to
+    # subscribe to an entry's source must be given feedsvc's feed of it instead
+    page = SourceConfig(
+        name="chronicle", title="Chronicle", kind="page", url="https://chronicle.example.test/a"
+    )
+    article = Article(
+        source="chronicle", id="a", url=page.url, title="Pier reopens", summary="",
+        content_html="<p>The pier reopens.</p>", text="The pier reopens.", published=T0,
+        updated=None, date_estimated=False, content_hash="h",
+    )  # fmt: skip
+    entry = entry_from_article(article, page)
+    assert entry.source_url is None
+    settings = settings_for(tmp_path)
+    (spec,) = plan_feeds([entry], {"chronicle": [entry]}, {}, [page], settings)[1:]
+    files = render_files([spec], settings)
+    own = f"{BASE}sources/chronicle"
+    (rss,) = feedparser.parse(files["sources/chronicle.rss"]).entries
+    assert rss.source.href == f"{own}.rss"
+    atom = ET.fromstring(files["sources/chronicle.atom"])
+    ns = "{http://www.w3.org/2005/Atom}"
+    source = atom.find(f"{ns}entry/{ns}source")
+    assert source is not None and source.findtext(f"{ns}id") == f"{own}.atom"
+    assert [(ln.get("rel"), ln.get("href")) for ln in source.findall(f"{ns}link")] == [
+        ("alternate", f"{own}.atom")
+    ]
+    (item,) = json.loads(files["sources/chronicle.json"])["items"]
+    assert "feed_url" not in item["_feedsvc"]["source"]
+
+
 def test_plan_feeds_paths_order_and_bound(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, feed_size=3)
     entries = [make_entry(n) for n in range(5)]

@@ -76,11 +76,16 @@ def entry_from_article(
         updated=article.updated or article.published,
         source_name=source.name,
         source_title=source.title,
-        source_url=source.url if is_http(source.url) else None,
+        source_url=_outlet_feed(source),
         authors=article.authors,
         categories=_merged_categories(article.tags, plain),
         labels=labels,
     )
+
+
+def _outlet_feed(source: SourceConfig) -> str | None:
+    """The outlet's own feed, named as the entry's source: a page source's URL is no feed."""
+    return source.url if source.kind == "feed" and is_http(source.url) else None
 
 
 def has_page(outlets: int) -> bool:

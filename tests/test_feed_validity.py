@@ -21,6 +21,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedparser
@@ -111,6 +112,7 @@ def atom_problems(data: bytes, url: str) -> list[str]:
     links = feed.findall(f"{ATOM}link")
     if not any(ln.get("rel") == "self" and ln.get("href") == url for ln in links):
         problems.append("feed: no self link to where it is served")
+    problems += _alternate_problems("feed", links)
     feed_author = feed.find(f"{ATOM}author/{ATOM}name") is not None
     ids: set[str] = set()
     for n, entry in enumerate(feed.findall(f"{ATOM}entry")):
@@ -120,6 +122,11 @@ def atom_problems(data: bytes, url: str) -> list[str]:
         if _text(entry, "id") in ids:
             problems.append(f"{where}: duplicate id")
         ids.add(_text(entry, "id"))
+        entry_links = entry.findall(f"{ATOM}link")
+        problems += _alternate_problems(where, entry_links)
+        alternate = any(ln.get("rel", "alternate") == "alternate" for ln in entry_links)
+        if not alternate and not _text(entry, "content"):  # RFC 4287 4.1.1.1
+            problems.append(f"{where}: no alternate link and no content")
         authors = entry.findall(f"{ATOM}author")
         if not feed_author and not authors:
             problems.append(f"{where}: Missing entry element: author")
@@ -136,6 +143,16 @@ def atom_problems(data: bytes, url: str) -> list[str]:
     return problems
 
 
+def _alternate_problems(where: str, links: list[ET.Element]) -> list[str]:
+    """At most one rel="alternate" link per type and hreflang (RFC 4287 4.1.1)."""
+    seen = [
+        (ln.get("type"), ln.get("hreflang"))
+        for ln in links
+        if ln.get("rel", "alternate") == "alternate"
+    ]
+    return [f"{where}: two alternate links of one type" for k in set(seen) if seen.count(k) > 1]
+
+
 def test_atom_files_follow_the_validators_rules(output: Path) -> None:
     for path in published(output, ".atom"):
         url = BASE + path.relative_to(output).as_posix()
@@ -150,6 +167,7 @@ def test_the_atom_author_rule_is_enforced_by_the_check() -> None:
         b"<source><title>s</title></source></entry></feed>"
     )
     assert atom_problems(bad, "u") == [
+        "entry 0: no alternate link and no content",
         "entry 0: Missing entry element: author",
         "entry 0: Missing source element: id",
         "entry 0: Missing source element: updated",
@@ -163,9 +181,15 @@ def test_rss_files_follow_the_validators_rules(output: Path) -> None:
         assert channel is not None
         for name in ("title", "link", "description"):
             assert (channel.findtext(name) or "").strip(), (path, name)
+        parsedate_to_datetime(channel.findtext("lastBuildDate") or "")  # RFC 822
         for item in channel.findall("item"):
             assert item.findtext("title") or item.findtext("description"), path
-            assert item.find("guid") is not None, path
+            guid = item.find("guid")
+            assert guid is not None, path
+            # a urn:uuid guid is no URL: it must not claim to be a permalink
+            assert guid.get("isPermaLink") == "false" or guid.text.startswith("http"), path
+            pub_date = parsedate_to_datetime(item.findtext("pubDate") or "")
+            assert pub_date.tzinfo is not None, path
             source = item.find("source")
             assert source is not None and source.get("url", "").startswith("http"), path
 

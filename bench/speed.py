@@ -8,8 +8,15 @@ table of wall times, throughputs, peak RSS of the process tree and the
 reader/feedsvc ratios, then feedsvc's per-stage costs and the targets block.
 The machine is noisy: compare ratios from one run, not absolute times.
 
+With ``--repeat N`` the whole measurement (every corpus, both tools) runs N
+times in turn; each run prints its tables and targets, and the end prints
+each target over the N runs: how often it was met and the spread of its
+figure (median, lowest, highest), since one run on this machine can be off
+by a tenth either way.
+
 usage: python bench/speed.py [--corpus synthetic,realistic,synthetic10] [--scale F]
                              [--server nginx|python] [--reader-10x] [--no-reader]
+                             [--repeat N]
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from speedlib.procstat import become_subreaper
 from speedlib.report import CorpusResult, corpus_report, to_json
 from speedlib.runners import Bench, Feedsvc, Reader
 from speedlib.server import serve
-from speedlib.targets import check
+from speedlib.targets import Target, check, spread
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WORK = REPO / "bench" / ".work"
@@ -62,7 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=600.0,
         help="seconds per step on synthetic10 (default 600: keeps the default run under ~25 min)",
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measure everything N times; print the spread"
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     args.corpora = [c.strip() for c in args.corpus.split(",") if c.strip()]
     unknown = set(args.corpora) - set(corpora.NAMES)
     if unknown:
@@ -153,23 +165,43 @@ def main(argv: list[str] | None = None) -> int:
         f"feedsvc's {feedsvc.compiled} modules compiled to bytecode beforehand (as pip does)"
     )
     print(header, flush=True)
-    results: dict[str, CorpusResult] = {}
-    for name in args.corpora:
-        result = run_corpus(name, args, reader, feedsvc)
-        if result is not None:
-            results[name] = result
-            print(corpus_report(result), flush=True)
-    targets = check(results)
-    print("\ntargets (ratios measured in this run):")
-    print("\n".join(t.line() for t in targets))
+    rounds: list[dict[str, object]] = []
+    checked: list[list[Target]] = []
+    for number in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f"\n=== run {number} of {args.repeat} ===", flush=True)
+        results: dict[str, CorpusResult] = {}
+        for name in args.corpora:
+            result = run_corpus(name, args, reader, feedsvc)
+            if result is not None:
+                results[name] = result
+                print(corpus_report(result), flush=True)
+        targets = check(results)
+        print("\ntargets (ratios measured in this run):")
+        print("\n".join(t.line() for t in targets))
+        checked.append(targets)
+        rounds.append(
+            {
+                "corpora": {name: to_json(result) for name, result in results.items()},
+                "targets": [
+                    {"name": t.name, "measured": t.measured, "met": t.met, "value": t.value}
+                    for t in targets
+                ],
+            }
+        )
+    if args.repeat > 1:
+        print(
+            f"\ntargets over {args.repeat} runs (met in all / none / k of n; figures in run order):"
+        )
+        print("\n".join(spread(checked)))
     minutes = (time.monotonic() - started) / 60
     record = {
         "header": header,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": args.scale,
         "minutes": minutes,
-        "corpora": {name: to_json(result) for name, result in results.items()},
-        "targets": [{"name": t.name, "measured": t.measured, "met": t.met} for t in targets],
+        **rounds[-1],  # the last run's figures where one run used to stand
+        "runs": rounds,
     }
     out = args.work / "speed-results.json"
     out.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")

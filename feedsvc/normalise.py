@@ -9,6 +9,8 @@ Rules chosen where the design was silent:
 
 * **Id.** The guid when trustworthy (see ``article_id``), else the canonical
   link, else ``"sha256:" + content_hash``. Ids are scoped by source in the store.
+  (A drop of a ``file`` source edited in place keeps the id it was first
+  given: ``processing`` carries it over, as it knows the drop's file.)
 * **Dates.** A date more than one day after ``now`` is clamped to ``now``. With
   no published date, ``published`` takes ``updated``, else ``now`` with
   ``date_estimated=True``; a clamped published date is also marked estimated.
@@ -40,7 +42,7 @@ from feedsvc.htmltext import (
     split_paragraphs,
     text_to_html,
 )
-from feedsvc.types import UNTITLED, Article, RawEntry
+from feedsvc.types import CONTENT_ID_PREFIX, UNTITLED, Article, RawEntry
 
 log = logging.getLogger("feedsvc.normalise")
 
@@ -194,7 +196,7 @@ def article_id(raw: RawEntry, canonical: str | None, content_hash: str) -> str:
         return guid
     if canonical:
         return canonical
-    return "sha256:" + content_hash
+    return CONTENT_ID_PREFIX + content_hash
 
 
 def _trustworthy_guid(guid: str, base_url: str | None) -> bool:

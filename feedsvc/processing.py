@@ -8,6 +8,11 @@ source's last stored body (``EntryMemo``); an entry whose digest is known is
 not normalised, tagged or analysed again, and comes back as an id seen again
 (the store touches the stored article). An entry whose analysis key is known
 is not analysed again. Neither shortcut changes what is stored.
+
+A drop of a ``file`` source (one article, one file) with no guid or link is
+known by its content hash; when the file is edited in place, its article
+keeps the id it had (the memo remembers each article's file), so readers
+see the article updated, not a second one beside the first.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
 from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
-from feedsvc.types import Article, EntryMemo, Fetched, RawEntry
+from feedsvc.types import Article, EntryMemo, Fetched, RawEntry, is_content_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,23 +129,26 @@ def process_fetched(
             spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
         started = time.perf_counter()
+        # a drop: one file, one article (a feed document dropped holds many)
+        origin = document.url if source.kind == "file" and len(extracted.entries) == 1 else None
         for raw in extracted.entries:
             digest = None if dated_ahead(raw, now) else entry_digest(raw, context)
             same = unchanged.get(digest) if digest is not None else None
             if same is not None:
                 made.pop(same, None)
-                entries[same] = known[same]
+                entries[same] = replace(known[same], origin=origin)
                 continue
             article = tag_article(normalise(raw, source, now), source, vocabulary)
             title = story_title(article.title, article.text)  # as the story round reads it
             key = features_key(title, article.text)
-            entries[article.id] = EntryMemo(key, digest)
+            entries[article.id] = EntryMemo(key, digest, origin)
             if (old := known.get(article.id)) is None or old.analysis != key:
                 # analysed here, in parallel, so the story round (one process) need not
                 features = features_of(title, article.text, key=key)
                 article = replace(article, features=features)
             made[article.id] = article
         spent[1] += time.perf_counter() - started
+    _keep_edited_drops_ids(made, entries, known, now)
     extract_seconds, normalise_seconds = spent
     if failures and len(failures) == len(fetched.documents):
         error = "; ".join(failures)
@@ -149,3 +157,29 @@ def process_fetched(
         tuple(made.values()), tuple(warnings + failures), None, extract_seconds,
         normalise_seconds, entries,
     )  # fmt: skip
+
+
+def _keep_edited_drops_ids(
+    made: dict[str, Article],
+    entries: dict[str, EntryMemo],
+    known: Mapping[str, EntryMemo],
+    now: datetime,
+) -> None:
+    """Give each drop edited in place the id its article had, in ``made`` and ``entries``.
+
+    The article is then updated at ``now``, unless the drop says when.
+    Only ids that are content hashes move (a guid or a link is the article's
+    own id), and only to an id that no other drop of this fetch holds (two
+    files with the same text were one article: an edit of one of them is new).
+    """
+    before = {memo.origin: id_ for id_, memo in known.items() if memo.origin is not None}
+    for id_, memo in list(entries.items()):
+        old = before.get(memo.origin) if memo.origin is not None else None
+        if old is None or old in entries or id_ not in made:
+            continue
+        if not (is_content_id(id_) and is_content_id(old)):
+            continue
+        article = made.pop(id_)
+        del entries[id_]
+        made[old] = replace(article, id=old, updated=article.updated or now)
+        entries[old] = memo

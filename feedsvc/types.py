@@ -19,6 +19,14 @@ FetchStatus = Literal["ok", "not-modified", "error"]
 TagOriginKind = Literal["source", "rule", "category"]
 # The title of an article whose entry had neither a title nor any text.
 UNTITLED = "(untitled)"
+# The id of an article whose entry had no guid or link to go by: its content hash.
+CONTENT_ID_PREFIX = "sha256:"
+
+
+def is_content_id(article_id: str) -> bool:
+    """Whether an article's id is its content hash (it had no guid or link to go by)."""
+    return article_id.startswith(CONTENT_ID_PREFIX)
+
 
 # --------------------------------------------------------------------------- fetch
 
@@ -220,11 +228,13 @@ class EntryMemo:
     ``raw`` a digest of the entry as the document gave it and of what its
     normalising read (``processing.entry_digest``), or None when its stored
     form depends on when it was read: an entry whose digest is the same again
-    is not normalised again.
+    is not normalised again. ``origin`` is the URL of the drop (one file of a
+    ``file`` source) that was the article, so an edited drop keeps its id.
     """
 
     analysis: str
     raw: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -179,13 +180,13 @@ def body_entries(connection: Connection, name: str) -> dict[str, EntryMemo]:
     digested = [k for k, memo in entries.items() if memo.raw is not None]
     present = article_sql.present(connection, name, digested)
     return {
-        k: memo if memo.raw is None or k in present else EntryMemo(memo.analysis)
+        k: memo if memo.raw is None or k in present else replace(memo, raw=None)
         for k, memo in entries.items()
     }
 
 
 def decode_entries(value: object) -> dict[str, EntryMemo]:
-    """Each id's ``EntryMemo`` from its JSON form: ``[analysis, raw]``, or an older key alone."""
+    """Each id's ``EntryMemo`` from its JSON form: ``[analysis, raw(, origin)]``, or a key alone."""
     if not isinstance(value, dict):
         return {}
     entries: dict[str, EntryMemo] = {}
@@ -193,16 +194,23 @@ def decode_entries(value: object) -> dict[str, EntryMemo]:
         if isinstance(v, str):  # stored before entries had digests
             entries[k] = EntryMemo(v)
         elif (
-            isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
-            and (v[1] is None or isinstance(v[1], str))
+            isinstance(v, list) and len(v) in (2, 3) and isinstance(v[0], str)
+            and all(part is None or isinstance(part, str) for part in v[1:])
         ):  # fmt: skip
-            entries[k] = EntryMemo(v[0], v[1])
+            entries[k] = EntryMemo(*v)
     return entries
 
 
 def encode_entries(entries: Mapping[str, EntryMemo]) -> str:
     """The JSON form of the ``EntryMemo`` of each id (``decode_entries`` reads it)."""
-    return json.dumps({k: [m.analysis, m.raw] for k, m in entries.items()}, ensure_ascii=False)
+    return json.dumps({k: _encoded(m) for k, m in entries.items()}, ensure_ascii=False)
+
+
+def _encoded(memo: EntryMemo) -> list[str | None]:
+    """``[analysis, raw]``, and the drop it came from where there is one."""
+    if memo.origin is None:
+        return [memo.analysis, memo.raw]
+    return [memo.analysis, memo.raw, memo.origin]
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:

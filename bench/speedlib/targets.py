@@ -164,4 +164,4 @@ def spread(rounds: list[list[Target]]) -> list[str]:
 
 def _figure(value: float) -> str:
     """A ratio with two decimals; a rate, a size or a count whole."""
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 and not float(value).is_integer() else f"{value:,.0f}"

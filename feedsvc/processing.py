@@ -13,6 +13,13 @@ A drop of a ``file`` source (one article, one file) with no guid or link is
 known by its content hash; when the file is edited in place, its article
 keeps the id it had (the memo remembers each article's file), so readers
 see the article updated, not a second one beside the first.
+
+An article known by a URL (its guid, or its link when it has none) keeps its
+id when the URL changes only from ``http`` to ``https`` or back: when a site
+moves to https, its links change, and a guid written relative to the feed
+(which feedparser resolves against the feed's address) changes with the
+feed's address. The article keeps the id it had in the source's last stored
+body, and is updated.
 """
 
 from __future__ import annotations
@@ -149,6 +156,7 @@ def process_fetched(
             made[article.id] = article
         spent[1] += time.perf_counter() - started
     _keep_edited_drops_ids(made, entries, known, now)
+    _keep_ids_across_schemes(made, entries, known)
     extract_seconds, normalise_seconds = spent
     if failures and len(failures) == len(fetched.documents):
         error = "; ".join(failures)
@@ -183,3 +191,26 @@ def _keep_edited_drops_ids(
         del entries[id_]
         made[old] = replace(article, id=old, updated=article.updated or now)
         entries[old] = memo
+
+
+def _keep_ids_across_schemes(
+    made: dict[str, Article], entries: dict[str, EntryMemo], known: Mapping[str, EntryMemo]
+) -> None:
+    """Give each new article whose URL id only changed scheme the id it had before.
+
+    Only to an id of the last stored body that no entry of this fetch holds.
+    """
+    for id_ in [k for k in made if k not in known]:
+        other = _other_scheme(id_)
+        if other is None or other not in known or other in entries:
+            continue
+        made[other] = replace(made.pop(id_), id=other)
+        entries[other] = entries.pop(id_)
+
+
+def _other_scheme(article_id: str) -> str | None:
+    """The same http(s) URL with the other scheme, or None for an id that is no such URL."""
+    for scheme, other in (("http://", "https://"), ("https://", "http://")):
+        if article_id[: len(scheme)].lower() == scheme:
+            return other + article_id[len(scheme) :]
+    return None

@@ -1,0 +1,101 @@
+"""An article known by a URL keeps its id when the URL only changes from http to https.
+
+A site that moves to https changes its links (the id of an entry with no
+guid) and the address its feed is read from (against which feedparser
+resolves a guid written relative to it): without this, every entry of the
+feed came back as a second article beside the first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+
+from feedsvc.config_types import SourceConfig
+from feedsvc.processing import process_fetched
+from feedsvc.service import Service
+from feedsvc.store import Store
+from feedsvc.types import Document, Fetched
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SOURCE = SourceConfig(name="quay", title="Quay", kind="feed", url="http://quay.test/feed.xml")
+STORIES = [
+    ("q1", "Dredger arrives at Kellmouth", "The dredger Maren arrived to clear silt."),
+    ("q2", "Night market returns", "Stalls fill the old fish hall again."),
+]
+
+
+def rss(items: str) -> bytes:
+    return f'<rss version="2.0"><channel><title>Quay</title>{items}</channel></rss>'.encode()
+
+
+def with_relative_guids() -> bytes:
+    return rss("".join(f"<item><guid>{g}</guid><title>{t}</title></item>" for g, t, _ in STORIES))
+
+
+def linked(scheme: str) -> str:
+    return "".join(
+        f"<item><title>{t}</title><link>{scheme}://quay.test/news/{g}</link>"
+        f"<description>{d}</description></item>"
+        for g, t, d in STORIES
+    )
+
+
+def with_links(scheme: str) -> bytes:
+    return rss(linked(scheme))
+
+
+def fetched(url: str, body: bytes) -> Fetched:
+    document = Document(url, body, "application/rss+xml")
+    return Fetched("quay", url, url, 200, (document,))
+
+
+def test_a_guid_relative_to_a_feed_that_moved_to_https_keeps_its_id() -> None:
+    first = process_fetched(
+        fetched("http://quay.test/feed.xml", with_relative_guids()), SOURCE, NOW
+    )
+    ids = sorted(a.id for a in first.articles)
+    assert ids == ["http://quay.test/q1", "http://quay.test/q2"]  # resolved by feedparser
+    moved = fetched("https://quay.test/feed.xml", with_relative_guids())
+    later = process_fetched(moved, SOURCE, NOW, None, first.entries)
+    assert sorted(a.id for a in later.articles) == ids
+    assert later.entries is not None and sorted(later.entries) == ids
+    # with nothing remembered, the ids are the new addresses, as feedparser gives them
+    alone = process_fetched(moved, SOURCE, NOW)
+    assert sorted(a.id for a in alone.articles) == [f"https{i[4:]}" for i in ids]
+
+
+def test_an_id_is_not_taken_from_an_entry_of_the_same_fetch() -> None:
+    first = process_fetched(fetched("http://quay.test/feed.xml", with_links("http")), SOURCE, NOW)
+    both = fetched("http://quay.test/feed.xml", rss(linked("http") + linked("https")))
+    later = process_fetched(both, SOURCE, NOW, None, first.entries)
+    assert later.entries is not None
+    assert sorted(later.entries) == sorted(
+        f"{s}://quay.test/news/{g}" for s in ("http", "https") for g in ("q1", "q2")
+    )
+
+
+def test_a_site_moving_to_https_updates_its_articles(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    server = loopback_server
+    server.route("/feed.xml", body=with_links("http"))
+    service = Service.from_path(
+        write_config(tmp_path, [feed_source("quay", server.url("/feed.xml"))])
+    )
+    assert service.run_once(force=True, workers=1).sources[0].new == 2
+    feed = service.config.settings.output_dir / "sources" / "quay.atom"
+    before = {e.title: e.id for e in feedparser.parse(feed.read_bytes()).entries}
+
+    server.route("/feed.xml", body=with_links("https"))
+    result = service.run_once(force=True, workers=1).sources[0]
+    assert (result.new, result.updated) == (0, 2)
+    entries = feedparser.parse(feed.read_bytes()).entries
+    assert {e.title: e.id for e in entries} == before
+    assert {e.link for e in entries} == {f"https://quay.test/news/{g}" for g, _, _ in STORIES}
+    with Store.open(service.config.settings.database_url) as store:
+        assert len(store.recent_articles(10)) == 2

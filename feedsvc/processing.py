@@ -12,7 +12,9 @@ is not analysed again. Neither shortcut changes what is stored.
 A drop of a ``file`` source (one article, one file) with no guid or link is
 known by its content hash; when the file is edited in place, its article
 keeps the id it had (the memo remembers each article's file), so readers
-see the article updated, not a second one beside the first.
+see the article updated, not a second one beside the first. A drop whose
+bytes are the same again (``document_digest``) is not even extracted again:
+a folder is one batch, and a new drop used to make every drop be read again.
 
 An article known by a URL (its guid, or its link when it has none) keeps its
 id when the URL changes only from ``http`` to ``https`` or back: when a site
@@ -35,7 +37,7 @@ from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
 from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
-from feedsvc.types import Article, EntryMemo, Fetched, RawEntry, is_content_id
+from feedsvc.types import Article, Document, EntryMemo, Fetched, RawEntry, is_content_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,32 @@ def normalising_context(source: SourceConfig, vocabulary: Vocabulary) -> str:
     return blake2b(text.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
+@cache
+def extraction_code() -> str:
+    """A hash of the code that reads documents (``feedsvc/extract``) and of its libraries."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("feedparser", "trafilatura", "lxml", "nh3"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} ?")
+    directory = Path(__file__).parent / "extract"
+    names = sorted(p.name for p in directory.glob("*.py"))
+    return code_digest(directory, names, "\0".join(found))
+
+
+def document_digest(document: Document, context: str) -> str:
+    """A digest of a document's bytes, under a ``normalising_context`` and the reading code."""
+    digest = blake2b(digest_size=16)
+    digest.update(
+        f"{context}\0{extraction_code()}\0{document.url}\0".encode(errors="surrogatepass")
+    )
+    digest.update(document.body)
+    return digest.hexdigest()
+
+
 def entry_digest(raw: RawEntry, context: str) -> str:
     """A digest of an entry as a document gave it, under a ``normalising_context``."""
     text = f"{context}\0{raw!r}"
@@ -120,6 +148,7 @@ def process_fetched(
     known = known or {}
     context = normalising_context(source, vocabulary)
     unchanged = {memo.raw: id_ for id_, memo in known.items() if memo.raw is not None}
+    drops = {memo.document: id_ for id_, memo in known.items() if memo.document is not None}
     entries: dict[str, EntryMemo] = {}
     made: dict[str, Article] = {}  # by id: the last of an id wins, as the store takes it
     warnings: list[str] = []
@@ -127,6 +156,13 @@ def process_fetched(
     spent = [0.0, 0.0]
     for document in fetched.documents:
         started = time.perf_counter()
+        read = document_digest(document, context) if source.kind == "file" else None
+        if (kept := drops.get(read) if read is not None else None) is not None:
+            # a drop as it was when its article was stored: seen again, not even extracted
+            made.pop(kept, None)
+            entries[kept] = known[kept]
+            spent[0] += time.perf_counter() - started
+            continue
         try:
             extracted = extract(document, source.kind)
         except ExtractError as exc:
@@ -137,18 +173,21 @@ def process_fetched(
         warnings.extend(extracted.warnings)
         started = time.perf_counter()
         # a drop: one file, one article (a feed document dropped holds many)
-        origin = document.url if source.kind == "file" and len(extracted.entries) == 1 else None
+        single = source.kind == "file" and len(extracted.entries) == 1
+        origin = document.url if single else None
         for raw in extracted.entries:
             digest = None if dated_ahead(raw, now) else entry_digest(raw, context)
+            # a drop read again at once next time only if what it became does not depend on now
+            page = read if single and digest is not None else None
             same = unchanged.get(digest) if digest is not None else None
             if same is not None:
                 made.pop(same, None)
-                entries[same] = replace(known[same], origin=origin)
+                entries[same] = replace(known[same], origin=origin, document=page)
                 continue
             article = tag_article(normalise(raw, source, now), source, vocabulary)
             title = story_title(article.title, article.text)  # as the story round reads it
             key = features_key(title, article.text)
-            entries[article.id] = EntryMemo(key, digest, origin)
+            entries[article.id] = EntryMemo(key, digest, origin, page)
             if (old := known.get(article.id)) is None or old.analysis != key:
                 # analysed here, in parallel, so the story round (one process) need not
                 features = features_of(title, article.text, key=key)

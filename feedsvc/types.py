@@ -229,12 +229,16 @@ class EntryMemo:
     normalising read (``processing.entry_digest``), or None when its stored
     form depends on when it was read: an entry whose digest is the same again
     is not normalised again. ``origin`` is the URL of the drop (one file of a
-    ``file`` source) that was the article, so an edited drop keeps its id.
+    ``file`` source) that was the article, so an edited drop keeps its id;
+    ``document`` a digest of that file's bytes as read and of the code that
+    read them (``processing.document_digest``): a drop whose digest is the
+    same again is not even extracted again.
     """
 
     analysis: str
     raw: str | None = None
     origin: str | None = None
+    document: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

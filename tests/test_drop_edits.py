@@ -1,4 +1,4 @@
-"""A drop of a file source edited in place is one article updated, not a second one.
+"""Drop folders: an edited drop is its article updated; an unchanged drop is not read again.
 
 Real config files, a real folder, real SQLite, the published feeds read back.
 """
@@ -11,11 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import pytest
+import sqlalchemy as sa
+import yaml
 
+from feedsvc import extract as extract_module
 from feedsvc.service import Service
 from feedsvc.store import Store
+from feedsvc.store.schema import articles
 from feedsvc.store.sources import decode_entries, encode_entries
-from feedsvc.types import EntryMemo, SourceResult
+from feedsvc.types import Document, EntryMemo, Extracted, SourceResult
 from tests.support.configs import write_config
 
 FIRST = (
@@ -104,7 +109,7 @@ def test_a_drop_stored_before_drops_were_remembered_keeps_its_id_once_seen(
     with sqlite3.connect(database) as db:
         (memo,) = db.execute("SELECT body_entries FROM sources WHERE name = 'drops'").fetchone()
         older = {k: v[:2] for k, v in json.loads(memo).items()}
-        assert all(len(v) == 3 for v in json.loads(memo).values())  # this feedsvc names it
+        assert all(len(v) == 4 for v in json.loads(memo).values())  # this feedsvc names it
         db.execute("UPDATE sources SET body_entries = ?", (json.dumps(older),))
     (folder / "port.txt").write_text(OTHER, encoding="utf-8")  # the folder changed
     assert run(service, clock).new == 1
@@ -118,8 +123,79 @@ def test_a_drop_stored_before_drops_were_remembered_keeps_its_id_once_seen(
 def test_entry_memos_round_trip_with_and_without_their_drop() -> None:
     memos = {
         "a": EntryMemo("k1", "r1"),
-        "sha256:0f": EntryMemo("k2", None, "file:///srv/drops/a.txt"),
+        "sha256:0f": EntryMemo("k2", "r2", "file:///srv/drops/a.txt", "d2"),
+        "sha256:1e": EntryMemo("k3", None, "file:///srv/drops/b.txt"),
     }
     assert decode_entries(json.loads(encode_entries(memos))) == memos
     assert json.loads(encode_entries(memos))["a"] == ["k1", "r1"]  # as older feedsvc wrote
-    assert decode_entries({"x": ["k", "r", 3], "y": ["k", "r", "o", "more"]}) == {}
+    assert decode_entries({"o": ["k", "r", "o"]}) == {"o": EntryMemo("k", "r", "o")}
+    assert decode_entries({"x": ["k", "r", 3], "y": ["k", "r", "o", "d", "more"]}) == {}
+
+
+@pytest.fixture
+def extracted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the drops extracted (one worker: in this process)."""
+    names: list[str] = []
+    real = extract_module.extract
+
+    def counting(document: Document, kind: str) -> Extracted:
+        names.append(document.url.rsplit("/", 1)[-1])
+        return real(document, kind)
+
+    monkeypatch.setattr(extract_module, "extract", counting)
+    return names
+
+
+def test_only_new_and_changed_drops_are_read(tmp_path: Path, extracted: list[str]) -> None:
+    # a folder is one batch: a new drop used to make every drop be read again
+    clock = [T0]
+    service, folder = drops_service(tmp_path, clock)
+    (folder / "rates.txt").write_text(FIRST, encoding="utf-8")
+    (folder / "port.txt").write_text(OTHER, encoding="utf-8")
+    run(service, clock)
+    assert sorted(extracted) == ["port.txt", "rates.txt"]
+
+    extracted.clear()
+    (folder / "more.txt").write_text(OTHER.replace("Friday", "Saturday"), encoding="utf-8")
+    result = run(service, clock)
+    assert extracted == ["more.txt"] and (result.new, result.updated) == (1, 0)
+
+    extracted.clear()
+    (folder / "rates.txt").write_text(EDITED, encoding="utf-8")
+    result = run(service, clock)
+    assert extracted == ["rates.txt"] and (result.new, result.updated) == (0, 1)
+    assert len(stored(service)) == 3
+
+
+def test_a_drop_whose_article_is_gone_is_read_again(tmp_path: Path, extracted: list[str]) -> None:
+    clock = [T0]
+    service, folder = drops_service(tmp_path, clock)
+    (folder / "rates.txt").write_text(FIRST, encoding="utf-8")
+    (folder / "port.txt").write_text(OTHER, encoding="utf-8")
+    run(service, clock)
+    (gone,) = [k for k, text in stored(service).items() if "crane" in text]
+    with service.open_store() as store, store.engine.begin() as connection:
+        connection.execute(sa.delete(articles).where(articles.c.id == gone))
+    extracted.clear()
+    (folder / "more.txt").write_text(OTHER.replace("Friday", "Saturday"), encoding="utf-8")
+    assert run(service, clock).new == 2
+    assert sorted(extracted) == ["more.txt", "port.txt"]
+    assert gone in stored(service)
+
+
+def test_a_changed_source_reads_every_drop_again(tmp_path: Path, extracted: list[str]) -> None:
+    clock = [T0]
+    service, folder = drops_service(tmp_path, clock)
+    (folder / "rates.txt").write_text(FIRST, encoding="utf-8")
+    run(service, clock)
+    config = tmp_path / "sources.yaml"
+    data = yaml.safe_load(config.read_text())
+    data["sources"][0]["tags"] = ["economy"]
+    config.write_text(yaml.safe_dump(data))
+    service = Service.from_path(config, clock=lambda: clock[0])
+    extracted.clear()
+    (folder / "port.txt").write_text(OTHER, encoding="utf-8")
+    run(service, clock)
+    assert sorted(extracted) == ["port.txt", "rates.txt"]
+    with Store.open(service.config.settings.database_url) as store:
+        assert {a.tags for a in store.recent_articles(10)} == {("economy",)}

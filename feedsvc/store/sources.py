@@ -180,13 +180,13 @@ def body_entries(connection: Connection, name: str) -> dict[str, EntryMemo]:
     digested = [k for k, memo in entries.items() if memo.raw is not None]
     present = article_sql.present(connection, name, digested)
     return {
-        k: memo if memo.raw is None or k in present else replace(memo, raw=None)
+        k: memo if memo.raw is None or k in present else replace(memo, raw=None, document=None)
         for k, memo in entries.items()
     }
 
 
 def decode_entries(value: object) -> dict[str, EntryMemo]:
-    """Each id's ``EntryMemo`` from its JSON form: ``[analysis, raw(, origin)]``, or a key alone."""
+    """Each id's ``EntryMemo`` from its JSON form (``_encoded``), or an older key alone."""
     if not isinstance(value, dict):
         return {}
     entries: dict[str, EntryMemo] = {}
@@ -194,7 +194,7 @@ def decode_entries(value: object) -> dict[str, EntryMemo]:
         if isinstance(v, str):  # stored before entries had digests
             entries[k] = EntryMemo(v)
         elif (
-            isinstance(v, list) and len(v) in (2, 3) and isinstance(v[0], str)
+            isinstance(v, list) and len(v) in (2, 3, 4) and isinstance(v[0], str)
             and all(part is None or isinstance(part, str) for part in v[1:])
         ):  # fmt: skip
             entries[k] = EntryMemo(*v)
@@ -207,10 +207,10 @@ def encode_entries(entries: Mapping[str, EntryMemo]) -> str:
 
 
 def _encoded(memo: EntryMemo) -> list[str | None]:
-    """``[analysis, raw]``, and the drop it came from where there is one."""
-    if memo.origin is None:
+    """``[analysis, raw]``, then the drop it came from and its digest where there is one."""
+    if memo.origin is None and memo.document is None:
         return [memo.analysis, memo.raw]
-    return [memo.analysis, memo.raw, memo.origin]
+    return [memo.analysis, memo.raw, memo.origin, memo.document]
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:

@@ -9,19 +9,10 @@ not normalised, tagged or analysed again, and comes back as an id seen again
 (the store touches the stored article). An entry whose analysis key is known
 is not analysed again. Neither shortcut changes what is stored.
 
-A drop of a ``file`` source (one article, one file) with no guid or link is
-known by its content hash; when the file is edited in place, its article
-keeps the id it had (the memo remembers each article's file), so readers
-see the article updated, not a second one beside the first. A drop whose
-bytes are the same again (``document_digest``) is not even extracted again:
-a folder is one batch, and a new drop used to make every drop be read again.
-
-An article known by a URL (its guid, or its link when it has none) keeps its
-id when the URL changes only from ``http`` to ``https`` or back: when a site
-moves to https, its links change, and a guid written relative to the feed
-(which feedparser resolves against the feed's address) changes with the
-feed's address. The article keeps the id it had in the source's last stored
-body, and is updated.
+A drop of a ``file`` source (one article, one file) whose bytes are the same
+again (``document_digest``) is not even extracted again: a folder is one
+batch, and a new drop used to make every drop be read again. Which id an
+article keeps from one fetch to the next is decided in ``identity``.
 """
 
 from __future__ import annotations
@@ -37,7 +28,8 @@ from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
 from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
-from feedsvc.types import Article, Document, EntryMemo, Fetched, RawEntry, is_content_id
+from feedsvc.identity import keep_edited_drops_ids, keep_known_ids, trusted_guids
+from feedsvc.types import Article, Document, EntryMemo, Fetched, RawEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +163,13 @@ def process_fetched(
         finally:
             spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
+        raws, shared = trusted_guids(extracted.entries)
+        warnings.extend(f"{document.url}: {warning}" for warning in shared)
         started = time.perf_counter()
         # a drop: one file, one article (a feed document dropped holds many)
-        single = source.kind == "file" and len(extracted.entries) == 1
+        single = source.kind == "file" and len(raws) == 1
         origin = document.url if single else None
-        for raw in extracted.entries:
+        for raw in raws:
             digest = None if dated_ahead(raw, now) else entry_digest(raw, context)
             # a drop read again at once next time only if what it became does not depend on now
             page = read if single and digest is not None else None
@@ -194,8 +188,8 @@ def process_fetched(
                 article = replace(article, features=features)
             made[article.id] = article
         spent[1] += time.perf_counter() - started
-    _keep_edited_drops_ids(made, entries, known, now)
-    _keep_ids_across_schemes(made, entries, known)
+    keep_edited_drops_ids(made, entries, known, now)
+    keep_known_ids(made, entries, known)
     extract_seconds, normalise_seconds = spent
     if failures and len(failures) == len(fetched.documents):
         error = "; ".join(failures)
@@ -204,52 +198,3 @@ def process_fetched(
         tuple(made.values()), tuple(warnings + failures), None, extract_seconds,
         normalise_seconds, entries,
     )  # fmt: skip
-
-
-def _keep_edited_drops_ids(
-    made: dict[str, Article],
-    entries: dict[str, EntryMemo],
-    known: Mapping[str, EntryMemo],
-    now: datetime,
-) -> None:
-    """Give each drop edited in place the id its article had, in ``made`` and ``entries``.
-
-    The article is then updated at ``now``, unless the drop says when.
-    Only ids that are content hashes move (a guid or a link is the article's
-    own id), and only to an id that no other drop of this fetch holds (two
-    files with the same text were one article: an edit of one of them is new).
-    """
-    before = {memo.origin: id_ for id_, memo in known.items() if memo.origin is not None}
-    for id_, memo in list(entries.items()):
-        old = before.get(memo.origin) if memo.origin is not None else None
-        if old is None or old in entries or id_ not in made:
-            continue
-        if not (is_content_id(id_) and is_content_id(old)):
-            continue
-        article = made.pop(id_)
-        del entries[id_]
-        made[old] = replace(article, id=old, updated=article.updated or now)
-        entries[old] = memo
-
-
-def _keep_ids_across_schemes(
-    made: dict[str, Article], entries: dict[str, EntryMemo], known: Mapping[str, EntryMemo]
-) -> None:
-    """Give each new article whose URL id only changed scheme the id it had before.
-
-    Only to an id of the last stored body that no entry of this fetch holds.
-    """
-    for id_ in [k for k in made if k not in known]:
-        other = _other_scheme(id_)
-        if other is None or other not in known or other in entries:
-            continue
-        made[other] = replace(made.pop(id_), id=other)
-        entries[other] = entries.pop(id_)
-
-
-def _other_scheme(article_id: str) -> str | None:
-    """The same http(s) URL with the other scheme, or None for an id that is no such URL."""
-    for scheme, other in (("http://", "https://"), ("https://", "http://")):
-        if article_id[: len(scheme)].lower() == scheme:
-            return other + article_id[len(scheme) :]
-    return None

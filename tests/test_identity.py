@@ -1,9 +1,11 @@
-"""An article known by a URL keeps its id when the URL only changes from http to https.
+"""Which id an article keeps from one fetch to the next (``feedsvc.identity``).
 
 A site that moves to https changes its links (the id of an entry with no
 guid) and the address its feed is read from (against which feedparser
-resolves a guid written relative to it): without this, every entry of the
-feed came back as a second article beside the first.
+resolves a guid written relative to it); a feed that starts giving guids
+changes every entry's id; a CMS that gives different entries one guid made
+the store keep one of them. Each made a second article beside the first, or
+lost articles.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 import feedparser
 
 from feedsvc.config_types import SourceConfig
+from feedsvc.identity import trusted_guids
 from feedsvc.processing import process_fetched
 from feedsvc.service import Service
 from feedsvc.store import Store
-from feedsvc.types import Document, Fetched
+from feedsvc.types import Document, Fetched, RawEntry
 from tests.support.configs import feed_source, write_config
 from tests.support.httpserver import LoopbackServer
 
@@ -99,3 +102,68 @@ def test_a_site_moving_to_https_updates_its_articles(
     assert {e.link for e in entries} == {f"https://quay.test/news/{g}" for g, _, _ in STORIES}
     with Store.open(service.config.settings.database_url) as store:
         assert len(store.recent_articles(10)) == 2
+
+
+def guided(items: list[tuple[str, str, str]]) -> bytes:
+    """Items of (guid, link slug, title); an empty guid leaves the item without one."""
+    return rss(
+        "".join(
+            (f'<item><guid isPermaLink="false">{g}</guid>' if g else "<item>")
+            + f"<title>{t}</title><link>http://quay.test/news/{k}</link></item>"
+            for g, k, t in items
+        )
+    )
+
+
+ONE_GUID = [("story", g, t) for g, t, _ in STORIES] + [("story", "q3", "Ferry fares rise")]
+
+
+def test_entries_sharing_a_guid_are_known_by_their_links() -> None:
+    # the store keeps one article an id: two of these three were lost
+    processed = process_fetched(fetched("http://quay.test/feed.xml", guided(ONE_GUID)), SOURCE, NOW)
+    assert sorted(a.id for a in processed.articles) == [
+        f"http://quay.test/news/{k}" for k in ("q1", "q2", "q3")
+    ]
+    (warning,) = processed.warnings
+    assert "3 different entries share the guid 'story'" in warning
+
+    # one of them alone with the guid next time keeps the id it has
+    alone = fetched("http://quay.test/feed.xml", guided(ONE_GUID[1:2]))
+    later = process_fetched(alone, SOURCE, NOW, None, processed.entries)
+    assert [a.id for a in later.articles] == ["http://quay.test/news/q2"]
+    assert later.warnings == ()
+
+
+def test_a_guid_given_twice_to_one_entry_is_kept() -> None:
+    twice = [ONE_GUID[0], ONE_GUID[0], ("other", "q2", STORIES[1][1])]
+    processed = process_fetched(fetched("http://quay.test/feed.xml", guided(twice)), SOURCE, NOW)
+    assert sorted(a.id for a in processed.articles) == ["other", "story"]
+    assert processed.warnings == ()
+
+
+def test_a_feed_that_starts_giving_guids_keeps_its_articles() -> None:
+    bare = [("", g, t) for g, t, _ in STORIES]
+    first = process_fetched(fetched("http://quay.test/feed.xml", guided(bare)), SOURCE, NOW)
+    ids = sorted(a.id for a in first.articles)
+    assert ids == ["http://quay.test/news/q1", "http://quay.test/news/q2"]
+    with_guids = [(f"tag:quay.test,2026:{g}", g, t) for _, g, t in bare]
+    later = fetched("https://quay.test/feed.xml", guided(with_guids))
+    assert (
+        sorted(a.id for a in process_fetched(later, SOURCE, NOW, None, first.entries).articles)
+        == ids
+    )
+
+
+def test_trusted_guids_drops_only_the_shared_ones() -> None:
+    raws = [
+        RawEntry(guid="a", link="http://x.test/1", title="One"),
+        RawEntry(guid=" a ", link="http://x.test/2", title="Two"),
+        RawEntry(guid="b", link="http://x.test/3", title="Three"),
+        RawEntry(guid="c", link="http://x.test/4", title="Four"),
+        RawEntry(guid="c", link="http://x.test/4", title="Four"),
+    ]
+    kept, warnings = trusted_guids(raws)
+    assert [r.guid for r in kept] == [None, None, "b", "c", "c"]
+    assert warnings == [
+        "2 different entries share the guid 'a': they are known by their links instead"
+    ]

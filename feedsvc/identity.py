@@ -1,0 +1,113 @@
+"""Which id an article keeps from one fetch to the next, where its entry's own id fails.
+
+Pure decisions over what one fetch made and what the source's last stored
+body held (``EntryMemo`` by id); ``processing`` applies them in the worker.
+An entry's id is its guid when trustworthy, else its canonical link, else
+its content hash (``normalise.article_id``). Three ways that goes wrong in
+real feeds, each of which made a second article beside the first, or lost
+one:
+
+* **Guids shared by different entries** (a CMS that gives every item the
+  same guid): the store keeps one article per id, so all but the last were
+  lost. Entries of one document that share a guid but differ in link or
+  title are known by their link (else their text) instead
+  (``trusted_guids``), and the source gets a warning.
+* **A URL that changed only its scheme** (a site moving to https changes its
+  links, and a guid written relative to the feed changes with the feed's
+  address, against which feedparser resolves it), **or an entry known by its
+  link that gained a guid** (including one whose guid was distrusted in the
+  last fetch and is alone now): the article keeps the id the last stored
+  body knew it by (``keep_known_ids``).
+* **A drop edited in place** (a ``file`` source's file with no guid or link
+  is known by its text): the article keeps the id it had, as the memo
+  remembers each article's file (``keep_edited_drops_ids``).
+
+A kept id is only ever one the last stored body held and no entry of this
+fetch holds; the article is then updated, not added.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from feedsvc.types import Article, EntryMemo, RawEntry, is_content_id
+
+
+def trusted_guids(raws: Sequence[RawEntry]) -> tuple[list[RawEntry], list[str]]:
+    """The entries, without the guids that different entries share; a warning for each such guid.
+
+    Entries that share a guid and agree on link and title are one entry given
+    twice, and keep it (the last of them is stored).
+    """
+    shared: dict[str, list[int]] = defaultdict(list)
+    for position, raw in enumerate(raws):
+        if raw.guid and raw.guid.strip():
+            shared[raw.guid.strip()].append(position)
+    dropped: set[int] = set()
+    warnings = []
+    for guid, positions in shared.items():
+        told = {(raws[p].link, raws[p].title) for p in positions}
+        if len(told) > 1:
+            dropped.update(positions)
+            warnings.append(
+                f"{len(positions)} different entries share the guid {guid[:80]!r}:"
+                " they are known by their links instead"
+            )
+    kept = [replace(raw, guid=None) if p in dropped else raw for p, raw in enumerate(raws)]
+    return kept, warnings
+
+
+def keep_known_ids(
+    made: dict[str, Article], entries: dict[str, EntryMemo], known: Mapping[str, EntryMemo]
+) -> None:
+    """Give each new article the id the last stored body knew it by, in ``made`` and ``entries``.
+
+    That id is its own URL id with the other scheme, its link, or its link
+    with the other scheme: the first of them that the last stored body held
+    and no entry of this fetch holds.
+    """
+    for id_ in [k for k in made if k not in known]:
+        url = made[id_].url
+        aliases = (_other_scheme(id_), url, _other_scheme(url) if url else None)
+        old = next((a for a in aliases if a and a in known and a not in entries), None)
+        if old is None:
+            continue
+        made[old] = replace(made.pop(id_), id=old)
+        entries[old] = entries.pop(id_)
+
+
+def keep_edited_drops_ids(
+    made: dict[str, Article],
+    entries: dict[str, EntryMemo],
+    known: Mapping[str, EntryMemo],
+    now: datetime,
+) -> None:
+    """Give each drop edited in place the id its article had, in ``made`` and ``entries``.
+
+    The article is then updated at ``now``, unless the drop says when.
+    Only ids that are content hashes move (a guid or a link is the article's
+    own id), and only to an id that no other drop of this fetch holds (two
+    files with the same text were one article: an edit of one of them is new).
+    """
+    before = {memo.origin: id_ for id_, memo in known.items() if memo.origin is not None}
+    for id_, memo in list(entries.items()):
+        old = before.get(memo.origin) if memo.origin is not None else None
+        if old is None or old in entries or id_ not in made:
+            continue
+        if not (is_content_id(id_) and is_content_id(old)):
+            continue
+        article = made.pop(id_)
+        del entries[id_]
+        made[old] = replace(article, id=old, updated=article.updated or now)
+        entries[old] = memo
+
+
+def _other_scheme(url: str) -> str | None:
+    """The same http(s) URL with the other scheme, or None for a string that is no such URL."""
+    for scheme, other in (("http://", "https://"), ("https://", "http://")):
+        if url[: len(scheme)].lower() == scheme:
+            return other + url[len(scheme) :]
+    return None

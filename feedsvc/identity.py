@@ -7,11 +7,12 @@ its content hash (``normalise.article_id``). Three ways that goes wrong in
 real feeds, each of which made a second article beside the first, or lost
 one:
 
-* **Guids shared by different entries** (a CMS that gives every item the
-  same guid): the store keeps one article per id, so all but the last were
-  lost. Entries of one document that share a guid but differ in link or
-  title are known by their link (else their text) instead
-  (``trusted_guids``), and the source gets a warning.
+* **Guids or links shared by different entries** (a CMS that gives every
+  item the same guid; items with no guid that all link to one page): the
+  store keeps one article per id, so all but the last were lost. Entries of
+  one document that share a guid but differ in link or title are known by
+  their link instead; those that share a link (and no guid) but differ in
+  title or text, by their text (``trusted_ids``). The source gets a warning.
 * **A URL that changed only its scheme** (a site moving to https changes its
   links, and a guid written relative to the feed changes with the feed's
   address, against which feedparser resolves it), **or an entry known by its
@@ -29,35 +30,67 @@ fetch holds; the article is then updated, not added.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from feedsvc.types import Article, EntryMemo, RawEntry, is_content_id
 
 
-def trusted_guids(raws: Sequence[RawEntry]) -> tuple[list[RawEntry], list[str]]:
-    """The entries, without the guids that different entries share; a warning for each such guid.
+def trusted_ids(raws: Sequence[RawEntry]) -> tuple[list[RawEntry], list[str]]:
+    """The entries, without the guids and links that different entries share; warnings.
 
-    Entries that share a guid and agree on link and title are one entry given
-    twice, and keep it (the last of them is stored).
+    A guid that different entries (by link and title) share is dropped: they
+    are known by their links. A link that different entries (by title and
+    text) share, among those not known by a guid, is not their id: they are
+    known by their text. Entries that agree are one entry given twice and
+    keep their ids (the last of them is stored).
     """
-    shared: dict[str, list[int]] = defaultdict(list)
-    for position, raw in enumerate(raws):
-        if raw.guid and raw.guid.strip():
-            shared[raw.guid.strip()].append(position)
-    dropped: set[int] = set()
-    warnings = []
+    from feedsvc.normalise import trustworthy_guid  # the workers load it anyway
+
+    raws = list(raws)
+    warnings: list[str] = []
+    shared = _shared(raws, lambda r: (r.guid or "").strip(), lambda r: (r.link, r.title))
     for guid, positions in shared.items():
-        told = {(raws[p].link, raws[p].title) for p in positions}
-        if len(told) > 1:
-            dropped.update(positions)
-            warnings.append(
-                f"{len(positions)} different entries share the guid {guid[:80]!r}:"
-                " they are known by their links instead"
-            )
-    kept = [replace(raw, guid=None) if p in dropped else raw for p, raw in enumerate(raws)]
-    return kept, warnings
+        for p in positions:
+            raws[p] = replace(raws[p], guid=None)
+        warnings.append(
+            f"{len(positions)} entries share the guid {guid[:80]!r} but differ:"
+            " they are known by their links instead"
+        )
+
+    def link_key(raw: RawEntry) -> str:
+        guid = (raw.guid or "").strip()
+        if guid and trustworthy_guid(guid, raw.base_url):
+            return ""  # known by its guid
+        return (raw.link or "").strip()
+
+    shared = _shared(raws, link_key, lambda r: (r.title, r.content, r.summary))
+    for link, positions in shared.items():
+        for p in positions:
+            raws[p] = replace(raws[p], link_identifies=False)
+        warnings.append(
+            f"{len(positions)} entries share the link {link[:80]!r} but differ:"
+            " they are known by their text instead"
+        )
+    return raws, warnings
+
+
+def _shared(
+    raws: Sequence[RawEntry],
+    key: Callable[[RawEntry], str],
+    told: Callable[[RawEntry], Hashable],
+) -> dict[str, list[int]]:
+    """The non-empty keys that entries telling different things share, with their positions."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for position, raw in enumerate(raws):
+        if value := key(raw):
+            groups[value].append(position)
+    return {
+        value: positions
+        for value, positions in groups.items()
+        if len({told(raws[p]) for p in positions}) > 1
+    }
 
 
 def keep_known_ids(

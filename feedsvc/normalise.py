@@ -189,17 +189,20 @@ def article_id(raw: RawEntry, canonical: str | None, content_hash: str) -> str:
 
     A guid is trustworthy when it is non-empty after stripping, is not a generic
     placeholder (``GENERIC_GUIDS``), and, when it is an http(s) URL, is neither
-    the document's own address (``raw.base_url``) nor a bare site root.
+    the document's own address (``raw.base_url``) nor a bare site root. The
+    link is not used when other entries of the document share it
+    (``raw.link_identifies``).
     """
     guid = (raw.guid or "").strip()
-    if guid and _trustworthy_guid(guid, raw.base_url):
+    if guid and trustworthy_guid(guid, raw.base_url):
         return guid
-    if canonical:
+    if canonical and raw.link_identifies:
         return canonical
     return CONTENT_ID_PREFIX + content_hash
 
 
-def _trustworthy_guid(guid: str, base_url: str | None) -> bool:
+def trustworthy_guid(guid: str, base_url: str | None) -> bool:
+    """Whether a stripped guid can be an entry's id (see ``article_id``)."""
     if guid.lower() in GENERIC_GUIDS:
         return False
     as_url = canonical_url(guid)

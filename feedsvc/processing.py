@@ -28,7 +28,7 @@ from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
 from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
-from feedsvc.identity import keep_edited_drops_ids, keep_known_ids, trusted_guids
+from feedsvc.identity import keep_edited_drops_ids, keep_known_ids, trusted_ids
 from feedsvc.types import Article, Document, EntryMemo, Fetched, RawEntry
 
 
@@ -163,7 +163,7 @@ def process_fetched(
         finally:
             spent[0] += time.perf_counter() - started
         warnings.extend(extracted.warnings)
-        raws, shared = trusted_guids(extracted.entries)
+        raws, shared = trusted_ids(extracted.entries)
         warnings.extend(f"{document.url}: {warning}" for warning in shared)
         started = time.perf_counter()
         # a drop: one file, one article (a feed document dropped holds many)

@@ -120,6 +120,9 @@ class RawEntry:
     language: str | None = None
     dateline: str | None = None
     base_url: str | None = None
+    # False when different entries of the document share the link: the entry
+    # is then known by its text, not by its link (``identity.trusted_ids``)
+    link_identifies: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import feedparser
 
 from feedsvc.config_types import SourceConfig
-from feedsvc.identity import trusted_guids
+from feedsvc.identity import trusted_ids
 from feedsvc.processing import process_fetched
 from feedsvc.service import Service
 from feedsvc.store import Store
@@ -125,7 +125,7 @@ def test_entries_sharing_a_guid_are_known_by_their_links() -> None:
         f"http://quay.test/news/{k}" for k in ("q1", "q2", "q3")
     ]
     (warning,) = processed.warnings
-    assert "3 different entries share the guid 'story'" in warning
+    assert "3 entries share the guid 'story' but differ" in warning
 
     # one of them alone with the guid next time keeps the id it has
     alone = fetched("http://quay.test/feed.xml", guided(ONE_GUID[1:2]))
@@ -154,7 +154,22 @@ def test_a_feed_that_starts_giving_guids_keeps_its_articles() -> None:
     )
 
 
-def test_trusted_guids_drops_only_the_shared_ones() -> None:
+def test_entries_sharing_a_link_and_no_guid_are_known_by_their_text() -> None:
+    # a status page's feed: every item links to the page itself
+    items = "".join(
+        f"<item><title>{t}</title><link>http://quay.test/status</link>"
+        f"<description>{d}</description></item>"
+        for _, t, d in [*STORIES, STORIES[0]]  # the first one given twice
+    )
+    processed = process_fetched(fetched("http://quay.test/feed.xml", rss(items)), SOURCE, NOW)
+    assert len(processed.articles) == 2
+    assert all(a.id.startswith("sha256:") for a in processed.articles)
+    assert {a.url for a in processed.articles} == {"http://quay.test/status"}  # still their link
+    (warning,) = processed.warnings
+    assert "3 entries share the link 'http://quay.test/status' but differ" in warning
+
+
+def test_trusted_ids_drops_only_the_shared_ones() -> None:
     raws = [
         RawEntry(guid="a", link="http://x.test/1", title="One"),
         RawEntry(guid=" a ", link="http://x.test/2", title="Two"),
@@ -162,8 +177,8 @@ def test_trusted_guids_drops_only_the_shared_ones() -> None:
         RawEntry(guid="c", link="http://x.test/4", title="Four"),
         RawEntry(guid="c", link="http://x.test/4", title="Four"),
     ]
-    kept, warnings = trusted_guids(raws)
+    kept, warnings = trusted_ids(raws)
     assert [r.guid for r in kept] == [None, None, "b", "c", "c"]
     assert warnings == [
-        "2 different entries share the guid 'a': they are known by their links instead"
+        "2 entries share the guid 'a' but differ: they are known by their links instead"
     ]

@@ -15,10 +15,11 @@ one:
   title or text, by their text (``trusted_ids``). The source gets a warning.
 * **A URL that changed only its scheme** (a site moving to https changes its
   links, and a guid written relative to the feed changes with the feed's
-  address, against which feedparser resolves it), **or an entry known by its
+  address, against which feedparser resolves it), **an entry known by its
   link that gained a guid** (including one whose guid was distrusted in the
-  last fetch and is alone now): the article keeps the id the last stored
-  body knew it by (``keep_known_ids``).
+  last fetch and is alone now), **or a guid that changed while link, title
+  and text did not** (feeds that make a new guid at every request): the
+  article keeps the id the last stored body knew it by (``keep_known_ids``).
 * **A drop edited in place** (a ``file`` source's file with no guid or link
   is known by its text): the article keeps the id it had, as the memo
   remembers each article's file (``keep_edited_drops_ids``).
@@ -34,6 +35,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from feedsvc.digests import blake2b
 from feedsvc.types import Article, EntryMemo, RawEntry, is_content_id
 
 
@@ -93,18 +95,32 @@ def _shared(
     }
 
 
+def alias_of(article: Article) -> str:
+    """A digest of an article's link, title and text: what tells it apart besides its id."""
+    text = f"{article.url or ''}\0{article.title}\0{article.content_hash}"
+    return blake2b(text.encode(errors="surrogatepass"), digest_size=12).hexdigest()
+
+
 def keep_known_ids(
     made: dict[str, Article], entries: dict[str, EntryMemo], known: Mapping[str, EntryMemo]
 ) -> None:
     """Give each new article the id the last stored body knew it by, in ``made`` and ``entries``.
 
-    That id is its own URL id with the other scheme, its link, or its link
-    with the other scheme: the first of them that the last stored body held
-    and no entry of this fetch holds.
+    That id is its own URL id with the other scheme, its link, its link with
+    the other scheme, or the id of the article with its alias (the same link,
+    title and text): the first of them that the last stored body held and no
+    entry of this fetch holds.
     """
+    aliased = {memo.alias: id_ for id_, memo in known.items() if memo.alias is not None}
     for id_ in [k for k in made if k not in known]:
         url = made[id_].url
-        aliases = (_other_scheme(id_), url, _other_scheme(url) if url else None)
+        alias = entries[id_].alias
+        aliases = (
+            _other_scheme(id_),
+            url,
+            _other_scheme(url) if url else None,
+            aliased.get(alias) if alias else None,
+        )
         old = next((a for a in aliases if a and a in known and a not in entries), None)
         if old is None:
             continue

@@ -28,7 +28,7 @@ from feedsvc import __version__
 from feedsvc.config_types import SourceConfig, Vocabulary
 from feedsvc.digests import blake2b, code_digest
 from feedsvc.errors import ExtractError
-from feedsvc.identity import keep_edited_drops_ids, keep_known_ids, trusted_ids
+from feedsvc.identity import alias_of, keep_edited_drops_ids, keep_known_ids, trusted_ids
 from feedsvc.types import Article, Document, EntryMemo, Fetched, RawEntry
 
 
@@ -181,7 +181,7 @@ def process_fetched(
             article = tag_article(normalise(raw, source, now), source, vocabulary)
             title = story_title(article.title, article.text)  # as the story round reads it
             key = features_key(title, article.text)
-            entries[article.id] = EntryMemo(key, digest, origin, page)
+            entries[article.id] = EntryMemo(key, digest, origin, page, alias_of(article))
             if (old := known.get(article.id)) is None or old.analysis != key:
                 # analysed here, in parallel, so the story round (one process) need not
                 features = features_of(title, article.text, key=key)

@@ -235,13 +235,16 @@ class EntryMemo:
     ``file`` source) that was the article, so an edited drop keeps its id;
     ``document`` a digest of that file's bytes as read and of the code that
     read them (``processing.document_digest``): a drop whose digest is the
-    same again is not even extracted again.
+    same again is not even extracted again. ``alias`` is a digest of the
+    article's link, title and text (``identity.alias_of``): an entry whose id
+    changed but whose alias is the same is that article.
     """
 
     analysis: str
     raw: str | None = None
     origin: str | None = None
     document: str | None = None
+    alias: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,7 @@ def test_a_drop_stored_before_drops_were_remembered_keeps_its_id_once_seen(
     with sqlite3.connect(database) as db:
         (memo,) = db.execute("SELECT body_entries FROM sources WHERE name = 'drops'").fetchone()
         older = {k: v[:2] for k, v in json.loads(memo).items()}
-        assert all(len(v) == 4 for v in json.loads(memo).values())  # this feedsvc names it
+        assert all(len(v) == 5 for v in json.loads(memo).values())  # this feedsvc names it
         db.execute("UPDATE sources SET body_entries = ?", (json.dumps(older),))
     (folder / "port.txt").write_text(OTHER, encoding="utf-8")  # the folder changed
     assert run(service, clock).new == 1
@@ -124,12 +124,13 @@ def test_entry_memos_round_trip_with_and_without_their_drop() -> None:
     memos = {
         "a": EntryMemo("k1", "r1"),
         "sha256:0f": EntryMemo("k2", "r2", "file:///srv/drops/a.txt", "d2"),
+        "g": EntryMemo("k4", "r4", None, None, "al"),
         "sha256:1e": EntryMemo("k3", None, "file:///srv/drops/b.txt"),
     }
     assert decode_entries(json.loads(encode_entries(memos))) == memos
     assert json.loads(encode_entries(memos))["a"] == ["k1", "r1"]  # as older feedsvc wrote
     assert decode_entries({"o": ["k", "r", "o"]}) == {"o": EntryMemo("k", "r", "o")}
-    assert decode_entries({"x": ["k", "r", 3], "y": ["k", "r", "o", "d", "more"]}) == {}
+    assert decode_entries({"x": ["k", "r", 3], "y": ["k", "r", "o", "d", "a", "more"]}) == {}
 
 
 @pytest.fixture

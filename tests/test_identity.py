@@ -169,6 +169,40 @@ def test_entries_sharing_a_link_and_no_guid_are_known_by_their_text() -> None:
     assert "3 entries share the link 'http://quay.test/status' but differ" in warning
 
 
+def described(items: list[tuple[str, str, str, str]]) -> bytes:
+    """Items of (guid, link slug, title, text)."""
+    return rss(
+        "".join(
+            f'<item><guid isPermaLink="false">{g}</guid><title>{t}</title>'
+            f"<link>http://quay.test/{k}</link><description>{d}</description></item>"
+            for g, k, t, d in items
+        )
+    )
+
+
+def test_a_guid_made_anew_at_each_request_keeps_the_first_id() -> None:
+    first_items = [(f"r-{n}", g, t, d) for n, (g, t, d) in enumerate(STORIES)]
+    first = process_fetched(
+        fetched("http://quay.test/feed.xml", described(first_items)), SOURCE, NOW
+    )
+    again = [(f"s-{n}", k, t, d) for n, (_, k, t, d) in enumerate(first_items)]
+    later = process_fetched(
+        fetched("http://quay.test/feed.xml", described(again)), SOURCE, NOW, None, first.entries
+    )
+    assert sorted(a.id for a in later.articles) == ["r-0", "r-1"]
+
+
+def test_a_new_issue_of_one_title_and_link_is_a_new_article() -> None:
+    # a daily digest: the same title and link every day, another text
+    monday = [("d-1", "digest", "Harbour digest", "Dredging starts on Monday.")]
+    first = process_fetched(fetched("http://quay.test/feed.xml", described(monday)), SOURCE, NOW)
+    tuesday = [("d-2", "digest", "Harbour digest", "The fish hall reopens on Tuesday.")]
+    later = process_fetched(
+        fetched("http://quay.test/feed.xml", described(tuesday)), SOURCE, NOW, None, first.entries
+    )
+    assert [a.id for a in later.articles] == ["d-2"]
+
+
 def test_trusted_ids_drops_only_the_shared_ones() -> None:
     raws = [
         RawEntry(guid="a", link="http://x.test/1", title="One"),

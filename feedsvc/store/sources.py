@@ -194,7 +194,7 @@ def decode_entries(value: object) -> dict[str, EntryMemo]:
         if isinstance(v, str):  # stored before entries had digests
             entries[k] = EntryMemo(v)
         elif (
-            isinstance(v, list) and len(v) in (2, 3, 4) and isinstance(v[0], str)
+            isinstance(v, list) and 2 <= len(v) <= 5 and isinstance(v[0], str)
             and all(part is None or isinstance(part, str) for part in v[1:])
         ):  # fmt: skip
             entries[k] = EntryMemo(*v)
@@ -207,10 +207,10 @@ def encode_entries(entries: Mapping[str, EntryMemo]) -> str:
 
 
 def _encoded(memo: EntryMemo) -> list[str | None]:
-    """``[analysis, raw]``, then the drop it came from and its digest where there is one."""
-    if memo.origin is None and memo.document is None:
+    """``[analysis, raw]``, then the drop it came from, its digest and the alias where known."""
+    if memo.origin is None and memo.document is None and memo.alias is None:
         return [memo.analysis, memo.raw]
-    return [memo.analysis, memo.raw, memo.origin, memo.document]
+    return [memo.analysis, memo.raw, memo.origin, memo.document, memo.alias]
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:

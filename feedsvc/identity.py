@@ -48,50 +48,55 @@ def trusted_ids(raws: Sequence[RawEntry]) -> tuple[list[RawEntry], list[str]]:
     known by their text. Entries that agree are one entry given twice and
     keep their ids (the last of them is stored).
     """
-    from feedsvc.normalise import trustworthy_guid  # the workers load it anyway
-
     raws = list(raws)
     warnings: list[str] = []
-    shared = _shared(raws, lambda r: (r.guid or "").strip(), lambda r: (r.link, r.title))
-    for guid, positions in shared.items():
+    guids = _groups(raws, lambda r: r.guid)
+    for guid, positions in _differing(raws, guids, lambda r: (r.link, r.title)).items():
         for p in positions:
             raws[p] = replace(raws[p], guid=None)
         warnings.append(
             f"{len(positions)} entries share the guid {guid[:80]!r} but differ:"
             " they are known by their links instead"
         )
+    links = _groups(raws, lambda r: r.link)
+    if any(len(positions) > 1 for positions in links.values()):  # rare: read the guids then
+        from feedsvc.normalise import trustworthy_guid  # the workers load it anyway
 
-    def link_key(raw: RawEntry) -> str:
-        guid = (raw.guid or "").strip()
-        if guid and trustworthy_guid(guid, raw.base_url):
-            return ""  # known by its guid
-        return (raw.link or "").strip()
+        def by_link(p: int) -> bool:
+            guid = (raws[p].guid or "").strip()
+            return not (guid and trustworthy_guid(guid, raws[p].base_url))
 
-    shared = _shared(raws, link_key, lambda r: (r.title, r.content, r.summary))
-    for link, positions in shared.items():
-        for p in positions:
-            raws[p] = replace(raws[p], link_identifies=False)
-        warnings.append(
-            f"{len(positions)} entries share the link {link[:80]!r} but differ:"
-            " they are known by their text instead"
-        )
+        links = {k: [p for p in positions if by_link(p)] for k, positions in links.items()}
+        told = _differing(raws, links, lambda r: (r.title, r.content, r.summary))
+        for link, positions in told.items():
+            for p in positions:
+                raws[p] = replace(raws[p], link_identifies=False)
+            warnings.append(
+                f"{len(positions)} entries share the link {link[:80]!r} but differ:"
+                " they are known by their text instead"
+            )
     return raws, warnings
 
 
-def _shared(
-    raws: Sequence[RawEntry],
-    key: Callable[[RawEntry], str],
-    told: Callable[[RawEntry], Hashable],
+def _groups(
+    raws: Sequence[RawEntry], key: Callable[[RawEntry], str | None]
 ) -> dict[str, list[int]]:
-    """The non-empty keys that entries telling different things share, with their positions."""
+    """The positions of the entries under each non-blank value of ``key``."""
     groups: dict[str, list[int]] = defaultdict(list)
     for position, raw in enumerate(raws):
-        if value := key(raw):
+        if value := (key(raw) or "").strip():
             groups[value].append(position)
+    return groups
+
+
+def _differing(
+    raws: Sequence[RawEntry], groups: Mapping[str, list[int]], told: Callable[[RawEntry], Hashable]
+) -> dict[str, list[int]]:
+    """The groups of two or more entries that tell different things."""
     return {
         value: positions
         for value, positions in groups.items()
-        if len({told(raws[p]) for p in positions}) > 1
+        if len(positions) > 1 and len({told(raws[p]) for p in positions}) > 1
     }
 
 

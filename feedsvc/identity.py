@@ -10,9 +10,9 @@ one:
 * **Guids or links shared by different entries** (a CMS that gives every
   item the same guid; items with no guid that all link to one page): the
   store keeps one article per id, so all but the last were lost. Entries of
-  one document that share a guid but differ in link or title are known by
-  their link instead; those that share a link (and no guid) but differ in
-  title or text, by their text (``trusted_ids``). The source gets a warning.
+  one document that share a guid but not their link are known by their link
+  instead; those that share a link (and no guid) but differ in title or
+  text, by their text (``trusted_ids``). The source gets a warning.
 * **A URL that changed only its scheme** (a site moving to https changes its
   links, and a guid written relative to the feed changes with the feed's
   address, against which feedparser resolves it), **an entry known by its
@@ -42,20 +42,21 @@ from feedsvc.types import Article, EntryMemo, RawEntry, is_content_id
 def trusted_ids(raws: Sequence[RawEntry]) -> tuple[list[RawEntry], list[str]]:
     """The entries, without the guids and links that different entries share; warnings.
 
-    A guid that different entries (by link and title) share is dropped: they
-    are known by their links. A link that different entries (by title and
-    text) share, among those not known by a guid, is not their id: they are
-    known by their text. Entries that agree are one entry given twice and
-    keep their ids (the last of them is stored).
+    A guid that entries with different links share is dropped: they are
+    known by their links. A link that different entries (by title and text)
+    share, among those not known by a guid, is not their id: they are known
+    by their text. Entries of one guid and one link are versions of one
+    entry, and keep their id (the last of them is stored).
     """
     raws = list(raws)
     warnings: list[str] = []
     guids = _groups(raws, lambda r: r.guid)
-    for guid, positions in _differing(raws, guids, lambda r: (r.link, r.title)).items():
+    # one guid, one link: versions of one entry (Atom says so of one id), the last kept
+    for guid, positions in _differing(raws, guids, lambda r: (r.link or "").strip()).items():
         for p in positions:
             raws[p] = replace(raws[p], guid=None)
         warnings.append(
-            f"{len(positions)} entries share the guid {guid[:80]!r} but differ:"
+            f"{len(positions)} entries with different links share the guid {guid[:80]!r}:"
             " they are known by their links instead"
         )
     links = _groups(raws, lambda r: r.link)

@@ -125,7 +125,7 @@ def test_entries_sharing_a_guid_are_known_by_their_links() -> None:
         f"http://quay.test/news/{k}" for k in ("q1", "q2", "q3")
     ]
     (warning,) = processed.warnings
-    assert "3 entries share the guid 'story' but differ" in warning
+    assert "3 entries with different links share the guid 'story'" in warning
 
     # one of them alone with the guid next time keeps the id it has
     alone = fetched("http://quay.test/feed.xml", guided(ONE_GUID[1:2]))
@@ -209,10 +209,10 @@ def test_trusted_ids_drops_only_the_shared_ones() -> None:
         RawEntry(guid=" a ", link="http://x.test/2", title="Two"),
         RawEntry(guid="b", link="http://x.test/3", title="Three"),
         RawEntry(guid="c", link="http://x.test/4", title="Four"),
-        RawEntry(guid="c", link="http://x.test/4", title="Four"),
+        RawEntry(guid="c", link="http://x.test/4", title="Four, revised"),  # a later version
     ]
     kept, warnings = trusted_ids(raws)
     assert [r.guid for r in kept] == [None, None, "b", "c", "c"]
     assert warnings == [
-        "2 entries share the guid 'a' but differ: they are known by their links instead"
+        "2 entries with different links share the guid 'a': they are known by their links instead"
     ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import feedparser
 import pytest
+import yaml
 from lxml import html as lxml_html
 
 from feedsvc.config_types import Settings
@@ -226,6 +227,49 @@ def test_what_outlets_wrote_is_escaped_on_every_page(tmp_path: Path) -> None:
         assert html_errors(data) == []
     assert text_of(story_pages(output)[0], "//h1").startswith("Quay")
     assert all_page_problems(output) == []
+
+
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def test_bidi_overrides_in_outlet_tag_and_report_text_do_not_reverse_what_follows(
+    tmp_path: Path,
+) -> None:
+    # An unclosed RIGHT-TO-LEFT OVERRIDE in an outlet's title (from an imported
+    # OPML file, say) displayed the rest of its line backwards: "183, says
+    # Outlet \u202e: ... 183 people" read "381" in the browser.
+    outlets = []
+    for name in ("drops", "quay-post"):
+        (tmp_path / name).mkdir()
+        body = HOSTILE.replace("Forty boats", "Forty \u202eboats \u2067came")
+        (tmp_path / name / "quay.html").write_text(body, encoding="utf-8")
+        outlets.append(
+            {
+                "name": name,
+                "title": f"Outlet \u202e{name}",
+                "kind": "file",
+                "path": str(tmp_path / name),
+                "tags": ["quay"],
+            }
+        )
+    config = write_config(tmp_path, outlets)
+    document = yaml.safe_load(config.read_text())
+    document["tags"] = {"quay": {"title": "Quay \u202eside \u2066news"}}
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    Service.from_path(config, clock=lambda: NOW).run_once(force=True, workers=1)
+    output = tmp_path / "output"
+    (story,) = story_pages(output)
+    for page in (
+        output / "index.html",
+        output / "tags/quay.html",
+        output / "sources/drops.html",
+        story,
+    ):
+        text = page.read_text(encoding="utf-8")
+        assert BIDI_CONTROLS.findall(text) == [], page.name
+    assert "Outlet drops" in text_of(story, REPORTS)
+    assert "Quay side news" in text_of(output / "tags/quay.html", "//h1")
 
 
 def test_the_store_reads_what_story_pages_need_on_each_engine(store_url: str) -> None:

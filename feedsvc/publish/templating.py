@@ -4,7 +4,8 @@ Templates live in ``feedsvc/publish/templates`` (package data). The environment
 escapes every value by default (``autoescape``), fails on an undefined name
 (``StrictUndefined``) and passes every printed value through ``page_text``,
 which drops the characters HTML forbids in a document (controls, lone
-surrogates, noncharacters), so text from outlets can neither inject markup nor
+surrogates, noncharacters) and the bidirectional overrides that would reverse
+the text around them, so text from outlets can neither inject markup nor
 make a page invalid. The one style sheet is inlined in each page and allowed
 by the page's Content-Security-Policy by its hash, so pages load nothing
 else but the site's icon (one local SVG file, ``favicon``): no scripts, no
@@ -39,14 +40,19 @@ _NONCHARACTERS = "".join(
     f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
 )
 # What the HTML standard makes a parse error in a document's text: controls other
-# than whitespace (C0 and C1), lone surrogates and noncharacters.
+# than whitespace (C0 and C1), lone surrogates and noncharacters. Also the
+# bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069):
+# one left open in an outlet's or tag's title displayed the rest of the line
+# backwards ("183" read "381" in the quote after it). The marks (U+200E, U+200F)
+# stay: they change no text but their own neighbourhood.
 _PAGE_ILLEGAL = re.compile(
-    f"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef{_NONCHARACTERS}]"
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+    f"\ufdd0-\ufdef{_NONCHARACTERS}]"
 )
 
 
 def page_text(value: Any) -> Any:
-    """A printed value without the characters HTML forbids (markup of our own is left as it is)."""
+    """A printed value without forbidden characters or bidi overrides (our own markup is left)."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return _PAGE_ILLEGAL.sub("", value.replace("\x0c", " "))
     return value

@@ -85,6 +85,35 @@ def test_a_story_carries_every_tag_of_its_members(tmp_path: Path, repo_dir: Path
     assert TagOrigin("metro-pick", "rule", "'metro-daily' in source") in metro.tag_origins
 
 
+def test_a_removed_outlet_takes_its_tags_off_the_stories_it_was_in(
+    tmp_path: Path, repo_dir: Path
+) -> None:
+    # The story's tags, and the tag feeds, counted the members of a source taken
+    # out of sources.yaml: the story stayed in tags/metro-pick.* and carried the
+    # category though no outlet left in it had the tag.
+    config = sample_config(tmp_path, repo_dir / "samples", METRO_ONLY)
+    service = Service.from_path(config, clock=lambda: NOW)
+    service.run_once(force=True, workers=1)
+    story = ferry_story(service)
+    output = service.config.settings.output_dir
+    assert story_guid(story) in [e.id for e in read_feed(output / "tags/metro-pick.atom").entries]
+
+    document = yaml.safe_load(config.read_text())
+    document["sources"] = [s for s in document["sources"] if s["name"] != "metro-daily"]
+    config.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    service = Service.from_path(config, clock=lambda: NOW)
+    service.run_once(workers=1)
+
+    with service.open_store() as store:
+        (view,) = store.stories_by_id([story])
+        assert "metro-daily" not in {a.source for a in (view.representative, *view.others)}
+        assert "metro-pick" not in store.story_tags([story]).get(story, ())
+    assert read_feed(output / "tags/metro-pick.atom").entries == []
+    (entry,) = [e for e in read_feed(output / "all.atom").entries if e.id == story_guid(story)]
+    assert "metro-pick" not in {t.term for t in entry.tags}
+    assert {"coast", "wire"} <= {t.term for t in entry.tags}
+
+
 def test_changing_a_rule_retags_what_is_stored_on_the_next_run(
     tmp_path: Path, repo_dir: Path
 ) -> None:

@@ -172,6 +172,8 @@ def _has_member_tagged(tag: str) -> sa.Exists:
         article_tags.c.source == story_members.c.source,
         article_tags.c.article_id == story_members.c.article_id,
         article_tags.c.tag == tag,
+        sources.c.name == story_members.c.source,
+        sources.c.removed_at.is_(None),
     )
 
 

@@ -215,7 +215,7 @@ def counts(connection: Connection) -> dict[str, int]:
 
 
 def story_tags(connection: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """The tags of each story: every tag any of its members carries, sorted."""
+    """The tags of each story: every tag its members of configured sources carry, sorted."""
     found: dict[str, set[str]] = defaultdict(set)
     for start in range(0, len(story_ids), CHUNK):
         stmt = (
@@ -228,7 +228,11 @@ def story_tags(connection: Connection, story_ids: Sequence[str]) -> dict[str, tu
                     story_members.c.article_id == article_tags.c.article_id,
                 ),
             )
-            .where(story_members.c.story_id.in_(story_ids[start : start + CHUNK]))
+            .join(sources, sources.c.name == story_members.c.source)
+            .where(
+                story_members.c.story_id.in_(story_ids[start : start + CHUNK]),
+                sources.c.removed_at.is_(None),
+            )
         )
         for story_id, tag in connection.execute(stmt):
             found[story_id].add(tag)

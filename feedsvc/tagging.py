@@ -33,7 +33,7 @@ log = logging.getLogger("feedsvc.tagging")
 
 TAGGING_KEY = "tagging_fingerprint"
 # Bump when tagging unchanged rules would now give different tags.
-TAGGING_FORMAT = 1
+TAGGING_FORMAT = 2  # 2: terms in scripts without spaces match inside their text
 CHUNK = 500
 
 

@@ -6,7 +6,8 @@ that the article satisfies; and a category of the article's own feed that
 names a tag by its slug, title or an alias. Rules are evaluated on folded text
 (Unicode compatibility decomposition, accents dropped, case folded, dashes and
 quotes unified), so terms match case- and accent-insensitively, on word
-boundaries, a space in a phrase standing for any run of white space. Without a
+boundaries (none is needed at an edge in a script written without spaces, such as
+Chinese or Thai), a space in a phrase standing for any run of white space. Without a
 field, a term is looked for in the title, the text and the dateline place;
 ``re:`` terms are regular expressions matched case-insensitively against the
 text as written. ``language`` and ``source`` conditions compare whole values
@@ -54,6 +55,16 @@ _DASHES = dict.fromkeys(
 )
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\uff07"), "'")
 _SEPARATORS = re.compile(r"[\s_-]+")
+# Scripts written without spaces between words (Thai, Lao, Myanmar, Khmer, the Han
+# ideographs, kana, Bopomofo): the edge of a word there is no word boundary, so a
+# term is not held to one on a side where it, or the text next to it, is in them.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029"
+    "\u3031-\u3035\u3040-\u30ff\u3100-\u312f\u31a0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\U00020000-\U0003134f"
+)
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+_SPACED_WORD_CHAR = f"[^\\W{_UNSPACED}]"
 
 
 def fold(text: str) -> str:
@@ -72,8 +83,13 @@ def term_pattern(term: Term) -> re.Pattern[str]:
     """The compiled pattern of one term (raises ``re.error`` for a bad regular expression)."""
     if term.regex:
         return re.compile(term.text, re.IGNORECASE)
-    words = [re.escape(word) for word in fold(term.text).split()]
-    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
+    words = fold(term.text).split()
+    body = r"\s+".join(re.escape(word) for word in words)
+    if not words:
+        return re.compile(r"(?<!\w)(?!\w)")
+    before = "" if _UNSPACED_CHAR.match(words[0][0]) else f"(?<!{_SPACED_WORD_CHAR})"
+    after = "" if _UNSPACED_CHAR.match(words[-1][-1]) else f"(?!{_SPACED_WORD_CHAR})"
+    return re.compile(before + body + after)
 
 
 # --------------------------------------------------------------------------- the article's fields

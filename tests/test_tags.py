@@ -63,6 +63,9 @@ tags:
     match:
       any: [summit, talks]
       none: [tennis, "peace of mind"]
+  unspaced:
+    title: Words of scripts written without spaces
+    match: [東京, 京都, ミャンマー, พม่า, Nara, ferry]
 sources:
   - {name: gazette, title: Harbour Gazette, kind: feed, url: 'https://g.test/rss', tags: [N. Korea]}
   - {name: wire, title: Valley Wire, kind: feed, url: 'https://w.test/rss'}
@@ -146,6 +149,14 @@ RULES = [
     ("peace", article("Summit in Nara"), True),
     ("peace", article("Summit of the tennis season"), False),
     ("peace", article("Talks", "Yoga for peace of mind."), False),
+    # scripts written without spaces between words: a word's edge there is no boundary
+    ("unspaced", article("首相は東京で会談した"), True),
+    ("unspaced", article("京都市で会議"), True),
+    ("unspaced", article("ミャンマーの選挙"), True),
+    ("unspaced", article("ข่าวพม่าวันนี้"), True),
+    ("unspaced", article("奈良県のNara市で首脳会談"), True),  # a Latin word between kanji
+    ("unspaced", article("Naraka and ferryman"), False),  # Latin words keep their boundaries
+    ("unspaced", article("東の京"), False),
 ]
 
 

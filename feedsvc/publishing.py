@@ -167,12 +167,13 @@ def publish_changes(
 def touched_feeds(
     listings: Sequence[FeedListing], marks: PublishMarks, store: Store
 ) -> list[FeedListing]:
-    """The feeds that the marked sources and stories appear in.
+    """The feeds that the marked sources and stories appear in, and the marked tags'.
 
     A source whose article is in a marked story counts too: its page shows
     that story's outlet count and links its page, which may just have appeared.
+    A marked tag is one an article gained or lost: a story may have left its feed.
     """
-    tags = store.tags_of_stories(marks.stories) if marks.stories else set()
+    tags = {*marks.tags, *(store.tags_of_stories(marks.stories) if marks.stories else ())}
     sources = {*marks.sources, *(store.sources_of_stories(marks.stories) if marks.stories else ())}
 
     def touched(listing: FeedListing) -> bool:

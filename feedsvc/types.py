@@ -374,16 +374,17 @@ class PublishResult:
 
 @dataclass(frozen=True, slots=True)
 class PublishMarks:
-    """What changed since the last publish: sources and stories marked, up to mark ``upto``."""
+    """What changed since the last publish: sources, stories and tags marked, up to ``upto``."""
 
     upto: int = 0
     sources: frozenset[str] = frozenset()
     stories: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
         """Whether nothing changed."""
-        return not (self.sources or self.stories)
+        return not (self.sources or self.stories or self.tags)
 
 
 # --------------------------------------------------------------------------- run

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import yaml
 
 from feedsvc import publishing
 from feedsvc.config_types import SourceConfig
@@ -174,6 +175,42 @@ def test_a_changed_source_rerenders_its_feeds_only(setup: tuple[Service, Loopbac
     ]
     assert titles == [BAKERY[1], TRAMS[1]]
     assert len(feedparser.parse((output / "all.rss").read_bytes()).entries) == 3
+
+
+def test_an_article_that_loses_a_tag_leaves_that_tags_feed(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    # An updated article that no longer matched a rule kept its story in the
+    # tag's feed and page: the publish rendered the tags the story has now,
+    # not the ones it lost.
+    loopback_server.route("/coast.xml", body=rss(GULLS))
+    config = write_config(tmp_path, [feed_source("coast", loopback_server.url("/coast.xml"))])
+    document = yaml.safe_load(config.read_text())
+    document["tags"] = {
+        "birds": {"title": "Birds", "match": ["gull", "gulls"]},
+        "roofs": {"title": "Roofs", "match": ["roof", "roofs"]},
+        "boats": {"title": "Boats", "match": ["boat", "boats"]},
+    }
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    service = Service.from_path(config, clock=lambda: NOW)
+    output = first_run(service)
+
+    def titles(path: str) -> list[str]:
+        return [e.title for e in feedparser.parse((output / path).read_bytes()).entries]
+
+    assert titles("tags/birds.atom") == titles("tags/roofs.atom") == [GULLS[1]]
+    assert titles("tags/boats.atom") == []
+    boats = (GULLS[0], "Boats return to the lighthouse roof", "Keepers counted forty boats.")
+    loopback_server.route("/coast.xml", body=rss(boats))
+
+    result = service.run_once(force=True, workers=1)
+    assert result.published is not None
+    assert titles("tags/birds.atom") == []
+    assert titles("tags/roofs.atom") == titles("tags/boats.atom") == [boats[1]]
+    assert "lighthouse" not in text_of(output / "tags/birds.html", "//main")
+    assert set(feed_files("tags/birds", "tags/boats", "tags/roofs")) <= set(
+        result.published.written
+    )
 
 
 def test_a_story_gets_its_page_when_a_second_outlet_reports_it(

@@ -5,8 +5,9 @@ owns; none commits or translates exceptions (the ``Store`` does). A batch costs
 a fixed handful of statements whatever its size: one SELECT per chunk of keys
 to find what is stored, then one executemany per kind of write.
 
-New and changed articles mark their source (and changed ones their stories)
-for the next publish, in the same transaction (see ``publishing``).
+New and changed articles mark their source (and changed ones their stories,
+and the tags they gained or lost) for the next publish, in the same
+transaction (see ``publishing``).
 
 The store keeps an article's tags as a set: they come back sorted and without
 duplicates, and an article whose tags differ only in order is unchanged.
@@ -63,6 +64,7 @@ def upsert(
     new: list[Article] = []
     changed: list[Article] = []
     unchanged: list[Article] = []
+    retagged: set[str] = set()
     for article in incoming.values():
         old = stored.get(article.id)
         if old is None:
@@ -70,6 +72,7 @@ def upsert(
             continue
         merged = _keep_estimated_date(article, old)
         (unchanged if merged == old else changed).append(merged)
+        retagged.update(set(old.tags) ^ set(merged.tags))
     _insert(connection, new, seen_at)
     _update(connection, changed, seen_at)
     _touch(connection, unchanged, seen_at)
@@ -78,6 +81,8 @@ def upsert(
         publishing.mark(connection, "source", [source])
     if changed:
         publishing.mark_stories_of(connection, source, [a.id for a in changed])
+    if retagged:  # a tag an article lost: its feed still lists the article's story
+        publishing.mark_tags(connection, retagged)
     return UpsertResult(new=len(new), updated=len(changed), unchanged=len(unchanged) + touched)
 
 

@@ -1,6 +1,7 @@
 """SQL for incremental publishing: marks of what changed since the last publish.
 
-A mark names a source whose articles changed or a story whose shape changed;
+A mark names a source whose articles changed, a story whose shape changed or a
+tag that an article gained or lost;
 marks are written in the same transaction as the change, so a change and its
 mark are stored together or not at all. The publisher reads the marks up to
 the highest ``seq`` it saw, renders what they name, then deletes exactly those:
@@ -21,6 +22,7 @@ from feedsvc.store.schema import article_tags, publish_marks, story_members
 from feedsvc.types import PublishMarks
 
 CHUNK = 500
+TAG_MARK = "tag:"
 _INSERT = sa.insert(publish_marks)
 
 
@@ -28,6 +30,15 @@ def mark(connection: Connection, kind: str, keys: Iterable[str]) -> None:
     """Record that the sources (``kind="source"``) or stories (``"story"``) ``keys`` changed."""
     rows = [(key,) for key in sorted(set(keys))]
     execute_many(connection, _INSERT, ("key",), rows, {"kind": kind})
+
+
+def mark_tags(connection: Connection, tags: Iterable[str]) -> None:
+    """Record that stories came into or left the feeds of these tags.
+
+    Stored as source marks keyed ``tag:<slug>`` (a source name holds no ":"),
+    which r0004's table takes as they are.
+    """
+    mark(connection, "source", (TAG_MARK + tag for tag in tags))
 
 
 def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[str]) -> None:
@@ -47,10 +58,13 @@ def pending(connection: Connection) -> PublishMarks:
     rows = list(connection.execute(sa.select(publish_marks)))
     if not rows:
         return PublishMarks()
+    sources = {row.key for row in rows if row.kind == "source"}
+    tags = {key for key in sources if key.startswith(TAG_MARK)}
     return PublishMarks(
         upto=max(row.seq for row in rows),
-        sources=frozenset(row.key for row in rows if row.kind == "source"),
+        sources=frozenset(sources - tags),
         stories=frozenset(row.key for row in rows if row.kind == "story"),
+        tags=frozenset(key.removeprefix(TAG_MARK) for key in tags),
     )
 
 

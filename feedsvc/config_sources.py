@@ -107,7 +107,7 @@ def _tags(r: NodeReader, f: dict[str, Node], key: str, declared: bool) -> tuple[
             continue
         where = next((i for i in items if is_text(i) and i.value == tag), node)
         index = items.index(where) if where in items else 0
-        message = "expected a tag of lower-case letters, digits, '-' or '_'"
+        message = "expected a tag of 1-64 lower-case letters, digits, '-' or '_'"
         r.problem(
             where,
             f"{key}.tags[{index}]",

@@ -33,7 +33,7 @@ from feedsvc.configspec import Key, ListOf, Raw, Schema, Section, Text
 from feedsvc.tags import REGEX_PREFIX, TAG_FIELDS, fold, name_key, term_pattern
 from feedsvc.yamlnodes import NodeReader, child, describe, is_null, is_text, unknown_name
 
-TAG_PATTERN = "[a-z0-9][a-z0-9_-]*"
+TAG_PATTERN = "[a-z0-9][a-z0-9_-]{0,63}"  # a file name, tags/<slug>.rss: bounded as source names
 GROUPS = ("all", "any", "none")
 CONDITION_KEYS = (*GROUPS, *TAG_FIELDS)
 CONDITION_REF = {"$ref": "#/$defs/condition"}
@@ -72,7 +72,7 @@ def _tag(r: NodeReader, key_node: ScalarNode, node: Node) -> TagConfig | None:
     slug = str(key_node.value)
     key = f"tags.{slug}"
     if not re.fullmatch(TAG_PATTERN, slug):
-        message = "expected a tag slug of lower-case letters, digits, '-' or '_'"
+        message = "expected a tag slug of 1-64 lower-case letters, digits, '-' or '_'"
         r.problem(key_node, key, f"{message}, starting with a letter or digit, got {slug!r}")
         return None
     fields = TAG.fields(r, node, key)

@@ -220,6 +220,9 @@ BAD_RULES = [
     ("tags:\n  x:\n    match:\n      any: []\n", 4, "tags.x.match.any", "got none"),
     ("tags:\n  x:\n    match:\n      title: {text: a}\n", 4, "tags.x.match.title.text", "inside"),
     ("tags:\n  X-Y:\n    title: t\n", 2, "tags.X-Y", "expected a tag slug"),
+    # the slug is a file name (tags/<slug>.rss): one too long for the file system
+    # passed the check and failed every publish
+    (f"tags:\n  {'k' * 65}:\n    title: t\n", 2, f"tags.{'k' * 65}", "of 1-64 lower-case"),
     ("tags:\n  x:\n    colour: red\n", 3, "tags.x.colour", "unknown key 'colour'"),
     (
         "tags:\n  x:\n    aliases: [y]\n  y: {}\n",
@@ -272,6 +275,15 @@ def test_without_a_vocabulary_source_tags_make_it(tmp_path: Path) -> None:
     config = parse_config(text, tmp_path / "sources.yaml")
     assert [(t.slug, t.title) for t in config.tags.tags] == [("city", "city"), ("coast", "coast")]
     assert not config.tags.declared
+
+
+def test_a_source_tag_too_long_for_a_file_name_is_an_error(tmp_path: Path) -> None:
+    long = "k" * 65
+    text = f"sources:\n  - {{name: w, kind: feed, url: 'https://w.test/', tags: [ok, {long}]}}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, tmp_path / "sources.yaml")
+    assert "sources[0].tags[1]" in str(caught.value) and "1-64" in str(caught.value)
+    parse_config(text.replace(long, "k" * 64), tmp_path / "sources.yaml")
 
 
 def test_categories_setting(tmp_path: Path) -> None:

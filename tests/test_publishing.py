@@ -253,6 +253,27 @@ def test_publish_after_an_outlet_leaves_the_configuration_keeps_its_stories(
     assert "sources/city.atom" not in files(output)
 
 
+def test_the_stories_of_a_removed_outlet_leave_room_in_the_feeds(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    # The newest feed_size stories were read before those left with no configured
+    # outlet were dropped: with the city taken out, its stories took the places
+    # and all.* and the front page showed none of the coast's older one.
+    loopback_server.route("/coast.xml", body=rss(GULLS).replace(b"10:00:00", b"08:00:00"))
+    loopback_server.route("/city.xml", body=rss(TRAMS, BAKERY))
+    coast = feed_source("coast", loopback_server.url("/coast.xml"), tags=["nature"])
+    city = feed_source("city", loopback_server.url("/city.xml"), tags=["nature"])
+    write_config(tmp_path, [coast, city], feed_size=2)
+    output = first_run(Service.from_path(tmp_path / "sources.yaml", clock=lambda: NOW))
+    assert [e.title for e in atom_entries(output / "all.atom")] == [BAKERY[1], TRAMS[1]]
+
+    write_config(tmp_path, [coast], feed_size=2)
+    Service.from_path(tmp_path / "sources.yaml", clock=lambda: NOW).run_once(workers=1)
+    assert [e.title for e in atom_entries(output / "all.atom")] == [GULLS[1]]
+    assert [e.title for e in atom_entries(output / "tags/nature.atom")] == [GULLS[1]]
+    assert GULLS[1] in text_of(output / "index.html", '//*[@id="stories"]')
+
+
 def compare_links(entry: feedparser.FeedParserDict) -> list[str]:
     """The entry's links to its story's page."""
     return [ln.href for ln in entry.links if ln.get("title") == "Compare coverage"]

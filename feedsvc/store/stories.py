@@ -41,8 +41,9 @@ def recent(
     of the story; otherwise every member.
     """
     stmt = sa.select(stories).order_by(stories.c.published.desc(), stories.c.id).limit(limit)
-    if tag is not None:
-        stmt = stmt.where(_has_member_tagged(tag))
+    # Only stories with a member of a configured source, chosen before the limit:
+    # those of removed outlets alone would take places and then be dropped.
+    stmt = stmt.where(_has_member_tagged(tag) if tag is not None else _has_configured_member())
     rows = list(connection.execute(stmt))
     ids = [row.id for row in rows]
     shapes = _shapes(connection, ids)
@@ -164,6 +165,14 @@ def _articles_by_key(connection: Connection, keys: set[Key]) -> dict[Key, Articl
             for article in with_tags(connection, list(connection.execute(stmt))):
                 found[(article.source, article.id)] = article
     return found
+
+
+def _has_configured_member() -> sa.Exists:
+    return sa.exists().where(
+        story_members.c.story_id == stories.c.id,
+        sources.c.name == story_members.c.source,
+        sources.c.removed_at.is_(None),
+    )
 
 
 def _has_member_tagged(tag: str) -> sa.Exists:

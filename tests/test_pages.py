@@ -272,6 +272,20 @@ def test_bidi_overrides_in_outlet_tag_and_report_text_do_not_reverse_what_follow
     assert "Quay side news" in text_of(output / "tags/quay.html", "//h1")
 
 
+def test_without_tags_every_page_links_only_what_exists(tmp_path: Path) -> None:
+    # Every page's "Tags" link led to index.html#tags, a section the front page
+    # left out when there were no tags.
+    outlets = []
+    for name in ("drops", "quay-post"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "quay.html").write_text(HOSTILE, encoding="utf-8")
+        outlets.append({"name": name, "kind": "file", "path": str(tmp_path / name)})
+    output = run(tmp_path, outlets)
+    assert len(story_pages(output)) == 1 and not (output / "tags").exists()
+    assert all_page_problems(output) == []
+    assert "No tags" in text_of(output / "index.html", '//*[@id="tags"]')
+
+
 def test_the_store_reads_what_story_pages_need_on_each_engine(store_url: str) -> None:
     with Store.open(store_url) as store:
         seed_articles(store)

@@ -99,14 +99,20 @@ class RuleCount:
 
 
 def rule_counts(config: Config, store: Store) -> tuple[list[RuleCount], int]:
-    """For each tag with a rule: the stored articles it would match (a dry run), and the total."""
+    """For each tag with a rule: the stored articles it would match (a dry run), and the total.
+
+    Only articles of configured sources count, as in the tag counts beside them:
+    those of a source taken out of the file are in no feed, whatever they match.
+    """
     tagger = tagger_for(config.tags)
     sources = {s.name: s for s in config.sources}
     matched: Counter[str] = Counter()
     total = 0
     for chunk in stored_articles(store):
-        total += len(chunk)
         for article in chunk:
+            if article.source not in sources:
+                continue
+            total += 1
             origins = tagger.origins(article, sources.get(article.source))
             matched.update({o.tag for o in origins if o.kind == "rule"})
     tagged = store.tag_counts()

@@ -209,6 +209,25 @@ def test_check_rules_and_tags_commands(
     assert "story tags (every tag of any member): coast, metro-pick, wire" in out
 
 
+def test_check_rules_counts_only_the_articles_of_configured_sources(
+    tmp_path: Path, repo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The dry run counted the stored articles of a source taken out of
+    # sources.yaml, which no rule tags any more: "would match 4, tagged now 0".
+    config = sample_config(tmp_path, repo_dir / "samples", METRO_ONLY)
+    Service.from_path(config, clock=lambda: NOW).run_once(force=True, workers=1)
+    document = yaml.safe_load(config.read_text())
+    document["sources"] = [s for s in document["sources"] if s["name"] != "metro-daily"]
+    config.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    Service.from_path(config, clock=lambda: NOW).run_once(workers=1)
+    capsys.readouterr()
+
+    assert main(["-q", "--config", str(config), "check", "--rules"]) == EXIT_OK
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("metro-pick"))
+    assert row.split()[1:3] == ["0", "0"]
+
+
 def test_migration_keeps_stored_tags_as_coming_from_their_source(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     url = f"sqlite:///{path}"

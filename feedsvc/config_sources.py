@@ -33,7 +33,7 @@ PATH = {"type": "string", "minLength": 1}
 SOURCE = Section(
     (
         Key("name", Slug(NAME_PATTERN, "a name of 1-64"), "Unique id of the source", required=True),
-        Key("title", Text(nonempty=True, what="a title"), "Outlet name shown in feeds"),
+        Key("title", Text(nonempty=True, what="a title", shown=True), "Outlet name shown in feeds"),
         Key("kind", Choice(tuple(KINDS)), "feed, page or file", required=True),
         Key("url", Raw(HTTP_URL | {"pattern": "^([Hh][Tt][Tt][Pp][Ss]?|file)://"}), "Its URL"),
         Key("path", Raw(PATH), "A local file or folder"),

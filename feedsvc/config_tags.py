@@ -43,8 +43,10 @@ CONDITION_REF = {"$ref": "#/$defs/condition"}
 MAX_RULE_DEPTH = 50
 MAX_RULE_NODES = 10_000
 
-TAG_TITLE: Key[str] = Key("title", Text(nonempty=True, what="a title"), "Title of the tag's feeds")
-TAG_DESCRIPTION: Key[str] = Key("description", Text(), "Description of the tag's feeds")
+TAG_TITLE: Key[str] = Key(
+    "title", Text(nonempty=True, what="a title", shown=True), "Title of the tag's feeds"
+)
+TAG_DESCRIPTION: Key[str] = Key("description", Text(shown=True), "Description of the tag's feeds")
 TAG_ALIASES: Key[tuple[str, ...]] = Key(
     "aliases",
     ListOf(Text(nonempty=True, what="an alias"), "a list of other names"),

@@ -49,12 +49,22 @@ class Value(Generic[T]):
         raise NotImplementedError
 
 
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 @dataclass(frozen=True, slots=True)
 class Text(Value[str]):
-    """A string; ``nonempty`` refuses blank ones."""
+    """A string; ``nonempty`` refuses blank ones; ``shown`` drops bidirectional overrides.
+
+    A ``shown`` string is displayed by readers beside other text (an outlet's
+    or a tag's title): the bidirectional embeddings, overrides and isolates in
+    it (U+202A-U+202E, U+2066-U+2069; an unclosed one displays what follows it
+    backwards) are dropped, as from articles' titles.
+    """
 
     nonempty: bool = False
     what: str = "a value"
+    shown: bool = False
 
     def read(self, r: NodeReader, node: Node, key: str) -> str | None:
         """The string, or None."""
@@ -62,6 +72,8 @@ class Text(Value[str]):
             r.text(node, key, "")
             return None
         value = str(node.value)
+        if self.shown:
+            value = _BIDI_CONTROLS.sub("", value)
         if self.nonempty and not value.strip():
             r.problem(node, key, f"expected {self.what}, got an empty string")
             return None

@@ -615,3 +615,37 @@ def test_unknown_representative_rule_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert "settings.stories.representative: expected one of: earliest" in str(caught.value)
+
+
+def test_titles_shown_to_readers_lose_bidirectional_overrides(tmp_path: Path) -> None:
+    # an unclosed U+202E in an outlet's title (say, from an imported OPML file)
+    # displayed the rest of a reader's line backwards
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            sources:
+              - name: gazette
+                title: "Harbour \\u202eGazette"
+                url: https://gazette.example/rss
+                kind: feed
+                tags: [ports]
+            tags:
+              ports:
+                title: "Ports \\u2067and\\u2069 harbours"
+                description: "Ships \\u202bcoming\\u202c in"
+            """,
+        )
+    )
+    assert config.sources[0].title == "Harbour Gazette"
+    (tag,) = config.tags.tags
+    assert (tag.title, tag.description) == ("Ports and harbours", "Ships coming in")
+
+
+def test_a_title_of_overrides_alone_is_empty(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        'sources:\n  - {name: a, title: "\\u202e", url: "https://a.example/", kind: feed}\n',
+    )
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.title.*empty"):
+        load_config(path)

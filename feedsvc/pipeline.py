@@ -348,6 +348,8 @@ class Cycle:
         return replace(intent, error=error)
 
     def _intent(self, job: _Job, status: FetchStatus, http_status: int | None) -> FetchIntent:
+        if job.source.path is not None:
+            http_status = None  # read from a local file: no HTTP answered it (200 is made up)
         failures = job.failures + 1 if status == "error" else 0
         return FetchIntent(
             source=job.source.name,

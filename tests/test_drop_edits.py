@@ -200,3 +200,16 @@ def test_a_changed_source_reads_every_drop_again(tmp_path: Path, extracted: list
     assert sorted(extracted) == ["port.txt", "rates.txt"]
     with Store.open(service.config.settings.database_url) as store:
         assert {a.tags for a in store.recent_articles(10)} == {("economy",)}
+
+
+def test_a_failing_folder_names_no_http_status(tmp_path: Path) -> None:
+    # a local read is answered by no server: the directory said "error (HTTP 200)"
+    clock = [T0]
+    service, folder = drops_service(tmp_path, clock)
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    assert run(service, clock).status == "error"
+    with Store.open(service.config.settings.database_url) as store:
+        (state,) = store.source_states()
+    assert state.http_status is None
+    page = (service.config.settings.output_dir / "sources.html").read_text(encoding="utf-8")
+    assert "no paragraph of prose found" in page and "HTTP" not in page

@@ -122,14 +122,32 @@ class Worker:
             log.info("worker started worker=%s once=%s", self.id, self._options.once)
             try:
                 self._loop(store, pool, role)
-            finally:
-                released = store.release_leases(self.id)
-                store.report_worker(self.id, self._clock(), stopped=True)
-                role.release()
-                log.info("worker stopped worker=%s released=%d", self.id, released)
+            except BaseException:
+                self._wind_down(store, role, failing=True)
+                raise
+            self._wind_down(store, role, failing=False)
         return WorkerResult(
             self.id, tuple(self._results), len(self._published), tuple(self._published)
         )
+
+    def _wind_down(self, store: Store, role: RoleLock, *, failing: bool) -> None:
+        """Give back the leases and the role, and mark this worker stopped.
+
+        When the loop is ``failing`` (most often: the database went away), a
+        failure here is logged and the loop's own error goes on up, so the
+        operator is told what failed first, not that the cleanup failed too.
+        """
+        released = 0
+        try:
+            released = store.release_leases(self.id)
+            store.report_worker(self.id, self._clock(), stopped=True)
+        except StoreError as exc:
+            if not failing:
+                raise
+            log.warning("worker=%s not marked stopped: %s", self.id, exc)
+        finally:
+            role.release()
+        log.info("worker stopped worker=%s released=%d", self.id, released)
 
     def _loop(self, store: Store, pool: Executor, role: RoleLock) -> None:
         started = self._clock()

@@ -1,0 +1,78 @@
+"""``feedsvc worker`` when its PostgreSQL server goes away: a real cluster of the test's own,
+stopped under a real worker process, and what the operator is then told."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feedsvc.cli import EXIT_IO
+from feedsvc.store import Store
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
+from tests.support.postgres import Cluster, start_cluster
+from tests.test_worker import rss
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster this test alone uses, so that it may stop it."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {exc}")
+        pytest.skip(f"no PostgreSQL: {exc}")
+    try:
+        yield cluster
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # the test may have stopped it
+            cluster.stop()
+        shutil.rmtree(cluster.directory, ignore_errors=True)
+
+
+def wait_for_worker(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.communicate()
+        with Store.open(url) as store:
+            if any(w.alive for w in store.worker_states(datetime.now(UTC))):
+                return
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_a_worker_whose_database_goes_away_exits_saying_what_failed_first(
+    own_cluster: Cluster, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """The failure that ended the loop is reported, not the cleanup's failure after it."""
+    loopback_server.route("/a.xml", body=rss("a", 2))
+    url = own_cluster.url("postgres")
+    config = write_config(
+        tmp_path, [feed_source("a", loopback_server.url("/a.xml"))], database_url=url
+    )
+    command = [sys.executable, "-m", "feedsvc", "--config", str(config), "worker"]
+    command += ["--poll", "1s", "--workers", "1", "--no-publish"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_worker(url, process)
+        own_cluster.stop()
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_IO, err
+    said = [line for line in err.splitlines() if line.startswith("feedsvc: ")]
+    assert len(said) == 1, err
+    assert "releasing leases" not in said[0], err  # the cleanup, not the cause
+    assert "failed" in said[0] and "worker=" in said[0], err

@@ -76,3 +76,43 @@ def test_a_worker_whose_database_goes_away_exits_saying_what_failed_first(
     assert len(said) == 1, err
     assert "releasing leases" not in said[0], err  # the cleanup, not the cause
     assert "failed" in said[0] and "worker=" in said[0], err
+
+
+def publishers(url: str) -> list[str]:
+    with Store.open(url) as store:
+        return [w.id for w in store.worker_states(datetime.now(UTC)) if w.alive and w.publisher]
+
+
+def test_status_names_one_publisher_after_the_role_passed_from_a_killed_worker(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """kill -9 leaves its row claiming the role; the heir's taking it makes that claim false."""
+    loopback_server.route("/a.xml", body=rss("a", 2))
+    config = write_config(
+        tmp_path, [feed_source("a", loopback_server.url("/a.xml"))], database_url=store_url
+    )
+    command = [sys.executable, "-m", "feedsvc", "-q", "--config", str(config), "worker"]
+    command += ["--poll", "1s", "--workers", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while not publishers(store_url):
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.1)
+        (killed,) = publishers(store_url)
+        first.kill()
+        first.wait(timeout=30)
+        second = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        while not set(publishers(store_url)) - {killed}:
+            assert second.poll() is None and time.monotonic() < deadline, second.communicate()
+            time.sleep(0.1)
+        named = publishers(store_url)
+        assert len(named) == 1 and killed not in named, named
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.terminate()
+                process.communicate(timeout=60)

@@ -126,7 +126,12 @@ def report(
     publisher: bool | None = None,
     stopped: bool = False,
 ) -> None:
-    """Record that ``worker`` is alive at ``now`` and add what it did since its last report."""
+    """Record that ``worker`` is alive at ``now`` and add what it did since its last report.
+
+    The publisher role is one process's at a time: a worker reporting that it
+    took it also clears the claim of any other row (one killed while holding
+    it never said it let go), so ``status`` names one publisher.
+    """
     values: dict[str, Any] = {
         "seen_at": now,
         "fetches": workers.c.fetches + fetches,
@@ -137,6 +142,9 @@ def report(
     if stopped:
         values["stopped_at"] = now
         values["publisher"] = False
+    if publisher:
+        others = sa.and_(workers.c.id != worker, workers.c.publisher.is_(True))
+        connection.execute(sa.update(workers).where(others).values(publisher=False))
     connection.execute(sa.update(workers).where(workers.c.id == worker).values(values))
 
 

@@ -44,6 +44,17 @@ def config(tmp_path: Path, loopback_server: LoopbackServer) -> Path:
     return path
 
 
+@pytest.fixture
+def fetched_now(tmp_path: Path, loopback_server: LoopbackServer) -> Path:
+    """As ``config``, fetched at the real time: a command in a fresh process reads the real
+    clock, and state fetched at ``NOW`` (years ahead) is what a clock stepped back leaves."""
+    loopback_server.route("/kelp.xml", body=FEED)
+    source = feed_source("kelp", loopback_server.url("/kelp.xml"), interval="1h")
+    path = write_config(tmp_path, [source])
+    Service.from_path(path).run_once(workers=1)
+    return path
+
+
 def at(config: Path, moment: datetime) -> Service:
     return Service.from_path(config, clock=lambda: moment)
 
@@ -155,7 +166,8 @@ def test_sqlite_path_of_urls(tmp_path: Path) -> None:
     assert sqlite_path("postgresql://x/y") is None
 
 
-def test_a_run_with_nothing_due_loads_no_database_or_parser_library(config: Path) -> None:
+def test_a_run_with_nothing_due_loads_no_database_or_parser_library(fetched_now: Path) -> None:
+    config = fetched_now
     script = (
         "import sys; from feedsvc.cli import main; code = main(['-q', '--config', sys.argv[1],"
         " 'run', '--timings']);"
@@ -188,7 +200,8 @@ def cli_run(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_idle_run_after_a_full_one_does_not_even_parse_the_config(config: Path) -> None:
+def test_an_idle_run_after_a_full_one_does_not_even_parse_the_config(fetched_now: Path) -> None:
+    config = fetched_now
     first = cli_run(config)  # no ticket yet: parses the config, keeps its ticket, finds it idle
     assert first.returncode == 0, first.stderr
     assert "nothing due" in first.stdout and "'feedsvc.config'" in first.stdout

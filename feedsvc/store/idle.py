@@ -22,7 +22,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -34,6 +34,9 @@ log = logging.getLogger("feedsvc.store.idle")
 # The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
 HEAD_REVISION = "r0008"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# A source last fetched more than this after "now" was fetched while the clock ran
+# ahead; it is due at once rather than parked until the clock catches up.
+CLOCK_STEP_SLACK = timedelta(minutes=5)
 # The service_state key of the digest of the live sources, written by each sync.
 SOURCES_DIGEST_KEY = "sources_digest"
 
@@ -90,8 +93,11 @@ def _idle(
         return False
     due = connection.execute(
         "SELECT 1 FROM sources WHERE removed_at IS NULL AND enabled = 1 AND disabled_at IS NULL"
-        " AND (next_fetch_after IS NULL OR next_fetch_after <= ?) LIMIT 1",
-        (now.astimezone(UTC).strftime(STORED_TIME),),
+        " AND (next_fetch_after IS NULL OR next_fetch_after <= ? OR last_fetch > ?) LIMIT 1",
+        (
+            now.astimezone(UTC).strftime(STORED_TIME),
+            (now + CLOCK_STEP_SLACK).astimezone(UTC).strftime(STORED_TIME),
+        ),
     ).fetchone()
     if due is not None or connection.execute("SELECT 1 FROM publish_marks LIMIT 1").fetchone():
         return False

@@ -29,7 +29,7 @@ from feedsvc.errors import StoreError
 from feedsvc.store import articles as article_sql
 from feedsvc.store import state as state_sql
 from feedsvc.store.engine import serialise
-from feedsvc.store.idle import SOURCES_DIGEST_KEY, sources_digest
+from feedsvc.store.idle import CLOCK_STEP_SLACK, SOURCES_DIGEST_KEY, sources_digest
 from feedsvc.store.schema import SOURCE_COLUMNS, articles, sources
 from feedsvc.types import EntryMemo, FetchIntent, FetchStatus, RedirectState, SourceState
 
@@ -214,12 +214,21 @@ def _encoded(memo: EntryMemo) -> list[str | None]:
 
 
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:
-    """Enabled, configured, not disabled, and never fetched or due at ``now``."""
+    """Enabled, configured, not disabled, and never fetched or due at ``now``.
+
+    A source last fetched after ``now`` (beyond a little slack) was fetched
+    while the clock ran ahead, and is due: its next fetch, planned from that
+    wrong time, would otherwise wait until the clock caught up.
+    """
     return sa.and_(
         sources.c.removed_at.is_(None),
         sources.c.enabled.is_(True),
         sources.c.disabled_at.is_(None),
-        sa.or_(sources.c.next_fetch_after.is_(None), sources.c.next_fetch_after <= now),
+        sa.or_(
+            sources.c.next_fetch_after.is_(None),
+            sources.c.next_fetch_after <= now,
+            sources.c.last_fetch > now + CLOCK_STEP_SLACK,
+        ),
     )
 
 

@@ -130,7 +130,7 @@ def publish_changes(
     )
     health_only = not full and marks.empty
     if health_only and not directory:
-        log.info("published nothing: nothing changed")
+        log.debug("published nothing: nothing changed")
         return PublishResult()
     # The rendering modules (feedgen, lxml) load only when something is rendered,
     # and only in the workers when there are workers.

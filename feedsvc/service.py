@@ -225,7 +225,7 @@ class Service:
         with times.measure("stories"):
             assigned = self._assign_stories(store, pool)
         if assigned is None:
-            log.info("stories: no article waits for one")
+            log.debug("stories: no article waits for one")
         else:
             log.info(
                 "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s replayed=%d",

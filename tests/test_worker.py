@@ -245,3 +245,31 @@ def test_status_shows_workers_lag_and_throughput(
     assert data["due"] == 0 and data["fetched_recently"] == 4
     (listed,) = data["workers"]
     assert listed["fetches"] == 4 and listed["articles"] == 8 and not listed["alive"]
+
+
+def test_an_idle_worker_logs_nothing_on_each_poll(
+    tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """A publisher with nothing to do says so in its log once, not every --poll (at INFO)."""
+    config = write_config(tmp_path, serve_feeds(loopback_server, 2))
+    command = [sys.executable, "-m", "feedsvc", "--config", str(config), "worker"]
+    process = subprocess.Popen(
+        [*command, "--poll", "1s", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "output" / "index.html").is_file():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(6)  # six polls with nothing due and nothing new
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == EXIT_OK, err
+    lines = err.splitlines()
+    published = max(n for n, line in enumerate(lines) if "feedsvc.publish published" in line)
+    idle = [line for line in lines[published + 1 :] if "feedsvc.worker worker stop" not in line]
+    assert len(idle) <= 2, "\n".join(idle)

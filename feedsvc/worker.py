@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from feedsvc.errors import StoreError
 from feedsvc.pipeline import Cycle
+from feedsvc.store.leases import STALE_AFTER
 from feedsvc.timing import StageTimes
 from feedsvc.types import PublishResult, SourceResult, SourceState
 from feedsvc.waiting import wait_for
@@ -199,14 +200,18 @@ class Worker:
         ``--lease`` bounds how long a dead worker's sources wait, not how long
         a batch may take. A stalled process stops beating with the rest of it;
         what it records after its leases passed on is dropped (``LeaseLost``).
+        Each beat also reports the worker alive, often enough that ``status``
+        never calls a worker busy with a long batch silent.
         """
         lease = self._options.lease
+        every = min(lease, STALE_AFTER).total_seconds() / 3
         done = threading.Event()
 
         def beat() -> None:
-            while not done.wait(lease.total_seconds() / 3):
+            while not done.wait(every):
                 try:
                     store.extend_leases(self.id, self._clock() + lease)
+                    store.report_worker(self.id, self._clock())  # alive, for ``status``
                 except StoreError as exc:  # the next beat tries again; the lease may lapse
                     log.warning("worker=%s leases not extended: %s", self.id, exc)
 

@@ -273,3 +273,24 @@ def test_an_idle_worker_logs_nothing_on_each_poll(
     published = max(n for n, line in enumerate(lines) if "feedsvc.publish published" in line)
     idle = [line for line in lines[published + 1 :] if "feedsvc.worker worker stop" not in line]
     assert len(idle) <= 2, "\n".join(idle)
+
+
+def test_a_worker_busy_with_a_long_batch_is_seen_alive(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """The heartbeat that keeps its leases also says the worker lives (status: not 'silent')."""
+    sources = serve_feeds(loopback_server, 1, delay=8.0)
+    config = write_config(tmp_path, sources, database_url=store_url)
+    busy = worker(config, "--lease", "3s")
+    deadline = time.monotonic() + 60
+    while not fetch_counts(loopback_server):  # it holds the source, and is fetching it
+        assert time.monotonic() < deadline and busy.poll() is None
+        time.sleep(0.05)
+    with Store.open(store_url) as store:
+        (before,) = store.worker_states(datetime.now(UTC))
+    time.sleep(4)  # four heartbeats, well within the answer's delay
+    with Store.open(store_url) as store:
+        (during,) = store.worker_states(datetime.now(UTC))
+    code, output = finish(busy)
+    assert code == EXIT_OK, output
+    assert during.seen_at - before.seen_at >= timedelta(seconds=2), (before, during)

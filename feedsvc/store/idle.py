@@ -35,8 +35,10 @@ log = logging.getLogger("feedsvc.store.idle")
 HEAD_REVISION = "r0008"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # A source last fetched more than this after "now" was fetched while the clock ran
-# ahead; it is due at once rather than parked until the clock catches up.
-CLOCK_STEP_SLACK = timedelta(minutes=5)
+# ahead; it is due at once rather than parked until the clock catches up. Large, so
+# that hosts whose clocks differ by minutes or hours (workers) never refetch each
+# other's fetches; a smaller step back delays a source by at most the step.
+CLOCK_STEP_SLACK = timedelta(days=1)
 # The service_state key of the digest of the live sources, written by each sync.
 SOURCES_DIGEST_KEY = "sources_digest"
 

@@ -216,7 +216,7 @@ def _encoded(memo: EntryMemo) -> list[str | None]:
 def due_clause(now: datetime) -> sa.ColumnElement[bool]:
     """Enabled, configured, not disabled, and never fetched or due at ``now``.
 
-    A source last fetched after ``now`` (beyond a little slack) was fetched
+    A source last fetched after ``now`` (by more than a day) was fetched
     while the clock ran ahead, and is due: its next fetch, planned from that
     wrong time, would otherwise wait until the clock caught up.
     """

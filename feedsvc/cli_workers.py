@@ -28,7 +28,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Take due sources from the shared database and fetch them, beside other workers."""
     from feedsvc.cli import service_for
     from feedsvc.config import parse_duration
-    from feedsvc.worker import WorkerOptions
+    from feedsvc.worker import ConfigReload, WorkerOptions
 
     try:
         options = WorkerOptions(
@@ -45,8 +45,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     service = service_for(args.config)
     stop = threading.Event()
-    with _stopped_by_signals(stop):
-        result = service.worker(options, stop)
+    reload = ConfigReload(args.config, threading.Event())
+    with _stopped_by_signals(stop, reload.requested):
+        result = service.worker(options, stop, reload)
     if not args.quiet:
         print(
             f"feedsvc: worker {result.worker}: {len(result.sources)} sources fetched, "
@@ -58,10 +59,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop``: the batch in hand is abandoned, its leases given back."""
+def _stopped_by_signals(stop: threading.Event, reload: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (the batch in hand is abandoned, its leases given back);
+    SIGHUP sets ``reload`` (the config file is read again before the next claim)."""
     signums = (signal.SIGTERM, signal.SIGINT)
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in signums}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: reload.set())
     try:
         yield
     finally:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from feedsvc.store.roles import RoleLock
     from feedsvc.stories import Explanation, StoryParams
     from feedsvc.subscriptions import ImportPlan
-    from feedsvc.worker import WorkerOptions, WorkerResult
+    from feedsvc.worker import ConfigReload, WorkerOptions, WorkerResult
 
 log = logging.getLogger("feedsvc.service")
 
@@ -268,11 +268,13 @@ class Service:
         self.notify_hub(published)
         return published
 
-    def worker(self, options: WorkerOptions, stop: threading.Event) -> WorkerResult:
+    def worker(
+        self, options: WorkerOptions, stop: threading.Event, reload: ConfigReload | None = None
+    ) -> WorkerResult:
         """Run one ``feedsvc worker`` until ``stop`` (or, with ``options.once``, until done)."""
         from feedsvc.worker import Worker
 
-        return Worker(self, options, stop, clock=self._clock).run()
+        return Worker(self, options, stop, clock=self._clock, reload=reload).run()
 
     def status(self, window: timedelta = STATUS_WINDOW) -> tuple[list[WorkerState], WorkLoad]:
         """The workers (with what each holds) and the work waiting, at the service's now."""

@@ -19,7 +19,9 @@ moment by two workers meet in one story round.
 With ``once``, the worker takes the sources due when it started until none is
 left anywhere (waiting for other workers' leases to end or lapse), publishes
 if it holds the role, and exits. Otherwise it runs until ``stop`` is set,
-polling for due work. This module orchestrates; it decides no schedule.
+polling for due work; when ``reload`` is set (SIGHUP) it re-reads its config
+file before the next claim, keeping the old config when the new one is
+invalid. This module orchestrates; it decides no schedule.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.errors import StoreError
+from feedsvc.config import load_config
+from feedsvc.errors import ConfigError, StoreError
 from feedsvc.pipeline import Cycle
 from feedsvc.store.leases import STALE_AFTER
 from feedsvc.timing import StageTimes
@@ -67,6 +71,14 @@ class WorkerOptions:
     publish: bool = True
     publish_every: timedelta = timedelta(seconds=60)
     extract_workers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReload:
+    """Where a worker re-reads its config from, and the event (set by SIGHUP) that asks it to."""
+
+    path: Path
+    requested: threading.Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +112,10 @@ class Worker:
         *,
         clock: Clock,
         worker_id: str | None = None,
+        reload: ConfigReload | None = None,
     ) -> None:
         self._service = service
+        self._reload = reload
         self._options = options
         self._stop = stop
         self._clock = clock
@@ -154,6 +168,7 @@ class Worker:
         started = self._clock()
         due_by = started if self._options.once else None
         while not self._stop.is_set():
+            self._reload_config(store)
             now = self._clock()
             claimed = store.claim_sources(
                 self.id, now, lease=self._options.lease, limit=self._options.batch, due_by=due_by
@@ -169,6 +184,26 @@ class Worker:
             wait = ONCE_WAIT_SECONDS if self._options.once else self._options.poll.total_seconds()
             store.report_worker(self.id, self._clock(), publisher=role.held)
             wait_for(self._stop, wait)  # in slices: a signal may land on another thread
+
+    def _reload_config(self, store: Store) -> None:
+        """Re-read the config file if asked (SIGHUP); keep the old one, saying why, if invalid."""
+        if self._reload is None or not self._reload.requested.is_set():
+            return
+        self._reload.requested.clear()
+        old = self._service.config
+        try:
+            new = load_config(self._reload.path)
+        except ConfigError as exc:
+            log.error("reload failed; keeping the old config problems=%d", len(exc.problems))
+            for problem in exc.problems:
+                log.error("config problem: %s", problem)
+            return
+        if new.settings.database_url != old.settings.database_url:
+            log.error("reload failed; keeping the old config: the database changed (restart)")
+            return
+        self._service = type(self._service)(new, clock=self._clock)
+        store.sync_sources(new.sources, self._clock())
+        log.info("worker=%s config reloaded sources=%d", self.id, len(new.sources))
 
     def _ingest(
         self, store: Store, pool: Executor, claimed: list[SourceState], now: datetime

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -116,3 +117,42 @@ def test_status_names_one_publisher_after_the_role_passed_from_a_killed_worker(
             if process is not None:
                 process.terminate()
                 process.communicate(timeout=60)
+
+
+def test_sighup_reloads_a_workers_config_and_keeps_the_old_one_when_invalid(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """As the daemon: SIGHUP re-reads sources.yaml (it killed the worker, leases held)."""
+    for name in ("a", "b"):
+        loopback_server.route(f"/{name}.xml", body=rss(name, 2))
+    first = [feed_source("a", loopback_server.url("/a.xml"))]
+    config = write_config(tmp_path, first, database_url=store_url)
+    command = [sys.executable, "-m", "feedsvc", "--config", str(config), "worker"]
+    command += ["--poll", "1s", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "output" / "sources" / "a.atom").is_file():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        write_config(tmp_path, [*first, feed_source("b", loopback_server.url("/b.xml"))])
+        text = config.read_text().replace(
+            "settings:\n", f"settings:\n  database_url: {store_url}\n"
+        )
+        config.write_text(text)
+        process.send_signal(signal.SIGHUP)
+        while not (tmp_path / "output" / "sources" / "b.atom").is_file():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.1)
+        config.write_text(text.replace("kind: feed", "kind: nope", 1))
+        process.send_signal(signal.SIGHUP)
+        time.sleep(2)
+        assert process.poll() is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert f"{config.name}:" in err and "sources[0].kind" in err, err
+    assert "keeping the old config" in err, err
+    with Store.open(store_url) as store:
+        assert {s.name: s.last_status for s in store.source_states()} == {"a": "ok", "b": "ok"}

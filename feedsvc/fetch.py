@@ -64,6 +64,9 @@ ACCEPT = (
 )
 ACCEPT_ENCODING = "gzip, deflate"
 DEFAULT_HOST_INTERVAL = 1.0
+# A 304 to a request that sent no validators says nothing (RFC 9110 15.4.5); taken as
+# "not modified", a server or cache that always answers so left its source empty for ever.
+UNASKED_304 = "304 Not Modified to a request with no If-None-Match or If-Modified-Since"
 
 
 class RedirectRefused(FetchError):
@@ -256,6 +259,8 @@ class Fetcher:
             # A 304 has no body; reading its end lets the connection go back to the
             # pool (closed unread, it would be dropped and the next request reconnect).
             await response.aread()
+            if not _conditional_headers(request):  # nothing was asked to compare with
+                return FetchFailed(source, url, UNASKED_304, status, headers, hops)
             return NotModified(source=source, url=url, headers=headers, redirects=hops)
         if not response.is_success:
             error = status_error(response)

@@ -235,3 +235,16 @@ def test_a_malformed_location_is_a_clear_error(loopback_server: LoopbackServer) 
     assert failed(outcome) == (
         "protocol error: Invalid URL in location header: Invalid port: ':1'."
     )
+
+
+# --------------------------------------------------------------------------- broken validators
+
+
+def test_a_304_to_a_request_with_nothing_to_compare_is_a_failure(
+    loopback_server: LoopbackServer,
+) -> None:
+    """A server (or cache) that answers 304 to a first, unconditional request has said nothing:
+    counted as "not modified", the source stayed healthy and empty for ever."""
+    loopback_server.route("/feed", status=304, body=b"", headers={"ETag": '"x"'})
+    outcome, _ = fetch(loopback_server.url("/feed"))
+    assert "304" in failed(outcome) and "If-None-Match" in failed(outcome)

@@ -41,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feedsvc.config import load_config
 from feedsvc.config_types import Config
-from feedsvc.errors import ConfigError, LockedError
+from feedsvc.errors import ConfigError, LockedError, PublishError, StoreError
 from feedsvc.metrics import Metrics, store_metrics
 from feedsvc.serve import Health, Server, cache_seconds_for, create_app
 from feedsvc.service import Service, utc_now
@@ -195,7 +195,11 @@ class Daemon:
             log.info("another feedsvc run holds the lock; skipping this tick")
             self._publish_pending |= publish
             return None
-        except Exception:  # a store, output or program error: log it, try again next tick
+        except (StoreError, PublishError) as exc:  # the database or output: its words suffice
+            log.error("cycle failed; trying again next tick: %s", " ".join(str(exc).split()))
+            self._publish_pending |= publish
+            return None
+        except Exception:  # a program error: with its traceback; try again next tick
             log.exception("cycle failed; trying again next tick")
             self._publish_pending |= publish
             return None

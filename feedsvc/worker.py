@@ -277,6 +277,7 @@ class Worker:
         if not role.try_take():
             return
         if not was_held:
+            log.info("worker=%s took the publisher role", self.id)
             store.report_worker(self.id, self._clock(), publisher=True)
         self._last_publish = now
         published = self._service.publish_pending(store, pool, role)

@@ -60,3 +60,15 @@ def test_a_daemon_whose_database_is_down_logs_one_line_a_tick(
     assert len(failures) >= 2, err
     assert all("Connection refused" in line or "connection" in line for line in failures), err
     assert "Traceback" not in err, err
+
+
+def test_an_idle_daemon_logs_no_role_taken_each_tick(
+    store_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """Taking the publisher role for each cycle is routine, not news at INFO every tick."""
+    process = start_daemon(tmp_path, store_url, loopback_server)
+    try:
+        time.sleep(5)  # five ticks with nothing due
+    finally:
+        err = stop(process)
+    assert err.count("role taken") <= 1, err

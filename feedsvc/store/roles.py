@@ -74,7 +74,7 @@ class RoleLock:
         if not taken:
             connection.close()  # it holds nothing: back to the pool
             return False
-        log.info("role taken role=%s", self.name)
+        log.debug("role taken role=%s", self.name)
         self._connection = connection
         return True
 

@@ -147,13 +147,19 @@ def extracted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
-def test_only_new_and_changed_drops_are_read(tmp_path: Path, extracted: list[str]) -> None:
-    # a folder is one batch: a new drop used to make every drop be read again
+def two_drops_read(tmp_path: Path) -> tuple[Service, Path, list[datetime]]:
+    """A folder of two drops, read once."""
     clock = [T0]
     service, folder = drops_service(tmp_path, clock)
     (folder / "rates.txt").write_text(FIRST, encoding="utf-8")
     (folder / "port.txt").write_text(OTHER, encoding="utf-8")
     run(service, clock)
+    return service, folder, clock
+
+
+def test_only_new_and_changed_drops_are_read(tmp_path: Path, extracted: list[str]) -> None:
+    # a folder is one batch: a new drop used to make every drop be read again
+    service, folder, clock = two_drops_read(tmp_path)
     assert sorted(extracted) == ["port.txt", "rates.txt"]
 
     extracted.clear()
@@ -169,11 +175,7 @@ def test_only_new_and_changed_drops_are_read(tmp_path: Path, extracted: list[str
 
 
 def test_a_drop_whose_article_is_gone_is_read_again(tmp_path: Path, extracted: list[str]) -> None:
-    clock = [T0]
-    service, folder = drops_service(tmp_path, clock)
-    (folder / "rates.txt").write_text(FIRST, encoding="utf-8")
-    (folder / "port.txt").write_text(OTHER, encoding="utf-8")
-    run(service, clock)
+    service, folder, clock = two_drops_read(tmp_path)
     (gone,) = [k for k, text in stored(service).items() if "crane" in text]
     with service.open_store() as store, store.engine.begin() as connection:
         connection.execute(sa.delete(articles).where(articles.c.id == gone))

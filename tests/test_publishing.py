@@ -452,9 +452,7 @@ def test_batches_and_story_rounds_leave_marks_in_their_own_transaction(
 
 def test_a_story_entry_links_each_other_outlet_once_and_counts_the_rest(store_url: str) -> None:
     outlets = [f"o{n:02d}" for n in range(14)]
-    configs = [
-        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
-    ]
+    configs = outlet_configs(outlets)
     with Store.open(store_url) as store:
         store.sync_sources(configs, NOW)
         keys = []
@@ -490,9 +488,7 @@ def test_a_story_whose_representatives_outlet_is_removed_keeps_its_entry(store_u
     # configured report (the story feeds used to drop it, the front page to show
     # the removed outlet's headline)
     outlets = ["gone", "wire", "city"]
-    configs = [
-        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
-    ]
+    configs = outlet_configs(outlets)
     with Store.open(store_url) as store:
         store.sync_sources(configs, NOW)
         keys = []
@@ -511,6 +507,13 @@ def test_a_story_whose_representatives_outlet_is_removed_keeps_its_entry(store_u
     entry = entry_from_story(views[1][0], {c.name: c for c in configs[1:]})
     assert entry.link == "http://wire.test/wire-0"
     assert [link.outlet for link in entry.related] == ["CITY"]
+
+
+def outlet_configs(outlets: list[str]) -> list[SourceConfig]:
+    """A feed source per outlet name, titled in capitals."""
+    return [
+        SourceConfig(name=o, title=o.upper(), kind="feed", url=f"http://{o}.test/") for o in outlets
+    ]
 
 
 def story_article(source: str, article_id: str, published: datetime) -> Article:

@@ -233,6 +233,17 @@ def load_config(path: Path) -> Config:
     return read_config(path)[0]
 
 
+def reloaded_config(path: Path) -> Config | None:
+    """Read the config file again (a reload); None, each problem logged, when it is invalid."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _log.error("reload failed; keeping the old config problems=%d", len(exc.problems))
+        for problem in exc.problems:
+            _log.error("config problem: %s", problem)
+        return None
+
+
 def read_config(path: Path) -> tuple[Config, bytes]:
     """The config file at ``path``, validated, and the very bytes it was read from."""
     try:

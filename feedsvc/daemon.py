@@ -39,9 +39,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feedsvc.config import load_config
+from feedsvc.config import load_config, reloaded_config
 from feedsvc.config_types import Config
-from feedsvc.errors import ConfigError, LockedError, PublishError, StoreError
+from feedsvc.errors import LockedError, PublishError, StoreError
 from feedsvc.metrics import Metrics, store_metrics
 from feedsvc.serve import Health, Server, cache_seconds_for, create_app
 from feedsvc.service import Service, utc_now
@@ -224,12 +224,8 @@ class Daemon:
 
     def reload(self) -> bool:
         """Reload the config file; keep the old config (and log why) when it is invalid."""
-        try:
-            new = load_config(self._path)
-        except ConfigError as exc:
-            log.error("reload failed; keeping the old config problems=%d", len(exc.problems))
-            for problem in exc.problems:
-                log.error("config problem: %s", problem)
+        new = reloaded_config(self._path)
+        if new is None:
             return False
         with self._lock:
             old, self._config = self._config, new

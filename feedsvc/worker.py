@@ -40,8 +40,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feedsvc.config import load_config
-from feedsvc.errors import ConfigError, StoreError
+from feedsvc.config import reloaded_config
+from feedsvc.errors import StoreError
 from feedsvc.pipeline import Cycle
 from feedsvc.store.leases import STALE_AFTER
 from feedsvc.timing import StageTimes
@@ -191,12 +191,8 @@ class Worker:
             return
         self._reload.requested.clear()
         old = self._service.config
-        try:
-            new = load_config(self._reload.path)
-        except ConfigError as exc:
-            log.error("reload failed; keeping the old config problems=%d", len(exc.problems))
-            for problem in exc.problems:
-                log.error("config problem: %s", problem)
+        new = reloaded_config(self._reload.path)
+        if new is None:
             return
         if new.settings.database_url != old.settings.database_url:
             log.error("reload failed; keeping the old config: the database changed (restart)")

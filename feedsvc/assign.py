@@ -29,10 +29,12 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.companion import Companion
+from feedsvc.late_articles import LATE_WINDOWS, late_before, late_segments, sweep
 from feedsvc.placing import AssignResult as AssignResult
 from feedsvc.placing import (
     LocalPlacer,
@@ -87,15 +89,23 @@ def assign_stories(
     if not pending:
         return AssignResult()
     with _placer(params, sources, snapshot, pool) as placer:
+        newest = store.newest_assigned()
+        before = late_before(newest, now, params.window)
+        late = AssignResult()
+        if before is not None and pending[0].published < before:
+            late = _place_late(placer, store, params, now, before, batch)
+            pending = store.unassigned_texts(limit=batch)
+            if not pending:
+                return late
         token = store.service_state(SNAPSHOT_KEY) if snapshot is not None else None
         since = placer.start(token, pending[0].published, now)
         replayed = 0
         if since is not None:
-            since = replay_from(since, store.newest_assigned(), now, params.window)
+            since = replay_from(since, newest, now, params.window)
             placer.restore(stored_state(store, since))
             replayed = _replay(placer, store, since, batch)
         placer.send_place(pending)
-        result = AssignResult(rebuilt=since is not None, replayed=replayed)
+        result = replace(late, rebuilt=since is not None, replayed=replayed)
         while True:
             # read the next batch while the engine places this one (keyset paging
             # does not depend on this batch being saved), and send it at once: it
@@ -147,8 +157,75 @@ def _placer(
         companion.close()
 
 
-def _replay(placer: LocalPlacer | RemotePlacer, store: Store, since: datetime, batch: int) -> int:
-    """Send the stored window since ``since`` to the engine, ``batch`` articles at a time.
+def _place_late(
+    placer: LocalPlacer | RemotePlacer,
+    store: Store,
+    params: StoryParams,
+    now: datetime,
+    before: datetime,
+    batch: int,
+) -> AssignResult:
+    """Place the pending articles published before ``before`` among the stories of their time.
+
+    Each segment of them (``late_segments``) gets an engine of its own that
+    knows the stored decisions from a window before the segment to a window
+    after it; the stored articles of that span are replayed and the late ones
+    placed in between (``sweep``), and their decisions saved as they come.
+    The round's own engine never holds these articles (they are older than its
+    window), so its snapshot still fits, unless a late article touched a story
+    with a member young enough to be in that window: then the snapshot is made
+    stale in the same transaction, and the window is rebuilt from the store.
+    """
+    result, window = AssignResult(), params.window
+    stale = False
+    for segment in late_segments(_unassigned(store, batch), before, window, batch):
+        since, until = segment[0].published - window, segment[-1].published + window
+        placer.restore(stored_state(store, since, until), LATE_WINDOWS * window)
+        stored = chain.from_iterable(_stored_window(store, since, batch, until=until))
+        for step, articles in sweep(stored, segment, window, batch):
+            if step == "replay":
+                placer.send_replay(articles)
+                placer.replayed()
+                continue
+            placer.send_place(articles)
+            placed = placer.placed()
+            if not stale:
+                touched = [*(u.id for u in placed.shapes), *placed.merges, *placed.merges.values()]
+                newest = store.newest_member(touched)
+                stale = newest is not None and newest >= before
+            facts = {SNAPSHOT_KEY: uuid.uuid4().hex} if stale else {}
+            store.save_stories(
+                list(placed.assignments), list(placed.shapes), dict(placed.merges), now, facts
+            )
+            result = replace(_add(result, placed.counts), late=result.late + len(articles))
+        log.info(
+            "late articles placed count=%d from=%s to=%s snapshot_stale=%s",
+            len(segment), segment[0].published.isoformat(), segment[-1].published.isoformat(),
+            stale,
+        )  # fmt: skip
+    return result
+
+
+def _unassigned(store: Store, batch: int) -> Iterator[ArticleText]:
+    """Every article waiting for a story, oldest first, read ``batch`` at a time."""
+    after = None
+    while True:
+        texts = store.unassigned_texts(limit=batch, after=after)
+        yield from texts
+        if len(texts) < batch:
+            return
+        after = text_order(texts[-1])
+
+
+def _replay(
+    placer: LocalPlacer | RemotePlacer,
+    store: Store,
+    since: datetime,
+    batch: int,
+    *,
+    until: datetime | None = None,
+) -> int:
+    """Send the stored window since ``since`` (to ``until``) to the engine, a batch at a time.
 
     Each batch is read while the engine replays the one before, and neither
     side ever holds more of the window's texts than that (one list of the
@@ -157,7 +234,7 @@ def _replay(placer: LocalPlacer | RemotePlacer, store: Store, since: datetime, b
     many articles were replayed.
     """
     replayed, sent = 0, False
-    for known in _stored_window(store, since, batch):  # the next is read meanwhile
+    for known in _stored_window(store, since, batch, until=until):  # the next is read meanwhile
         if sent:
             placer.replayed()
         placer.send_replay(known)
@@ -216,10 +293,11 @@ def _add(total: AssignResult, more: AssignResult) -> AssignResult:
     )
 
 
-def stored_state(store: Store, since: datetime) -> StoryState:
-    """What a rebuild replaying from ``since`` restores: assignments, aliases, founding times."""
-    assignments = {item_key(*key): story for key, story in store.story_assignments(since).items()}
-    return StoryState(assignments, store.story_aliases(), store.stories_founded(since))
+def stored_state(store: Store, since: datetime, until: datetime | None = None) -> StoryState:
+    """What a replay from ``since`` (to ``until``) restores: assignments, aliases, foundings."""
+    stored = store.story_assignments(since, until)
+    assignments = {item_key(*key): story for key, story in stored.items()}
+    return StoryState(assignments, store.story_aliases(), store.stories_founded(since, until))
 
 
 def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:

@@ -16,7 +16,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import chain
 from multiprocessing.connection import Connection
@@ -49,6 +49,7 @@ class AssignResult:
     merges: int = 0
     rebuilt: bool = False
     replayed: int = 0  # stored articles replayed to rebuild the window
+    late: int = 0  # articles placed among the stories of their own time (``late_chunks``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +187,14 @@ class Placer:
                 return None
         return min(first, now) - params.window
 
-    def restore(self, state: StoryState) -> None:
-        """Start from a new engine that knows the stored assignments, aliases and foundings."""
-        self._engine = fresh_engine(self._params, state)
+    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
+        """Start from a new engine that knows the stored assignments, aliases and foundings.
+
+        With a ``window``, the new engine holds that much time instead of the
+        configured window (a pass over late articles, ``late_window``).
+        """
+        params = self._params if window is None else replace(self._params, window=window)
+        self._engine = fresh_engine(params, state)
 
     def replay(self, known: Sequence[Text]) -> int:
         """Add stored articles of the window to replay, oldest first; return how many.
@@ -244,9 +250,9 @@ class LocalPlacer:
         """``Placer.start``."""
         return self._placer.start(token, first, now)
 
-    def restore(self, state: StoryState) -> None:
+    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
         """``Placer.restore``."""
-        self._placer.restore(state)
+        self._placer.restore(state, window)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Replay a batch of the stored window (here: at once); ``replayed`` follows."""
@@ -290,9 +296,9 @@ class RemotePlacer:
         """``Placer.start``, there."""
         return cast("datetime | None", self._call("start", token, first, now))
 
-    def restore(self, state: StoryState) -> None:
+    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
         """``Placer.restore``, there."""
-        self._call("restore", state)
+        self._call("restore", state, window)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Hand a batch of the stored window over and return at once; ``replayed`` waits."""

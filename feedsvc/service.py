@@ -228,9 +228,9 @@ class Service:
             log.debug("stories: no article waits for one")
         else:
             log.info(
-                "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s replayed=%d",
+                "stories assigned=%d new=%d joined=%d merges=%d rebuilt=%s replayed=%d late=%d",
                 assigned.assigned, assigned.new_stories, assigned.joined, assigned.merges,
-                assigned.rebuilt, assigned.replayed,
+                assigned.rebuilt, assigned.replayed, assigned.late,
             )  # fmt: skip
         times.count("stories_items", assigned.assigned if assigned else 0)
         with times.measure("publish"):

@@ -297,6 +297,30 @@ def test_seed_reports_are_one_story_whichever_arrives_first(
     ]
 
 
+@pytest.mark.shared
+@pytest.mark.parametrize("workers", [1, 2])
+def test_seed_reports_added_after_newer_news_are_one_story(
+    tmp_path: Path, shared_dir: Path, repo_dir: Path, workers: int
+) -> None:
+    """The Nara reports of January come to an instance that holds November's news already.
+
+    They are ten months older than the window: placed among the stories of
+    their own days, they are one story, and November's ferry story keeps its
+    five outlets.
+    """
+    samples = sample_sources(repo_dir / "samples")
+    seeds = {"name": "seeds", "kind": "file", "path": str(shared_dir / "seeds")}
+    for sources in (samples, [*samples, seeds]):
+        service = service_for(write_config(tmp_path, sources))
+        service.run_once(force=True, workers=workers)
+    ferry_story(service)
+    with service.open_store() as store:
+        views = store.recent_stories(100)
+    summit = [v for v in views if v.representative.source == "seeds"]
+    assert len(summit) == 1 and len(summit[0].others) == 1
+    assert max(len(v.others) for v in views) == 4  # the ferry story: five outlets
+
+
 @pytest.mark.parametrize("engine_in", ["this process", "a process of its own"])
 def test_a_round_in_small_batches_decides_as_one_whole_round(
     tmp_path: Path, repo_dir: Path, store_url: str, engine_in: str

@@ -14,7 +14,13 @@ import pytest
 from feedsvc import assign
 from feedsvc.assign import assign_stories, explain_pair, restored_engine
 from feedsvc.config_types import SourceConfig
-from feedsvc.placing import add_in_order, item_key, replay_from, story_item
+from feedsvc.late_articles import late_before, late_segments, sweep
+from feedsvc.placing import (
+    add_in_order,
+    item_key,
+    replay_from,
+    story_item,
+)
 from feedsvc.store import Store
 from feedsvc.stories import StoryEngine, StoryItem, StoryParams
 from feedsvc.types import Article, FetchIntent
@@ -40,6 +46,44 @@ def test_replay_starts_a_window_before_the_newest_article_at_the_earliest() -> N
     assert replay_from(late, None, NOW, WINDOW) == late  # nothing stored in a story yet
     future = NOW + timedelta(days=5)  # a stored date past the clock counts as now
     assert replay_from(late, future, NOW, WINDOW) == NOW - WINDOW
+
+
+def test_late_articles_come_in_segments_before_the_first_on_time() -> None:
+    newest = T0 + timedelta(days=20)
+    before = late_before(newest, NOW, WINDOW)
+    assert before == newest - WINDOW
+    assert late_before(None, NOW, WINDOW) is None  # nothing stored: nothing is late
+    assert late_before(NOW + timedelta(days=5), NOW, WINDOW) == NOW - WINDOW  # clamped to now
+    assert before is not None
+    days = [0.0, 5.9, 6.0, 6.1, 12.2, 16.0, 16.99, 17.0, 17.5, 1.0]
+    pending = [report("coast", n, day, event_words(0)) for n, day in enumerate(days)]
+    segments = list(late_segments(pending, before, WINDOW, 3))
+    assert [[a.id for a in segment] for segment in segments] == [
+        ["coast-0", "coast-1", "coast-2"],  # two windows apart at most, three at most
+        ["coast-3"],
+        ["coast-4", "coast-5", "coast-6"],  # 12.2 is more than two windows after 6.1
+        # day 17 is a window before day 20: on time, and all after it
+    ]
+    assert list(late_segments([], before, WINDOW, 3)) == []
+
+
+def test_a_late_article_is_placed_between_what_it_meets_and_what_it_does_not() -> None:
+    """Each is placed after the stored articles up to a window after it, before the rest."""
+    stored = [report("harbour", n, day, event_words(0)) for n, day in enumerate(range(10))]
+    late = [report("coast", 100 + n, day, event_words(0)) for n, day in enumerate([1.5, 2.5, 9.0])]
+    steps = [(kind, [a.id for a in articles]) for kind, articles in sweep(stored, late, WINDOW, 2)]
+    assert steps == [
+        ("replay", ["harbour-0", "harbour-1"]),
+        ("replay", ["harbour-2", "harbour-3"]),
+        ("replay", ["harbour-4"]),  # day 4: up to a window after day 1.5
+        ("place", ["coast-100"]),
+        ("replay", ["harbour-5"]),
+        ("place", ["coast-101"]),
+        ("replay", ["harbour-6", "harbour-7"]),
+        ("replay", ["harbour-8", "harbour-9"]),
+        ("place", ["coast-102"]),  # nothing stored after it: placed at the end
+    ]
+    assert [kind for kind, _ in sweep([], late, WINDOW, 2)] == ["place", "place"]
 
 
 def event_words(day: int) -> list[str]:
@@ -79,14 +123,16 @@ def open_store(path: Path, names: tuple[str, ...] = OUTLETS) -> Store:
     [(1000, False, False), (3, False, False), (3, True, False), (1000, False, True)],
     ids=["one-batch", "batches-of-3", "batches-of-3-in-a-process", "with-the-snapshot"],
 )
-def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
+def test_late_and_recent_reports_meet_their_events_with_or_without_the_snapshot(
     tmp_path: Path, batch: int, processes: bool, kept: bool
 ) -> None:
     """Three weeks of daily events are stored; then reports dated day 1 and day 18 arrive.
 
     The window is replayed ``batch`` articles at a time (a message each when
     the engine works in a process of its own), or the snapshot serves as it
-    is: the same decisions.
+    is: the same decisions. The report of day 1, older than the window, is
+    placed apart among the stories of its own days (``late_chunks``): it
+    joins day 1's story, which the round's window left long ago.
     """
     database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
     daily = [
@@ -118,6 +164,7 @@ def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
         gone = store.story_of("harbour", "harbour-2")  # day 1's first report
 
     assert result.assigned == 2 and result.rebuilt is not kept  # the snapshot serves, however late
+    assert result.late == 1  # day 1.3's report; day 18.4's is in the window
     newest = max(a.published for a in daily)
     in_window = [a for a in daily if a.published >= newest - WINDOW]
     assert len(in_window) == 7  # days 17.1 to 20.1, not the 42 since day 1
@@ -133,9 +180,50 @@ def test_a_late_article_replays_one_window_and_is_placed_as_a_full_replay_would(
         assert len(known) == len(daily)
         done = add_in_order(engine, known, pending)
     expected = {d.item_id: engine.resolve(d.story_id) for d in done.decisions}
-    assert placed == expected
+    assert placed["coast:coast-1018"] == expected["coast:coast-1018"]
     assert placed["coast:coast-1018"] == joined  # its event's story is still in the window
-    assert placed["coast:coast-1001"] != gone  # its event's story left it: a story of its own
+    # the full replay met day 1.3's report with a window that had moved past day 1 ...
+    assert expected["coast:coast-1001"] != gone
+    # ... the round placed it among the stories of its own days: day 1's
+    assert placed["coast:coast-1001"] == gone
+
+
+def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_stale(
+    tmp_path: Path,
+) -> None:
+    """Day 15's story has a copy dated day 17.5, still in the window when a report of day 15 comes.
+
+    The late report is placed apart, among its own days' stories, and joins
+    day 15's story: the snapshot's engine holds that story without it, so the
+    round rebuilds the window from the store, and a later copy still finds it.
+    """
+    database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    first = next(a for a in daily if a.id == "harbour-30")  # day 15's first report
+    copy = replace(report("coast", 2000, 17.5, event_words(15)), url=first.url)
+    with open_store(database) as store:
+        save(store, [*daily, copy])
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        story = store.story_of("harbour", "harbour-30")
+        assert story is not None and store.story_of("coast", "coast-2000") == story
+
+        late = report("coast", 1015, 15.05, event_words(15))
+        recent = report("coast", 1020, 20.2, event_words(20))
+        save(store, [late, recent])
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert (result.assigned, result.late, result.rebuilt) == (2, 1, True)
+        assert store.story_of("coast", "coast-1015") == story
+        assert store.story_of("coast", "coast-1020") == store.story_of("harbour", "harbour-40")
+
+        again = replace(report("valley", 2001, 20.3, event_words(15)), url=first.url)
+        save(store, [again])
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert (result.assigned, result.late, result.rebuilt) == (1, 0, False)
+        assert store.story_of("valley", "valley-2001") == story
 
 
 def test_an_old_pair_is_explained_within_its_own_window(

@@ -37,15 +37,24 @@ class StoryQueries:
         """The open engine; ``Store`` provides it."""
         raise NotImplementedError
 
-    def story_assignments(self, since: datetime) -> dict[tuple[str, str], str]:
-        """The story of every assigned article published at or after ``since``."""
+    def story_assignments(
+        self, since: datetime, until: datetime | None = None
+    ) -> dict[tuple[str, str], str]:
+        """The story of every assigned article published at or after ``since`` (to ``until``)."""
         with self._translate("reading story assignments"), reading(self.engine) as connection:
-            return story_round.assignments_since(connection, since)
+            return story_round.assignments_since(connection, since, until)
 
-    def stories_founded(self, since: datetime) -> dict[str, datetime]:
-        """When each story with a member published since ``since`` was founded (where stored)."""
+    def stories_founded(
+        self, since: datetime, until: datetime | None = None
+    ) -> dict[str, datetime]:
+        """When each story with a member published since ``since`` (to ``until``) was founded."""
         with self._translate("reading story assignments"), reading(self.engine) as connection:
-            return story_round.founded_since(connection, since)
+            return story_round.founded_since(connection, since, until)
+
+    def newest_member(self, story_ids: Sequence[str]) -> datetime | None:
+        """When the newest stored member of any of these stories was published."""
+        with self._translate("reading story members"), reading(self.engine) as connection:
+            return story_round.newest_member(connection, story_ids)
 
     def story_aliases(self) -> dict[str, str]:
         """Every merged-away story id and the id that absorbed it."""

@@ -38,27 +38,52 @@ _SIGNALS = json.JSONEncoder(sort_keys=True)
 """How a member's signals are stored: what ``json.dumps(signals, sort_keys=True)`` writes."""
 
 
-def assignments_since(connection: Connection, since: datetime) -> dict[Key, str]:
-    """The story of every assigned article published at or after ``since``."""
+def assignments_since(
+    connection: Connection, since: datetime, until: datetime | None = None
+) -> dict[Key, str]:
+    """The story of every assigned article published at or after ``since`` (to ``until``)."""
     stmt = (
         sa.select(story_members.c.source, story_members.c.article_id, story_members.c.story_id)
         .join(articles, MEMBER_OF_ARTICLE)
-        .where(articles.c.published >= since)
+        .where(*_published_between(since, until))
     )
     return {(row.source, row.article_id): row.story_id for row in connection.execute(stmt)}
 
 
-def founded_since(connection: Connection, since: datetime) -> dict[str, datetime]:
-    """When each story with a member published since ``since`` was founded, where stored."""
+def founded_since(
+    connection: Connection, since: datetime, until: datetime | None = None
+) -> dict[str, datetime]:
+    """When each story with a member published since ``since`` (to ``until``) was founded."""
     recent = (
         sa.select(story_members.c.story_id)
         .join(articles, MEMBER_OF_ARTICLE)
-        .where(articles.c.published >= since)
+        .where(*_published_between(since, until))
     )
     stmt = sa.select(stories.c.id, stories.c.founded).where(
         stories.c.founded.is_not(None), stories.c.id.in_(recent)
     )
     return {row.id: row.founded for row in connection.execute(stmt)}
+
+
+def _published_between(since: datetime, until: datetime | None) -> list[sa.ColumnElement[bool]]:
+    """Articles published at or after ``since`` and, if given, at or before ``until``."""
+    bounds = [articles.c.published >= since]
+    if until is not None:
+        bounds.append(articles.c.published <= until)
+    return bounds
+
+
+def newest_member(connection: Connection, story_ids: Sequence[str]) -> datetime | None:
+    """When the newest stored member of any of these stories was published (None: no member)."""
+    if not story_ids:
+        return None
+    stmt = (
+        sa.select(sa.func.max(articles.c.published))
+        .select_from(story_members.join(articles, MEMBER_OF_ARTICLE))
+        .where(story_members.c.story_id.in_(sorted(set(story_ids))))
+    )
+    newest: datetime | None = connection.execute(stmt).scalar()
+    return newest
 
 
 def aliases(connection: Connection) -> dict[str, str]:

@@ -111,8 +111,9 @@ def save(store: Store, articles: list[Article]) -> None:
             store.save_batch(outlet, mine, FetchIntent(outlet, NOW, "ok", NOW))
 
 
-def open_store(path: Path, names: tuple[str, ...] = OUTLETS) -> Store:
-    store = Store.open(f"sqlite:///{path}")
+def open_store(path: Path | str, names: tuple[str, ...] = OUTLETS) -> Store:
+    """The store at ``path`` (a SQLite file) or at a database URL, with ``names`` configured."""
+    store = Store.open(path if isinstance(path, str) else f"sqlite:///{path}")
     configs = [SourceConfig(o, o.title(), "feed", url=f"https://{o}.test/") for o in names]
     store.sync_sources(configs, T0)
     return store
@@ -189,7 +190,7 @@ def test_late_and_recent_reports_meet_their_events_with_or_without_the_snapshot(
 
 
 def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_stale(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     """Day 15's story has a copy dated day 17.5, still in the window when a report of day 15 comes.
 
@@ -197,7 +198,7 @@ def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_st
     day 15's story: the snapshot's engine holds that story without it, so the
     round rebuilds the window from the store, and a later copy still finds it.
     """
-    database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
+    database, snapshot = store_url, tmp_path / "stories.snapshot"
     daily = [
         report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
         for day in range(DAYS)

@@ -32,7 +32,7 @@ SourceRow = tuple[str, str, str, str, bool]
 log = logging.getLogger("feedsvc.store.idle")
 
 # The schema revision this feedsvc migrates to (a test checks it is Alembic's head).
-HEAD_REVISION = "r0008"
+HEAD_REVISION = "r0009"
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # A source last fetched more than this after "now" was fetched while the clock ran
 # ahead; it is due at once rather than parked until the clock catches up. Large, so

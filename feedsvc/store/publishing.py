@@ -13,6 +13,7 @@ It decides nothing about which feeds to render (see ``feedsvc.publishing``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -22,23 +23,20 @@ from feedsvc.store.schema import article_tags, publish_marks, story_members
 from feedsvc.types import PublishMarks
 
 CHUNK = 500
-TAG_MARK = "tag:"
+# What a mark names (the table's check constraint allows exactly these).
+MarkKind = Literal["source", "story", "tag"]
 _INSERT = sa.insert(publish_marks)
 
 
-def mark(connection: Connection, kind: str, keys: Iterable[str]) -> None:
-    """Record that the sources (``kind="source"``) or stories (``"story"``) ``keys`` changed."""
+def mark(connection: Connection, kind: MarkKind, keys: Iterable[str]) -> None:
+    """Record that the sources, stories or tags (as ``kind`` says) ``keys`` changed."""
     rows = [(key,) for key in sorted(set(keys))]
     execute_many(connection, _INSERT, ("key",), rows, {"kind": kind})
 
 
 def mark_tags(connection: Connection, tags: Iterable[str]) -> None:
-    """Record that stories came into or left the feeds of these tags.
-
-    Stored as source marks keyed ``tag:<slug>`` (a source name holds no ":"),
-    which r0004's table takes as they are.
-    """
-    mark(connection, "source", (TAG_MARK + tag for tag in tags))
+    """Record that stories came into or left the feeds of these tags (marks of kind "tag")."""
+    mark(connection, "tag", tags)
 
 
 def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[str]) -> None:
@@ -54,17 +52,15 @@ def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[s
 
 
 def pending(connection: Connection) -> PublishMarks:
-    """Every source and story marked so far, and the highest mark read."""
+    """Every source, story and tag marked so far, and the highest mark read."""
     rows = list(connection.execute(sa.select(publish_marks)))
     if not rows:
         return PublishMarks()
-    sources = {row.key for row in rows if row.kind == "source"}
-    tags = {key for key in sources if key.startswith(TAG_MARK)}
     return PublishMarks(
         upto=max(row.seq for row in rows),
-        sources=frozenset(sources - tags),
+        sources=frozenset(row.key for row in rows if row.kind == "source"),
         stories=frozenset(row.key for row in rows if row.kind == "story"),
-        tags=frozenset(key.removeprefix(TAG_MARK) for key in tags),
+        tags=frozenset(row.key for row in rows if row.kind == "tag"),
     )
 
 

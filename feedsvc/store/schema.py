@@ -232,16 +232,19 @@ story_aliases = sa.Table(
 
 # --------------------------------------------------------------------------- publishing (r0004)
 
-# What changed since the last publish: one row per changed source or story,
-# written in the transaction that changed it, deleted by the publish that
-# rendered it (up to the highest seq it read), so a killed publish loses nothing.
+# What changed since the last publish: one row per changed source, story or tag
+# (kind 'tag' since r0009), written in the transaction that changed it, deleted
+# by the publish that rendered it (up to the highest seq it read), so a killed
+# publish loses nothing.
 publish_marks = sa.Table(
     "publish_marks",
     metadata,
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("key", sa.Text(), nullable=False),
-    sa.CheckConstraint("kind IN ('source', 'story')", name="ck_publish_marks_kind"),  # as above
+    sa.CheckConstraint(  # named as above
+        "kind IN ('source', 'story', 'tag')", name="ck_publish_marks_kind"
+    ),
 )
 
 # The service's own facts by key (the last publish's output fingerprint, the story

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -18,6 +19,8 @@ from alembic.runtime.migration import MigrationContext
 
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
+from feedsvc.publishing import publish_changes
+from feedsvc.service import Service
 from feedsvc.store import Store
 from feedsvc.store.engine import make_engine, writing
 from feedsvc.store.idle import HEAD_REVISION
@@ -31,6 +34,9 @@ from feedsvc.store.migrate import (
 )
 from feedsvc.store.schema import metadata
 from feedsvc.types import Article, FetchIntent, StoryAssignment
+from tests.support.configs import feed_source, write_config
+from tests.support.httpserver import LoopbackServer
+from tests.test_publishing import GULLS, NOW, feed_files, rss
 
 T0 = datetime(2031, 5, 4, 9, 30, tzinfo=UTC)
 TABLES = {
@@ -398,3 +404,78 @@ def test_a_new_database_never_loads_alembic(tmp_path: Path) -> None:
     assert ran.stdout.strip() == "[]", ran.stderr
     assert table_names(path) == TABLES
     assert revision_of(path) == HEAD_REVISION
+
+
+# --------------------------------------------------------------------------- tag marks (r0009)
+
+MARK_ROWS = 'INSERT INTO publish_marks (kind, "key") VALUES '
+
+
+def marks_in(url: str) -> list[tuple[str, str]]:
+    """Every publish mark's kind and key, oldest first, as stored."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text('SELECT kind, "key" FROM publish_marks ORDER BY seq'))
+            return [(kind, key) for kind, key in rows]
+    finally:
+        engine.dispose()
+
+
+def test_each_engine_keeps_every_mark_through_r0009_and_back(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        with writing(engine) as connection:
+            connection.execute(sa.text(MARK_ROWS + "('source', 'coast'), ('story', 's1')"))
+            connection.execute(sa.text(MARK_ROWS + "('tag', 'nature'), ('source', 'city')"))
+        marked = marks_in(empty_url)
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0008")
+        assert marks_in(empty_url) == [
+            ("source", "coast"), ("story", "s1"), ("source", "tag:nature"), ("source", "city")
+        ]  # fmt: skip
+        with pytest.raises(sa.exc.IntegrityError), writing(engine) as connection:
+            connection.execute(sa.text(MARK_ROWS + "('tag', 'nature')"))  # r0008 has no tag marks
+        assert upgrade(engine) == HEAD_REVISION
+        assert marks_in(empty_url) == marked
+        with pytest.raises(sa.exc.IntegrityError), writing(engine) as connection:
+            connection.execute(sa.text(MARK_ROWS + "('page', 'nature')"))  # the check is still on
+    finally:
+        engine.dispose()
+
+
+def test_each_engine_turns_tag_keyed_source_marks_into_tag_marks(
+    empty_url: str, tmp_path: Path, loopback_server: LoopbackServer
+) -> None:
+    """Before r0009 a tag's mark was a source mark keyed "tag:<slug>"; one left waiting counts."""
+    loopback_server.route("/coast.xml", body=rss(GULLS))
+    source = feed_source("coast", loopback_server.url("/coast.xml"), tags=["nature"])
+    service = Service.from_path(
+        write_config(tmp_path, [source], database_url=empty_url), clock=lambda: NOW
+    )
+    service.run_once(force=True, workers=1)  # creates the database at head, publishes it all
+    output = service.config.settings.output_dir
+    engine = make_engine(empty_url)
+    try:
+        with writing(engine) as connection:
+            command.downgrade(alembic_config(connection), "r0008")
+            connection.execute(sa.text(MARK_ROWS + "('source', 'tag:nature')"))
+    finally:
+        engine.dispose()
+    for name in feed_files("tags/nature"):
+        (output / name).unlink()  # only a publish that renders the tag's feed brings them back
+
+    with service.open_store() as store:  # migrates to head
+        marks = store.publish_marks()
+    assert marks_in(empty_url) == [("tag", "nature")]
+    assert (marks.tags, marks.sources, marks.stories) == ({"nature"}, set(), set())
+
+    with service.open_store() as store:
+        result = publish_changes(service.config, store)
+        assert store.publish_marks().empty
+    rendered = {*result.written, *result.unchanged}
+    assert feed_files("tags/nature") <= set(result.written)
+    assert not rendered & feed_files("all", "sources/coast")
+    (entry,) = feedparser.parse((output / "tags/nature.atom").read_bytes()).entries
+    assert entry.title == GULLS[1]

@@ -1,11 +1,12 @@
 """The publish stage of a cycle: render what changed since the last publish.
 
 Orchestration between the store and the publisher, as ``assign`` is for
-stories. The store keeps marks of the sources whose articles changed and the
-stories whose shape changed, written in the same transactions as the changes.
-A publish reads them, renders only the feeds they touch (a changed source: its
-feed; a changed story: the all-stories feed and the feed of every tag its
-members carry), each feed read from the store and rendered one at a time, then
+stories. The store keeps marks of the sources whose articles changed, the
+stories whose shape changed and the tags an article gained or lost, written in
+the same transactions as the changes. A publish reads them, renders only the
+feeds they touch (a changed source: its feed; a changed story: the all-stories
+feed and the feed of every tag its members carry; a marked tag: its feed),
+each feed read from the store and rendered one at a time, then
 drops the marks it rendered. A killed publish drops nothing, so the next one
 renders it again.
 

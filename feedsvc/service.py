@@ -233,6 +233,7 @@ class Service:
                 assigned.rebuilt, assigned.replayed, assigned.late,
             )  # fmt: skip
         times.count("stories_items", assigned.assigned if assigned else 0)
+        times.count("stories_late", assigned.late if assigned else 0)
         with times.measure("publish"):
             published = publish_changes(self.config, store, full=full, pool=pool)
         times.count("files_rendered", len(published.written) + len(published.unchanged))

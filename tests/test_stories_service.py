@@ -310,9 +310,11 @@ def test_seed_reports_added_after_newer_news_are_one_story(
     """
     samples = sample_sources(repo_dir / "samples")
     seeds = {"name": "seeds", "kind": "file", "path": str(shared_dir / "seeds")}
+    late = []
     for sources in (samples, [*samples, seeds]):
         service = service_for(write_config(tmp_path, sources))
-        service.run_once(force=True, workers=workers)
+        late.append(service.run_once(force=True, workers=workers).timings["stories_late"])
+    assert late == [0, 2]  # the sample outlets' news came first; then the two seeds, late
     ferry_story(service)
     with service.open_store() as store:
         views = store.recent_stories(100)

@@ -41,6 +41,7 @@ from feedsvc.placing import (
     Placed,
     Placer,
     RemotePlacer,
+    Text,
     add_in_order,
     fresh_engine,
     item_key,
@@ -178,7 +179,10 @@ def _place_late(
     """
     result, window = AssignResult(), params.window
     stale = False
-    for segment in late_segments(_unassigned(store, batch), before, window, batch):
+    for read in late_segments(_unassigned(store, batch), before, window, batch):
+        segment = _without_window_copies(store, read, before)
+        if not segment:
+            continue
         since, until = segment[0].published - window, segment[-1].published + window
         placer.restore(stored_state(store, since, until), LATE_WINDOWS * window)
         stored = chain.from_iterable(_stored_window(store, since, batch, until=until))
@@ -204,6 +208,21 @@ def _place_late(
             stale,
         )  # fmt: skip
     return result
+
+
+def _without_window_copies(store: Store, segment: list[Text], before: datetime) -> list[Text]:
+    """The late articles of ``segment`` but those the round's window holds a copy of.
+
+    A late article with the URL or the content hash of a stored article
+    published at or after ``before`` is an exact copy of a member of the
+    round's window: the round's engine, which holds that member's keys,
+    places it in that member's story as it did before late articles were
+    placed apart (the segment's engine ends a window after it and would not
+    meet the copy). It stays pending for the round; the others are placed here.
+    """
+    urls = [a.url for a in segment if a.url]
+    urls_held, hashes_held = store.copies_since(before, urls, [a.content_hash for a in segment])
+    return [a for a in segment if a.url not in urls_held and a.content_hash not in hashes_held]
 
 
 def _unassigned(store: Store, batch: int) -> Iterator[ArticleText]:

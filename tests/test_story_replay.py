@@ -227,6 +227,37 @@ def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_st
         assert store.story_of("valley", "valley-2001") == story
 
 
+@pytest.mark.parametrize("kept", [True, False], ids=["with-the-snapshot", "rebuilt"])
+def test_a_late_copy_of_an_article_in_the_window_joins_its_story(
+    tmp_path: Path, store_url: str, kept: bool
+) -> None:
+    """A report dated day 15.5 has the URL of day 19's first report, which the window holds.
+
+    Its own days' engine ends at day 18.5 and would not meet that report: it
+    is left to the round's engine, whose window holds the copy's key, and
+    joins day 19's story as it did before late articles were placed apart.
+    """
+    snapshot = tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    with open_store(store_url) as store:
+        save(store, daily)
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        if not kept:
+            snapshot.unlink()
+        target = next(a for a in daily if a.id == "harbour-38")  # day 19's first report
+        copy = replace(report("coast", 1015, 15.5, event_words(19)), url=target.url)
+        other = report("coast", 1016, 15.6, event_words(15))  # late, no copy in the window
+        save(store, [copy, other])
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert (result.assigned, result.late, result.rebuilt) == (2, 1, not kept)
+        assert store.story_of("coast", "coast-1015") == store.story_of("harbour", "harbour-38")
+        assert store.story_of("coast", "coast-1016") == store.story_of("harbour", "harbour-30")
+
+
 def test_an_old_pair_is_explained_within_its_own_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

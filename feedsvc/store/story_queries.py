@@ -56,6 +56,13 @@ class StoryQueries:
         with self._translate("reading story members"), reading(self.engine) as connection:
             return story_round.newest_member(connection, story_ids)
 
+    def copies_since(
+        self, since: datetime, urls: Sequence[str], hashes: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
+        """Those of ``urls`` and ``hashes`` an article in a story published since ``since`` has."""
+        with self._translate("reading articles"), reading(self.engine) as connection:
+            return story_round.copies_since(connection, since, urls, hashes)
+
     def story_aliases(self) -> dict[str, str]:
         """Every merged-away story id and the id that absorbed it."""
         with self._translate("reading story aliases"), reading(self.engine) as connection:

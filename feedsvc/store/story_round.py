@@ -86,6 +86,37 @@ def newest_member(connection: Connection, story_ids: Sequence[str]) -> datetime 
     return newest
 
 
+def copies_since(
+    connection: Connection, since: datetime, urls: Sequence[str], hashes: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """Those of ``urls`` and ``hashes`` an article in a story published since ``since`` has.
+
+    Articles of configured sources, as the stored window (``texts_since``).
+    """
+    found_urls: set[str] = set()
+    found_hashes: set[str] = set()
+    member = sa.exists().where(MEMBER_OF_ARTICLE)
+    for column, values, found in (
+        (articles.c.url, urls, found_urls),
+        (articles.c.content_hash, hashes, found_hashes),
+    ):
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), 500):
+            stmt = (
+                sa.select(column)
+                .distinct()
+                .join(sources, sources.c.name == articles.c.source)
+                .where(
+                    sources.c.removed_at.is_(None),
+                    articles.c.published >= since,
+                    column.in_(wanted[start : start + 500]),
+                    member,
+                )
+            )
+            found.update(connection.execute(stmt).scalars())
+    return found_urls, found_hashes
+
+
 def aliases(connection: Connection) -> dict[str, str]:
     """Every merged-away story id and the id that absorbed it."""
     stmt = sa.select(story_aliases.c.alias, story_aliases.c.story_id)

@@ -40,15 +40,23 @@ def late_segments(
     """The late articles at the head of ``pending`` (oldest first), in segments placed together.
 
     A segment's articles follow each other by two windows at most (what each
-    meets, a window either side, overlaps the next one's), and a segment holds
-    ``size`` articles at most. The late articles end at the first one
+    meets, a window either side, overlaps the next one's), a segment spans
+    two windows at most and holds ``size`` articles at most. The span bounds
+    what a segment's engine restores and replays (the stored decisions of
+    four windows at most, not those of an archive's months), and each stored
+    article is replayed by two segments at most (their first articles are
+    more than two windows apart). The late articles end at the first one
     published at or after ``before``.
     """
     run: list[Text] = []
     for article in pending:
         if article.published >= before:
             break
-        if run and (article.published - run[-1].published > 2 * window or len(run) >= size):
+        if run and (
+            article.published - run[-1].published > 2 * window
+            or article.published - run[0].published > 2 * window
+            or len(run) >= size
+        ):
             yield run
             run = []
         run.append(article)

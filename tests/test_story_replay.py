@@ -258,6 +258,53 @@ def test_a_late_copy_of_an_article_in_the_window_joins_its_story(
         assert store.story_of("coast", "coast-1016") == store.story_of("harbour", "harbour-30")
 
 
+def test_a_long_late_archive_restores_and_replays_a_few_windows_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outlet's archive of two months, a report every two days, comes after ten weeks of news.
+
+    Its reports follow each other by less than two windows, yet no engine
+    restores the stored decisions of the two months at once: each segment
+    spans at most two windows, so each restores at most four, and each stored
+    article is replayed twice at most. The reports still join their days' stories.
+    """
+    days, now = 70, T0 + timedelta(days=70)
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(days)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    archive = [report("coast", 1000 + day, day + 0.3, event_words(day)) for day in range(0, 60, 2)]
+    spans: list[timedelta] = []
+    replays: dict[str, int] = {}
+    restore, replay = assign.stored_state, assign.Placer.replay
+
+    def stored_state(store: Store, since: datetime, until: datetime | None = None) -> object:
+        if until is not None:
+            spans.append(until - since)
+        return restore(store, since, until)
+
+    def counted(placer: assign.Placer, known: list[Article]) -> int:
+        for article in known:
+            replays[article.id] = replays.get(article.id, 0) + 1
+        return replay(placer, known)
+
+    with open_store(tmp_path / "db.sqlite3") as store:
+        save(store, daily)
+        assign_stories(store, PARAMS, now, sources=OUTLETS)
+        save(store, archive)
+        monkeypatch.setattr(assign, "stored_state", stored_state)
+        monkeypatch.setattr(assign.Placer, "replay", counted)
+        result = assign_stories(store, PARAMS, now, sources=OUTLETS)
+        joined = [
+            store.story_of("coast", a.id) == store.story_of(OUTLETS[0], f"harbour-{2 * d}")
+            for d, a in zip(range(0, 60, 2), archive, strict=True)
+        ]
+    assert result.late == len(archive) and all(joined)
+    assert spans and max(spans) <= 4 * WINDOW
+    assert max(replays.values()) <= 2
+
+
 def test_an_old_pair_is_explained_within_its_own_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -181,6 +181,7 @@ class Placer:
         that made the stored decisions (``replay_from``).
         """
         params = self._params
+        self._engine = None  # a pass over late articles' engine: not held beside the snapshot's
         if self._snapshot is not None:
             self._engine = load_snapshot(self._snapshot, params, self._sources, token)
             if self._engine is not None:
@@ -194,6 +195,7 @@ class Placer:
         configured window (a pass over late articles, ``late_window``).
         """
         params = self._params if window is None else replace(self._params, window=window)
+        self._engine = None  # the engine before (a segment's) goes first
         self._engine = fresh_engine(params, state)
 
     def replay(self, known: Sequence[Text]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import shutil
 from contextlib import ExitStack
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import assign
+from feedsvc import assign, placing
 from feedsvc.assign import assign_stories, explain_pair, restored_engine
 from feedsvc.config_types import SourceConfig
 from feedsvc.late_articles import late_before, late_segments, sweep
@@ -303,6 +304,39 @@ def test_a_long_late_archive_restores_and_replays_a_few_windows_at_a_time(
     assert result.late == len(archive) and all(joined)
     assert spans and max(spans) <= 4 * WINDOW
     assert max(replays.values()) <= 2
+
+
+def test_the_late_articles_engine_is_let_go_before_the_snapshot_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine that placed a late report is let go before the snapshot's engine is read.
+
+    It holds up to four windows of the archive: held meanwhile, the round's
+    peak would be two engines instead of one.
+    """
+    snapshot = tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    alive: list[int] = []
+    load = placing.load_snapshot
+
+    def counted(*args: object, **kwargs: object) -> StoryEngine | None:
+        gc.collect()
+        alive.append(sum(isinstance(o, StoryEngine) for o in gc.get_objects()))
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    with open_store(tmp_path / "db.sqlite3") as store:
+        save(store, daily)
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        save(store, [report("coast", 1015, 15.05, event_words(15))])
+        save(store, [report("coast", 1020, 20.2, event_words(20))])
+        monkeypatch.setattr(placing, "load_snapshot", counted)
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+    assert (result.late, result.rebuilt) == (1, False)
+    assert alive == [0]
 
 
 def test_an_old_pair_is_explained_within_its_own_window(

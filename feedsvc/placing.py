@@ -140,8 +140,18 @@ class Round:
     shapes: dict[str, StoryUpdate]
 
 
-def add_in_order(engine: StoryEngine, known: Sequence[Text], pending: Sequence[Text]) -> Round:
+def add_in_order(
+    engine: StoryEngine,
+    known: Sequence[Text],
+    pending: Sequence[Text],
+    *,
+    reach: timedelta | None = None,
+) -> Round:
     """Add the stored window (``known``), then the pending articles, oldest first.
+
+    With a ``reach``, the engine's clock goes to that long after each pending
+    article before it is placed (a late article's engine, which holds two
+    windows: what is more than a window older than the article has left).
 
     The stored window goes in whole before the first pending article, as a
     snapshot's engine holds it: a pending article is decided against every
@@ -152,6 +162,8 @@ def add_in_order(engine: StoryEngine, known: Sequence[Text], pending: Sequence[T
     waiting = {item_key(a.source, a.id) for a in pending}
     result = Round([], {})
     for article in chain(known, sorted(pending, key=text_order)):
+        if reach is not None and item_key(article.source, article.id) in waiting:
+            engine.advance(article.published + reach)
         decision = engine.add(story_item(article))
         if decision.item_id in waiting:
             result.decisions.append(decision)
@@ -169,6 +181,7 @@ class Placer:
         self._sources = tuple(sources)
         self._snapshot = snapshot
         self._engine: StoryEngine | None = None
+        self._reach: timedelta | None = None  # a late pass: each article meets a window after it
 
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """Take the snapshot's engine if it fits (None), else say from when to replay the window.
@@ -181,7 +194,7 @@ class Placer:
         that made the stored decisions (``replay_from``).
         """
         params = self._params
-        self._engine = None  # a pass over late articles' engine: not held beside the snapshot's
+        self._engine, self._reach = None, None  # a late pass's engine: not beside the snapshot's
         if self._snapshot is not None:
             self._engine = load_snapshot(self._snapshot, params, self._sources, token)
             if self._engine is not None:
@@ -192,11 +205,14 @@ class Placer:
         """Start from a new engine that knows the stored assignments, aliases and foundings.
 
         With a ``window``, the new engine holds that much time instead of the
-        configured window (a pass over late articles, ``late_window``).
+        configured window (a pass over late articles, ``late_articles``), and
+        its clock goes to a configured window after each article placed: what
+        is more than a window older than the article has left, as on time.
         """
         params = self._params if window is None else replace(self._params, window=window)
         self._engine = None  # the engine before (a segment's) goes first
         self._engine = fresh_engine(params, state)
+        self._reach = None if window is None else self._params.window
 
     def replay(self, known: Sequence[Text]) -> int:
         """Add stored articles of the window to replay, oldest first; return how many.
@@ -213,7 +229,7 @@ class Placer:
     def place(self, pending: Sequence[Text]) -> Placed:
         """Add ``pending`` (after the window, if one was replayed); return what to save."""
         engine = self._need_engine()
-        done = add_in_order(engine, [], pending)
+        done = add_in_order(engine, [], pending, reach=self._reach)
         merges = {old: engine.resolve(d.story_id) for d in done.decisions for old in d.merged}
         new = sum(1 for d in done.decisions if d.layer == "new")
         placed = Placed(

@@ -339,6 +339,34 @@ def test_the_late_articles_engine_is_let_go_before_the_snapshot_is_read(
     assert alive == [0]
 
 
+def test_a_late_article_meets_no_more_than_a_window_before_it(tmp_path: Path) -> None:
+    """Two late reports 4.5 days apart, the second with the first's URL, nothing stored between.
+
+    Their segment's engine holds two windows, and its clock is the newest
+    article it was given: day 5's report was still in it when day 9.5's came.
+    Each meets a window before it, as it would have on time: two stories, as
+    a replay of every article in order decides.
+    """
+    stored = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in (*range(4), *range(16, DAYS))
+        for n in (2 * day, 2 * day + 1)
+    ]
+    first = report("coast", 1005, 5.0, event_words(5))
+    again = replace(report("coast", 1009, 9.5, event_words(9)), url=first.url)
+    with open_store(tmp_path / "db.sqlite3") as store:
+        save(store, stored)
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS)
+        save(store, [first, again])
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS)
+        placed = [store.story_of("coast", a.id) for a in (first, again)]
+    engine = StoryEngine(PARAMS)
+    decided = add_in_order(engine, [], [*stored, first, again]).decisions
+    expected = [d for d in decided if d.item_id.startswith("coast:")]
+    assert [d.layer for d in expected] == ["new", "new"]  # on time: day 5 left day 9.5's window
+    assert result.late == 2 and placed[0] != placed[1]
+
+
 def test_an_old_pair_is_explained_within_its_own_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -118,6 +118,14 @@ class StoryEngine:
         )  # fmt: skip
         return decision
 
+    def advance(self, now: datetime) -> None:
+        """Move the clock to ``now`` (never back), as an item published then would.
+
+        What is older than the window before ``now`` leaves it; ``add`` does
+        this with each item's publication time.
+        """
+        self._index.advance(now)
+
     def story_of(self, item_id: str) -> str:
         """Return the current story id of an item in the window or in the restored state.
 

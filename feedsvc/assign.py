@@ -319,9 +319,14 @@ def stored_state(store: Store, since: datetime, until: datetime | None = None) -
     return StoryState(assignments, store.story_aliases(), store.stories_founded(since, until))
 
 
-def restored_engine(store: Store, params: StoryParams, since: datetime) -> StoryEngine:
-    """An engine that knows the stored decisions about articles published since ``since``."""
-    return fresh_engine(params, stored_state(store, since))
+def restored_engine(
+    store: Store, params: StoryParams, since: datetime, until: datetime | None = None
+) -> StoryEngine:
+    """An engine that knows the stored decisions about articles published since ``since``.
+
+    To ``until``, if given: an engine that is given nothing newer needs no more.
+    """
+    return fresh_engine(params, stored_state(store, since, until))
 
 
 def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> Explanation:
@@ -335,8 +340,8 @@ def explain_pair(store: Store, params: StoryParams, a: Article, b: Article) -> E
     gap = abs(a.published - b.published)
     if gap <= params.window:
         since = min(a.published, b.published) - params.window
-        engine = restored_engine(store, params, since)
         pair = sorted((a, b), key=text_order)
+        engine = restored_engine(store, params, since, pair[-1].published)
         known = _stored_window(
             store, since, BATCH, until=pair[-1].published, leave_out=frozenset((a_key, b_key))
         )  # read no further than the pair: the archive after it is never held

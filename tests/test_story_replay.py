@@ -388,8 +388,18 @@ def test_an_old_pair_is_explained_within_its_own_window(
             ("harbour", "harbour-2"), ("valley", "valley-3"), ("harbour", "harbour-10"),
         ))  # fmt: skip
         assert a is not None and b is not None and other is not None
+        restored: list[int] = []
+        assignments = store.story_assignments
+
+        def counted(since: datetime, until: datetime | None = None) -> dict[tuple[str, str], str]:
+            restored.append(len(found := assignments(since, until)))
+            return found
+
+        monkeypatch.setattr(store, "story_assignments", counted)
         same = explain_pair(store, PARAMS, a, b)
         apart = explain_pair(store, PARAMS, a, other)  # day 1 and day 5: more than a window
+        # the decisions of the days up to the pair (day 1.1), not of the three weeks since
+        assert restored == [len([t for t in daily if t.published <= b.published])]
         since = a.published - WINDOW
         engine = restored_engine(store, PARAMS, since)
         known = [t for t in store.texts_since(since) if t.published <= b.published]

@@ -49,7 +49,7 @@ class AssignResult:
     merges: int = 0
     rebuilt: bool = False
     replayed: int = 0  # stored articles replayed to rebuild the window
-    late: int = 0  # articles placed among the stories of their own time (``late_chunks``)
+    late: int = 0  # articles placed among the stories of their own time (``late_articles``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ def test_late_and_recent_reports_meet_their_events_with_or_without_the_snapshot(
     The window is replayed ``batch`` articles at a time (a message each when
     the engine works in a process of its own), or the snapshot serves as it
     is: the same decisions. The report of day 1, older than the window, is
-    placed apart among the stories of its own days (``late_chunks``): it
+    placed apart among the stories of its own days (``late_articles``): it
     joins day 1's story, which the round's window left long ago.
     """
     database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"

@@ -367,6 +367,61 @@ def test_a_late_article_meets_no_more_than_a_window_before_it(tmp_path: Path) ->
     assert result.late == 2 and placed[0] != placed[1]
 
 
+@pytest.mark.parametrize("processes", [False, True], ids=["in-process", "in-a-process"])
+@pytest.mark.parametrize("killed_at", [1, 3])
+def test_a_round_stopped_between_late_saves_ends_as_one_that_was_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_at: int, processes: bool
+) -> None:
+    """Late reports of several days and an on-time one; the round stops at its Nth save.
+
+    The next round places what was left: the same stories as a round that
+    was not stopped, every member in a story that has a row, none in a
+    merged-away one.
+    """
+    snapshot = tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    late = [report("coast", 1000 + d, d + 0.05, event_words(d)) for d in (1, 2, 4, 9, 15, 16)]
+    late += [report("coast", 1100 + d, d + 0.07, event_words(d)) for d in (1, 2, 15)]
+    late += [report("coast", 1200, 20.3, event_words(20))]  # on time
+    database, reference = tmp_path / "db.sqlite3", tmp_path / "reference.sqlite3"
+    with open_store(database) as store:
+        save(store, daily)
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        save(store, late)
+    shutil.copyfile(database, reference)
+    with open_store(reference) as store:
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS)
+        expected = {store.story_of(a.source, a.id) for a in late}, store.story_ids()
+
+    saved, save_stories = [0], Store.save_stories
+
+    def stopping(self: Store, *args: object, **kwargs: object) -> None:
+        saved[0] += 1
+        if saved[0] == killed_at:
+            raise KeyboardInterrupt  # as a stop between two saves
+        save_stories(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    with open_store(database) as store, ExitStack() as stack:
+        pool = stack.enter_context(RenewingPool(1)) if processes else None
+        monkeypatch.setattr(Store, "save_stories", stopping)
+        with pytest.raises(KeyboardInterrupt):
+            assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot, pool=pool)
+        monkeypatch.setattr(Store, "save_stories", save_stories)
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot, pool=pool)
+        got = {store.story_of(a.source, a.id) for a in late}, store.story_ids()
+        members = {store.story_of(a.source, a.id) for a in [*daily, *late]}
+        aliases = store.story_aliases()
+    # the stopped round saved nothing (stopped at its first save) or some of them
+    assert 0 < result.assigned <= len(late)
+    assert (result.assigned == len(late)) is (killed_at == 1)
+    assert got == expected
+    assert members <= set(got[1]) and not members & set(aliases)
+
+
 def test_an_old_pair_is_explained_within_its_own_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

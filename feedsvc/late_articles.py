@@ -43,9 +43,10 @@ def late_segments(
     meets, a window either side, overlaps the next one's), a segment spans
     two windows at most and holds ``size`` articles at most. The span bounds
     what a segment's engine restores and replays (the stored decisions of
-    four windows at most, not those of an archive's months), and each stored
+    four windows at most, not those of an archive's months), and a stored
     article is replayed by two segments at most (their first articles are
-    more than two windows apart). The late articles end at the first one
+    more than two windows apart), and by one more for each ``size`` late
+    articles within two windows of it. The late articles end at the first one
     published at or after ``before``.
     """
     run: list[Text] = []

@@ -20,6 +20,11 @@ from feedsvc.placing import Text, text_order
 # the article being placed and a window after it.
 LATE_WINDOWS = 2
 
+# A segment of late articles spans this many windows at most: its engine restores the
+# stored decisions of two more (an article's story id each, small beside the engine's
+# two windows of analysed texts), and a split replays the two windows segments share.
+SEGMENT_WINDOWS = 4
+
 
 def late_before(newest: datetime | None, now: datetime, window: timedelta) -> datetime | None:
     """Pending articles published before this are late (None: there is no stored story).
@@ -41,11 +46,11 @@ def late_segments(
 
     A segment's articles follow each other by two windows at most (what each
     meets, a window either side, overlaps the next one's), a segment spans
-    two windows at most and holds ``size`` articles at most. The span bounds
-    what a segment's engine restores and replays (the stored decisions of
-    four windows at most, not those of an archive's months), and a stored
-    article is replayed by two segments at most (their first articles are
-    more than two windows apart), and by one more for each ``size`` late
+    ``SEGMENT_WINDOWS`` windows at most and holds ``size`` articles at most.
+    The span bounds what a segment's engine restores and replays (the stored
+    decisions of six windows at most, not those of an archive's months), and
+    a stored article is replayed by two segments at most (their first articles
+    are more than four windows apart), and by one more for each ``size`` late
     articles within two windows of it. The late articles end at the first one
     published at or after ``before``.
     """
@@ -55,7 +60,7 @@ def late_segments(
             break
         if run and (
             article.published - run[-1].published > 2 * window
-            or article.published - run[0].published > 2 * window
+            or article.published - run[0].published > SEGMENT_WINDOWS * window
             or len(run) >= size
         ):
             yield run

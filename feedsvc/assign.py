@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedsvc.companion import Companion
-from feedsvc.late_articles import LATE_WINDOWS, late_before, late_segments, sweep
+from feedsvc.late_articles import late_before, late_reach, late_segments, sweep
 from feedsvc.placing import AssignResult as AssignResult
 from feedsvc.placing import (
     LocalPlacer,
@@ -169,24 +169,25 @@ def _place_late(
     """Place the pending articles published before ``before`` among the stories of their time.
 
     Each segment of them (``late_segments``) gets an engine of its own that
-    knows the stored decisions from a window before the segment to a window
-    after it; the stored articles of that span are replayed and the late ones
-    placed in between (``sweep``), and their decisions saved as they come.
+    knows the stored decisions from half a window (``late_reach``) before the
+    segment to half a window after it; the stored articles of that span are
+    replayed and the late ones placed in between (``sweep``), and their
+    decisions saved as they come.
     The round's own engine never holds these articles (they are older than its
     window), so its snapshot still fits, unless a late article touched a story
     with a member young enough to be in that window: then the snapshot is made
     stale in the same transaction, and the window is rebuilt from the store.
     """
-    result, window = AssignResult(), params.window
+    result, reach = AssignResult(), late_reach(params.window)
     stale = False
-    for read in late_segments(_unassigned(store, batch), before, window, batch):
+    for read in late_segments(_unassigned(store, batch), before, reach, batch):
         segment = _without_window_copies(store, read, before)
         if not segment:
             continue
-        since, until = segment[0].published - window, segment[-1].published + window
-        placer.restore(stored_state(store, since, until), LATE_WINDOWS * window)
+        since, until = segment[0].published - reach, segment[-1].published + reach
+        placer.restore(stored_state(store, since, until), reach)
         stored = chain.from_iterable(_stored_window(store, since, batch, until=until))
-        for step, articles in sweep(stored, segment, window, batch):
+        for step, articles in sweep(stored, segment, reach, batch):
             if step == "replay":
                 placer.send_replay(articles)
                 placer.replayed()

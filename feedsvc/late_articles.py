@@ -16,14 +16,24 @@ from typing import Literal
 
 from feedsvc.placing import Text, text_order
 
-# The engine that places late articles holds this many windows: a window before
-# the article being placed and a window after it.
-LATE_WINDOWS = 2
+# A segment of late articles spans this many reaches (four windows) at most: its engine
+# restores the stored decisions of two reaches more (an article's story id each, small
+# beside the engine's window of analysed texts), and a split replays what segments share.
+SEGMENT_REACHES = 8
 
-# A segment of late articles spans this many windows at most: its engine restores the
-# stored decisions of two more (an article's story id each, small beside the engine's
-# two windows of analysed texts), and a split replays the two windows segments share.
-SEGMENT_WINDOWS = 4
+
+def late_reach(window: timedelta) -> timedelta:
+    """How far before and after a late article its engine's stored articles go: half a window.
+
+    The engine then holds one window, as the round's own does, so placing late
+    articles needs no more memory than a round (two windows, a window either
+    side, needed twice as much: 236 MB against 110 for 10,000 feeds). Half a
+    window either side is more than the time prior lets a story reach: an
+    article joins at a score of 0.85, a gap of 5.6 hours past the graces
+    (three hours between full texts, a day between a bare date and a time), so
+    about 1.2 days at most; only two bare dates may join across 2.2 days.
+    """
+    return window / 2
 
 
 def late_before(newest: datetime | None, now: datetime, window: timedelta) -> datetime | None:
@@ -40,18 +50,18 @@ def late_before(newest: datetime | None, now: datetime, window: timedelta) -> da
 
 
 def late_segments(
-    pending: Iterable[Text], before: datetime, window: timedelta, size: int
+    pending: Iterable[Text], before: datetime, reach: timedelta, size: int
 ) -> Iterator[list[Text]]:
     """The late articles at the head of ``pending`` (oldest first), in segments placed together.
 
-    A segment's articles follow each other by two windows at most (what each
-    meets, a window either side, overlaps the next one's), a segment spans
-    ``SEGMENT_WINDOWS`` windows at most and holds ``size`` articles at most.
+    A segment's articles follow each other by two reaches at most (what each
+    meets, a reach either side, overlaps the next one's), a segment spans
+    ``SEGMENT_REACHES`` reaches at most and holds ``size`` articles at most.
     The span bounds what a segment's engine restores and replays (the stored
-    decisions of six windows at most, not those of an archive's months), and
+    decisions of ten reaches at most, not those of an archive's months), and
     a stored article is replayed by two segments at most (their first articles
-    are more than four windows apart), and by one more for each ``size`` late
-    articles within two windows of it. The late articles end at the first one
+    are more than eight reaches apart), and by one more for each ``size`` late
+    articles within two reaches of it. The late articles end at the first one
     published at or after ``before``.
     """
     run: list[Text] = []
@@ -59,8 +69,8 @@ def late_segments(
         if article.published >= before:
             break
         if run and (
-            article.published - run[-1].published > 2 * window
-            or article.published - run[0].published > SEGMENT_WINDOWS * window
+            article.published - run[-1].published > 2 * reach
+            or article.published - run[0].published > SEGMENT_REACHES * reach
             or len(run) >= size
         ):
             yield run
@@ -71,21 +81,22 @@ def late_segments(
 
 
 def sweep(
-    stored: Iterable[Text], late: Sequence[Text], window: timedelta, size: int
+    stored: Iterable[Text], late: Sequence[Text], reach: timedelta, size: int
 ) -> Iterator[tuple[Literal["replay", "place"], list[Text]]]:
     """Interleave the stored articles to replay and the late ones to place, oldest first.
 
     A late article is placed once every stored article published up to a
-    window after it is replayed, and before any later one: in an engine of
-    ``LATE_WINDOWS`` windows, it meets the stored articles from a window
-    before it to a window after it, and nothing older has left. Each step
-    holds ``size`` articles at most.
+    ``reach`` after it is replayed, and before any later one: in an engine
+    holding two reaches whose clock goes to a reach after the article
+    (``placing.Placer.restore``), it meets the stored articles from a reach
+    before it to a reach after it, and nothing older. Each step holds
+    ``size`` articles at most.
     """
     waiting = deque(sorted(late, key=text_order))
     step: list[Text] = []
     kind: Literal["replay", "place"] = "replay"
     for article in stored:
-        while waiting and waiting[0].published + window < article.published:
+        while waiting and waiting[0].published + reach < article.published:
             if kind != "place" or len(step) >= size:
                 if step:
                     yield kind, step

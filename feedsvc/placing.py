@@ -181,7 +181,7 @@ class Placer:
         self._sources = tuple(sources)
         self._snapshot = snapshot
         self._engine: StoryEngine | None = None
-        self._reach: timedelta | None = None  # a late pass: each article meets a window after it
+        self._reach: timedelta | None = None  # a late pass: each article meets a reach after it
 
     def start(self, token: str | None, first: datetime, now: datetime) -> datetime | None:
         """Take the snapshot's engine if it fits (None), else say from when to replay the window.
@@ -201,18 +201,18 @@ class Placer:
                 return None
         return min(first, now) - params.window
 
-    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
+    def restore(self, state: StoryState, reach: timedelta | None = None) -> None:
         """Start from a new engine that knows the stored assignments, aliases and foundings.
 
-        With a ``window``, the new engine holds that much time instead of the
-        configured window (a pass over late articles, ``late_articles``), and
-        its clock goes to a configured window after each article placed: what
-        is more than a window older than the article has left, as on time.
+        With a ``reach`` (a pass over late articles, ``late_articles``), the
+        new engine holds two reaches instead of the configured window, and its
+        clock goes to a reach after each article placed: what is more than a
+        reach older than the article has left.
         """
-        params = self._params if window is None else replace(self._params, window=window)
+        params = self._params if reach is None else replace(self._params, window=2 * reach)
         self._engine = None  # the engine before (a segment's) goes first
         self._engine = fresh_engine(params, state)
-        self._reach = None if window is None else self._params.window
+        self._reach = reach
 
     def replay(self, known: Sequence[Text]) -> int:
         """Add stored articles of the window to replay, oldest first; return how many.
@@ -268,9 +268,9 @@ class LocalPlacer:
         """``Placer.start``."""
         return self._placer.start(token, first, now)
 
-    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
+    def restore(self, state: StoryState, reach: timedelta | None = None) -> None:
         """``Placer.restore``."""
-        self._placer.restore(state, window)
+        self._placer.restore(state, reach)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Replay a batch of the stored window (here: at once); ``replayed`` follows."""
@@ -314,9 +314,9 @@ class RemotePlacer:
         """``Placer.start``, there."""
         return cast("datetime | None", self._call("start", token, first, now))
 
-    def restore(self, state: StoryState, window: timedelta | None = None) -> None:
+    def restore(self, state: StoryState, reach: timedelta | None = None) -> None:
         """``Placer.restore``, there."""
-        self._call("restore", state, window)
+        self._call("restore", state, reach)
 
     def send_replay(self, known: Sequence[Text]) -> None:
         """Hand a batch of the stored window over and return at once; ``replayed`` waits."""

@@ -15,7 +15,7 @@ import pytest
 from feedsvc import assign, placing
 from feedsvc.assign import assign_stories, explain_pair, restored_engine
 from feedsvc.config_types import SourceConfig
-from feedsvc.late_articles import late_before, late_segments, sweep
+from feedsvc.late_articles import late_before, late_reach, late_segments, sweep
 from feedsvc.placing import (
     add_in_order,
     item_key,
@@ -66,6 +66,8 @@ def test_late_articles_come_in_segments_before_the_first_on_time() -> None:
         # day 17 is a window before day 20: on time, and all after it
     ]
     assert list(late_segments([], before, WINDOW, 3)) == []
+    # a late article's engine holds a reach either side of it: one window, as the round's
+    assert 2 * late_reach(WINDOW) == WINDOW
 
 
 def test_a_late_article_is_placed_between_what_it_meets_and_what_it_does_not() -> None:

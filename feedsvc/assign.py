@@ -218,8 +218,8 @@ def _without_window_copies(store: Store, segment: list[Text], before: datetime) 
     published at or after ``before`` is an exact copy of a member of the
     round's window: the round's engine, which holds that member's keys,
     places it in that member's story as it did before late articles were
-    placed apart (the segment's engine ends a window after it and would not
-    meet the copy). It stays pending for the round; the others are placed here.
+    placed apart (the segment's engine ends half a window after it and would
+    not meet the copy). It stays pending for the round; the others are placed here.
     """
     urls = [a.url for a in segment if a.url]
     urls_held, hashes_held = store.copies_since(before, urls, [a.content_hash for a in segment])

@@ -151,7 +151,7 @@ def add_in_order(
 
     With a ``reach``, the engine's clock goes to that long after each pending
     article before it is placed (a late article's engine, which holds two
-    windows: what is more than a window older than the article has left).
+    reaches: what is more than a reach older than the article has left).
 
     The stored window goes in whole before the first pending article, as a
     snapshot's engine holds it: a pending article is decided against every

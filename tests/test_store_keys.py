@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from feedsvc.store.keys import PAIRS_PER_QUERY, pair_chunks, pair_in
+from feedsvc.store.keys import KEYS_PER_QUERY, PAIRS_PER_QUERY, key_chunks, pair_chunks, pair_in
 from feedsvc.store.schema import articles, metadata
 
 
@@ -31,6 +31,14 @@ def test_chunks_hold_each_pair_once_in_order() -> None:
     chunks = list(pair_chunks(pairs + pairs[:10]))
     assert [len(c) for c in chunks] == [PAIRS_PER_QUERY, 3]
     assert [p for c in chunks for p in c] == sorted(pairs)
+
+
+def test_key_chunks_keep_every_key_in_order() -> None:
+    keys = [f"k{n}" for n in range(2 * KEYS_PER_QUERY + 1)]
+    chunks = list(key_chunks(keys))
+    assert [len(c) for c in chunks] == [KEYS_PER_QUERY, KEYS_PER_QUERY, 1]
+    assert [k for c in chunks for k in c] == keys
+    assert list(key_chunks([])) == []
 
 
 def test_any_count_of_pairs_uses_one_of_a_few_statement_shapes() -> None:

@@ -16,7 +16,7 @@ duplicates, and an article whose tags differ only in order is unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,12 +26,12 @@ from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing
 from feedsvc.store import tags as tag_sql
+from feedsvc.store.keys import key_chunks
 from feedsvc.store.schema import ARTICLE_COLUMNS, article_tags, articles, sources
 from feedsvc.types import Article, UpsertResult
 
 log = logging.getLogger("feedsvc.store.articles")
 
-CHUNK = 500  # keys per IN (...): well under every engine's bound-parameter limit
 # What is read back into an Article: ``ARTICLE_COLUMNS`` (all but the analysis, which
 # only grouping reads); every write stores the analysis too, beside them.
 _COLUMNS = tuple(c.name for c in ARTICLE_COLUMNS if c.name not in ("first_seen", "last_seen"))
@@ -101,15 +101,10 @@ def _keep_estimated_date(article: Article, old: Article) -> Article:
     return replace(article, published=old.published, date_estimated=old.date_estimated)
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 def _load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, Article]:
     tags = tag_sql.load(connection, source, ids)
     found: dict[str, Article] = {}
-    for chunk in _chunks(ids):
+    for chunk in key_chunks(ids):
         stmt = sa.select(*ARTICLE_COLUMNS).where(
             articles.c.source == source, articles.c.id.in_(chunk)
         )
@@ -178,7 +173,7 @@ def _touch(connection: Connection, seen: Sequence[Article], seen_at: datetime) -
 def _touch_ids(connection: Connection, source: str, ids: Sequence[str], seen_at: datetime) -> int:
     """Mark stored articles as seen at ``seen_at``; return how many there were."""
     touched = 0
-    for chunk in _chunks(ids):
+    for chunk in key_chunks(ids):
         stmt = (
             sa.update(articles)
             .where(articles.c.source == source, articles.c.id.in_(chunk))
@@ -191,7 +186,7 @@ def _touch_ids(connection: Connection, source: str, ids: Sequence[str], seen_at:
 def present(connection: Connection, source: str, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` are stored articles of ``source``."""
     found: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in key_chunks(ids):
         stmt = sa.select(articles.c.id).where(articles.c.source == source, articles.c.id.in_(chunk))
         found.update(connection.execute(stmt).scalars())
     return found
@@ -220,7 +215,7 @@ def recent_by_source(
 ) -> dict[str, list[Article]]:
     """The newest ``limit`` articles of each of these configured sources, newest first."""
     found: dict[str, list[Article]] = {name: [] for name in names}
-    for chunk in _chunks(list(names)):
+    for chunk in key_chunks(list(names)):
         rank = (
             sa.func.row_number()
             .over(

@@ -1,4 +1,6 @@
-"""SQL conditions on two-column keys such as (source, article id).
+"""SQL conditions on keys: single keys in pieces, and pairs such as (source, article id).
+
+``key_chunks`` cuts a list of keys into the pieces one ``IN (...)`` takes.
 
 ``(a, b) IN (VALUES ...)`` reads clearly, but SQLite answers it by scanning the
 whole table (3.40 does; the primary key is not used), which made every batch
@@ -18,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 PAIRS_PER_QUERY = 512  # two bound parameters each: far below every engine's limit
+KEYS_PER_QUERY = 500  # keys per IN (...): well under every engine's bound-parameter limit
 
 Pair = tuple[str, str]
 
@@ -61,3 +64,9 @@ def pair_chunks(pairs: Sequence[Pair] | set[Pair]) -> Iterator[list[Pair]]:
     unique = sorted(set(pairs))
     for start in range(0, len(unique), PAIRS_PER_QUERY):
         yield unique[start : start + PAIRS_PER_QUERY]
+
+
+def key_chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``keys`` in order, ``KEYS_PER_QUERY`` at a time (one ``IN (...)`` each)."""
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        yield keys[start : start + KEYS_PER_QUERY]

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from feedsvc.store.bulk import execute_many
+from feedsvc.store.keys import key_chunks
 from feedsvc.store.schema import article_tags, publish_marks, story_members
 from feedsvc.types import PublishMarks
 
-CHUNK = 500
 # What a mark names (the table's check constraint allows exactly these).
 MarkKind = Literal["source", "story", "tag"]
 _INSERT = sa.insert(publish_marks)
@@ -42,10 +42,9 @@ def mark_tags(connection: Connection, tags: Iterable[str]) -> None:
 def mark_stories_of(connection: Connection, source: str, article_ids: Sequence[str]) -> None:
     """Mark the stories that hold any of these articles of ``source`` (their text changed)."""
     stories: set[str] = set()
-    for start in range(0, len(article_ids), CHUNK):
+    for chunk in key_chunks(article_ids):
         stmt = sa.select(story_members.c.story_id).where(
-            story_members.c.source == source,
-            story_members.c.article_id.in_(article_ids[start : start + CHUNK]),
+            story_members.c.source == source, story_members.c.article_id.in_(chunk)
         )
         stories.update(connection.execute(stmt).scalars())
     mark(connection, "story", stories)
@@ -72,8 +71,7 @@ def clear(connection: Connection, upto: int) -> None:
 def sources_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:
     """The sources of the members of these stories."""
     found: set[str] = set()
-    for start in range(0, len(story_ids), CHUNK):
-        chunk = story_ids[start : start + CHUNK]
+    for chunk in key_chunks(story_ids):
         stmt = (
             sa.select(story_members.c.source).distinct().where(story_members.c.story_id.in_(chunk))
         )
@@ -84,7 +82,7 @@ def sources_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[
 def tags_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str]:
     """The tags carried by any member of these stories."""
     tags: set[str] = set()
-    for start in range(0, len(story_ids), CHUNK):
+    for chunk in key_chunks(story_ids):
         stmt = (
             sa.select(article_tags.c.tag)
             .distinct()
@@ -95,7 +93,7 @@ def tags_of_stories(connection: Connection, story_ids: Sequence[str]) -> set[str
                     story_members.c.article_id == article_tags.c.article_id,
                 ),
             )
-            .where(story_members.c.story_id.in_(story_ids[start : start + CHUNK]))
+            .where(story_members.c.story_id.in_(chunk))
         )
         tags.update(connection.execute(stmt).scalars())
     return tags

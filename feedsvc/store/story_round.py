@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from feedsvc.store import publishing, state
 from feedsvc.store.bulk import execute_many, upsert
+from feedsvc.store.keys import key_chunks
 from feedsvc.store.schema import (
     MEMBER_OF_ARTICLE,
     articles,
@@ -100,8 +101,7 @@ def copies_since(
         (articles.c.url, urls, found_urls),
         (articles.c.content_hash, hashes, found_hashes),
     ):
-        wanted = sorted(set(values))
-        for start in range(0, len(wanted), 500):
+        for chunk in key_chunks(sorted(set(values))):
             stmt = (
                 sa.select(column)
                 .distinct()
@@ -109,7 +109,7 @@ def copies_since(
                 .where(
                     sources.c.removed_at.is_(None),
                     articles.c.published >= since,
-                    column.in_(wanted[start : start + 500]),
+                    column.in_(chunk),
                     member,
                 )
             )

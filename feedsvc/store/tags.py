@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from feedsvc.store import publishing
-from feedsvc.store.keys import pair_chunks, pair_in
+from feedsvc.store.keys import key_chunks, pair_chunks, pair_in
 from feedsvc.store.schema import article_tags, articles, sources, story_members
 from feedsvc.types import Article, TagOrigin, TagOriginKind
 
-CHUNK = 500
+CHUNK = 500  # articles re-tagged per page
 _NO_DATE = datetime(1970, 1, 1, tzinfo=UTC)  # re-tagging reads no dates
 ORIGIN_KINDS: tuple[TagOriginKind, ...] = ("source", "rule", "category")
 Tagged = tuple[tuple[str, ...], tuple[TagOrigin, ...]]
@@ -76,13 +76,10 @@ def load(connection: Connection, source: str, ids: Sequence[str]) -> dict[str, T
     whatever their count, where ``load_keys`` builds one per count.
     """
     found: _Collected[str] = _Collected()
-    for start in range(0, len(ids), CHUNK):
+    for chunk in key_chunks(ids):
         stmt = (
             sa.select(article_tags.c.article_id, article_tags.c.tag, article_tags.c.via)
-            .where(
-                article_tags.c.source == source,
-                article_tags.c.article_id.in_(ids[start : start + CHUNK]),
-            )
+            .where(article_tags.c.source == source, article_tags.c.article_id.in_(chunk))
             .order_by(article_tags.c.article_id, article_tags.c.tag)
         )
         for article_id, tag, via in connection.execute(stmt):
@@ -217,7 +214,7 @@ def counts(connection: Connection) -> dict[str, int]:
 def story_tags(connection: Connection, story_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """The tags of each story: every tag its members of configured sources carry, sorted."""
     found: dict[str, set[str]] = defaultdict(set)
-    for start in range(0, len(story_ids), CHUNK):
+    for chunk in key_chunks(story_ids):
         stmt = (
             sa.select(story_members.c.story_id, article_tags.c.tag)
             .distinct()
@@ -230,7 +227,7 @@ def story_tags(connection: Connection, story_ids: Sequence[str]) -> dict[str, tu
             )
             .join(sources, sources.c.name == story_members.c.source)
             .where(
-                story_members.c.story_id.in_(story_ids[start : start + CHUNK]),
+                story_members.c.story_id.in_(chunk),
                 sources.c.removed_at.is_(None),
             )
         )

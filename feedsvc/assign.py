@@ -174,9 +174,12 @@ def _place_late(
     replayed and the late ones placed in between (``sweep``), and their
     decisions saved as they come.
     The round's own engine never holds these articles (they are older than its
-    window), so its snapshot still fits, unless a late article touched a story
-    with a member young enough to be in that window: then the snapshot is made
-    stale in the same transaction, and the window is rebuilt from the store.
+    window), nor would a window rebuilt from the store, so a late article that
+    joins a story of that window leaves the snapshot as it is. A merge is
+    another matter: when a late article merges stories and one of them has a
+    member young enough to be in that window, the snapshot's engine still
+    holds the merged-away story, so the snapshot is made stale in the same
+    transaction, and the window is rebuilt from the store.
     """
     result, reach = AssignResult(), late_reach(params.window)
     stale = False
@@ -194,9 +197,8 @@ def _place_late(
                 continue
             placer.send_place(articles)
             placed = placer.placed()
-            if not stale:
-                touched = [*(u.id for u in placed.shapes), *placed.merges, *placed.merges.values()]
-                newest = store.newest_member(touched)
+            if not stale and placed.merges:
+                newest = store.newest_member([*placed.merges, *placed.merges.values()])
                 stale = newest is not None and newest >= before
             facts = {SNAPSHOT_KEY: uuid.uuid4().hex} if stale else {}
             store.save_stories(

@@ -192,14 +192,15 @@ def test_late_and_recent_reports_meet_their_events_with_or_without_the_snapshot(
     assert placed["coast:coast-1001"] == gone
 
 
-def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_stale(
+def test_a_late_report_joining_a_story_still_in_the_window_leaves_the_snapshot_as_it_is(
     tmp_path: Path, store_url: str
 ) -> None:
     """Day 15's story has a copy dated day 17.5, still in the window when a report of day 15 comes.
 
     The late report is placed apart, among its own days' stories, and joins
-    day 15's story: the snapshot's engine holds that story without it, so the
-    round rebuilds the window from the store, and a later copy still finds it.
+    day 15's story. The snapshot's engine holds that story without it, as a
+    window rebuilt from the store would (the report is older than the window):
+    the snapshot serves, and a later copy still finds the story.
     """
     database, snapshot = store_url, tmp_path / "stories.snapshot"
     daily = [
@@ -219,7 +220,7 @@ def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_st
         recent = report("coast", 1020, 20.2, event_words(20))
         save(store, [late, recent])
         result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
-        assert (result.assigned, result.late, result.rebuilt) == (2, 1, True)
+        assert (result.assigned, result.late, result.rebuilt) == (2, 1, False)
         assert store.story_of("coast", "coast-1015") == story
         assert store.story_of("coast", "coast-1020") == store.story_of("harbour", "harbour-40")
 
@@ -228,6 +229,122 @@ def test_a_late_report_joining_a_story_still_in_the_window_makes_the_snapshot_st
         result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
         assert (result.assigned, result.late, result.rebuilt) == (1, 0, False)
         assert store.story_of("valley", "valley-2001") == story
+
+
+def test_after_a_late_join_the_snapshot_decides_as_a_rebuilt_window(tmp_path: Path) -> None:
+    """Late reports join stories still in the window; the next round, with the snapshot or rebuilt.
+
+    A window rebuilt from the store does not hold the late reports either
+    (they are older than it), so the snapshot kept after their joins and a
+    window rebuilt from the store place the next reports alike.
+    """
+    database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
+    daily = [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in range(DAYS)
+        for n in (2 * day, 2 * day + 1)
+    ]
+    firsts = {day: next(a for a in daily if a.id == f"harbour-{2 * day}") for day in (15, 16)}
+    copies = [
+        replace(report("coast", 2000 + day, 17.5, event_words(day)), url=firsts[day].url)
+        for day in (15, 16)
+    ]
+    late = [report("coast", 1000 + day, day + 0.05, event_words(day)) for day in (15, 16)]
+    following = [
+        replace(report("valley", 3015, 20.3, event_words(15)), url=firsts[15].url),
+        report("valley", 3019, 19.3, event_words(19)),
+        report("coast", 3020, 20.4, event_words(20)),
+        report("coast", 3099, 20.45, event_words(99)),  # an event of its own
+    ]
+    with open_store(database) as store:
+        save(store, [*daily, *copies])
+        assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        save(store, late)
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert (result.assigned, result.late, result.rebuilt, result.merges) == (2, 2, False, 0)
+        for day in (15, 16):
+            story = store.story_of("harbour", firsts[day].id)
+            assert store.story_of("coast", f"coast-{1000 + day}") == story  # joined
+            assert store.story_of("coast", f"coast-{2000 + day}") == story  # in the window
+        save(store, following)
+    rebuilt = tmp_path / "rebuilt.sqlite3"
+    shutil.copyfile(database, rebuilt)
+
+    placed = {}
+    for path, kept in ((database, True), (rebuilt, False)):
+        if not kept:
+            snapshot.unlink()
+        with open_store(path) as store:
+            result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+            assert (result.assigned, result.rebuilt) == (len(following), not kept)
+            placed[kept] = {a.id: store.story_of(a.source, a.id) for a in [*daily, *following]}
+    assert placed[True] == placed[False]
+    stories = placed[True]
+    assert stories["valley-3015"] == stories["harbour-30"]  # the copy of day 15's first report
+    assert stories["valley-3019"] == stories["harbour-38"]
+    assert list(stories.values()).count(stories["coast-3099"]) == 1
+
+
+def test_a_late_report_merging_a_story_still_in_the_window_makes_the_snapshot_stale(
+    tmp_path: Path,
+) -> None:
+    """c1 (late) bridges a1's story and b1's, whose copy b2 is still in the round's window.
+
+    The merge moves b2 to a1's story, founded first; the snapshot's engine
+    still holds b2 in b1's story, now merged away. So the save that merges
+    makes the snapshot stale, the round rebuilds its window from the store,
+    and a later copy of b1 (same URL as b2) joins a1's story, not the
+    merged-away one.
+    """
+    a1, b1, c1 = BRIDGE
+    sources = ("outlet-a", "outlet-b", "outlet-c", "outlet-d", "outlet-e", "outlet-z")
+    b_url = "https://outlet-b.test/hallan"
+
+    def article(item: StoryItem, source: str, hours: float, url: str | None = None) -> Article:
+        return Article(
+            source=source, id=item.id, url=url or f"https://{source}.test/{item.id}",
+            title=item.title, summary="", content_html=f"<p>{item.text}</p>", text=item.text,
+            published=BRIDGE_T0 + timedelta(hours=hours), updated=None, date_estimated=False,
+            content_hash=f"{source}-{item.id}",
+        )  # fmt: skip
+
+    def stored(store: Store, *articles: Article) -> None:
+        for a in articles:
+            store.save_batch(a.source, [a], FetchIntent(a.source, now, "ok", now))
+
+    unrelated = StoryItem(
+        "z1", "Ferry fares rise on the Tarrow line",
+        "Fares on the Tarrow ferry line rise by a tenth from June, the operator said.",
+        "Z", BRIDGE_T0,
+    )  # fmt: skip
+    first = [article(a1, "outlet-a", 0), article(b1, "outlet-b", 0.5, b_url)]
+    b2 = article(replace(b1, id="b2"), "outlet-d", 60, b_url)  # 2.5 days on: joins by URL
+    z1 = article(unrelated, "outlet-z", 110)  # the newest: b2 is still in the window after it
+    late = article(c1, "outlet-c", 1)  # older than that window: placed apart
+    b3 = article(replace(b1, id="b3"), "outlet-e", 112, b_url)
+    now = BRIDGE_T0 + timedelta(days=5)
+    probe = StoryEngine(StoryParams(model=hand_model()))
+    decided = [probe.add(story_item(a)) for a in [*first, late]]
+    keys = [item_key(a.source, a.id) for a in (*first, late)]
+    bridge = min(probe.explain(keys[0], keys[2]).score, probe.explain(keys[1], keys[2]).score)
+    params = StoryParams(model=bar_between(decided[1].score, bridge))
+
+    snapshot = tmp_path / "stories.snapshot"
+    with open_store(tmp_path / "db.sqlite3", sources) as store:
+        stored(store, *first, b2)
+        assign_stories(store, params, now, sources=sources, snapshot=snapshot)
+        story_a, story_b = (store.story_of(a.source, a.id) for a in first)
+        assert story_a and story_b and story_a != story_b
+        assert store.story_of("outlet-d", "b2") == story_b  # b1's copy: its URL
+        stored(store, z1)
+        assign_stories(store, params, now, sources=sources, snapshot=snapshot)
+
+        stored(store, late, b3)
+        result = assign_stories(store, params, now, sources=sources, snapshot=snapshot)
+        assert store.story_aliases() == {story_b: story_a}
+        members = [("outlet-b", "b1"), ("outlet-d", "b2"), ("outlet-c", "c1"), ("outlet-e", "b3")]
+        assert {store.story_of(source, id_) for source, id_ in members} == {story_a}
+        assert (result.assigned, result.late, result.merges, result.rebuilt) == (2, 1, 1, True)
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["with-the-snapshot", "rebuilt"])

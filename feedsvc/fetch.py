@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
 from http import HTTPStatus
 from types import TracebackType
 
@@ -46,6 +46,7 @@ from feedsvc.connect import AddressRefused, guarded_transport
 from feedsvc.decoding import BodyDecoder, DecodingError
 from feedsvc.errors import BodyTooLarge, FetchError
 from feedsvc.localfiles import fetch_files
+from feedsvc.politeness import StartQueue, host_interval
 from feedsvc.types import (
     Document,
     Fetched,
@@ -63,7 +64,9 @@ ACCEPT = (
     "application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 )
 ACCEPT_ENCODING = "gzip, deflate"
-DEFAULT_HOST_INTERVAL = 1.0
+# Fetches started at once, for each connection of the run (``FetchConfig.concurrency``):
+# enough that hosts waiting for their turn leave others to go ahead, and a bound.
+STARTED_PER_SLOT = 16
 # A 304 to a request that sent no validators says nothing (RFC 9110 15.4.5); taken as
 # "not modified", a server or cache that always answers so left its source empty for ever.
 UNASKED_304 = "304 Not Modified to a request with no If-None-Match or If-Modified-Since"
@@ -144,22 +147,40 @@ class Fetcher:
     async def fetch_each(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchOutcome]:
         """Fetch all concurrently, yielding each outcome as soon as it completes.
 
+        Fetches start as ``StartQueue`` lets them (``feedsvc.politeness``): at
+        most ``per_host`` of a host at once, ``STARTED_PER_SLOT`` times the
+        run's connections in all; the others wait as plain requests.
         A finished fetch is held only until it is yielded: a finished task holds
         its outcome (and its body), and a list of them all (or
         ``asyncio.as_completed``, which keeps what it is given) kept every body
         of a run in memory until the run ended.
         """
+        limit = STARTED_PER_SLOT * self._config.concurrency
+        waiting = StartQueue(((_host_key(r), r) for r in requests), self._config.per_host, limit)
         running: set[asyncio.Task[FetchOutcome]] = set()
         finished: asyncio.Queue[asyncio.Task[FetchOutcome]] = asyncio.Queue()
-        for request in requests:
-            task = asyncio.create_task(self.fetch(request))
-            running.add(task)
-            task.add_done_callback(running.discard)
-            task.add_done_callback(finished.put_nowait)
+        closing = False  # once the caller lets go: nothing more starts
+
+        def ended(host: str | None, _: asyncio.Task[FetchOutcome]) -> None:
+            waiting.finished(host)
+            start()
+
+        def start() -> None:
+            if closing:
+                return
+            for host, request in waiting.ready():
+                task = asyncio.create_task(self.fetch(request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(partial(ended, host))
+                task.add_done_callback(finished.put_nowait)
+
+        start()
         try:
             for _ in range(len(requests)):
                 yield (await finished.get()).result()
         finally:
+            closing = True
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -238,7 +259,7 @@ class Fetcher:
             return _failed(request, f"unsupported URL: {refused}{hint}")
         try:
             target = httpx.URL(url)
-            async with self._slot(f"{target.host}:{target.port}"):
+            async with self._slot(_host_of(target)):
                 async with asyncio.timeout(deadline):
                     conditional = _conditional_headers(request)
                     async with client.stream("GET", target, headers=conditional) as response:
@@ -285,20 +306,19 @@ class Fetcher:
         )
 
 
-def host_interval(config: FetchConfig, host: str) -> float:
-    """Seconds between request starts to ``host`` ("name:port"): as set, else 1s (0 locally)."""
-    if config.host_interval is not None:
-        return config.host_interval
-    return 0.0 if _is_loopback(host.rpartition(":")[0]) else DEFAULT_HOST_INTERVAL
+def _host_of(target: httpx.URL) -> str:
+    """The host a request is polite to: "name:port" (the port None when it is the scheme's)."""
+    return f"{target.host}:{target.port}"
 
 
-def _is_loopback(hostname: str) -> bool:
-    if hostname.lower() == "localhost":
-        return True
+def _host_key(request: FetchRequest) -> str | None:
+    """The host of a request's URL (``_host_of``); None for a file, or a URL that does not parse."""
+    if request.url is None:
+        return None
     try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        return _host_of(httpx.URL(request.url))
+    except httpx.InvalidURL:
+        return None
 
 
 def fetch_all_sync(

@@ -20,11 +20,12 @@ from feedsvc.addresses import AddressPolicy
 from feedsvc.config_types import FetchConfig
 from feedsvc.fetch import (
     ACCEPT,
+    STARTED_PER_SLOT,
     Fetcher,
     fetch_all_sync,
-    host_interval,
     user_agent,
 )
+from feedsvc.politeness import host_interval
 from feedsvc.types import Fetched, FetchFailed, FetchOutcome, FetchRequest, NotModified
 from feedsvc.websub import notify_hub
 from tests.support.httpserver import LoopbackServer, RequestInfo, Response, trickle, zeros
@@ -438,6 +439,39 @@ def test_fetch_each_yields_fast_sources_before_slow_ones(
     assert arrivals[-1][0] == "slow"
     assert {name for name, _ in arrivals[:2]} == {"fast", "broken"}
     assert all(at < 0.5 for _, at in arrivals[:2])
+
+
+def test_fetch_each_starts_a_few_fetches_per_host_and_a_bounded_number_in_all() -> None:
+    """120 sources on three hosts: the others wait as requests, not as tasks (36 MB at 10,000).
+
+    At most ``per_host`` fetches of a host and ``STARTED_PER_SLOT`` times the
+    connections in all exist at once, and every source is still fetched.
+    """
+    config = FetchConfig(allow_private_addresses=True, concurrency=1, per_host=8)
+    most = {"tasks": 0}
+
+    async def collect(requests: list[FetchRequest]) -> list[FetchOutcome]:
+        outcomes = []
+        async with Fetcher(config, UA) as fetcher:
+            async for outcome in fetcher.fetch_each(requests):
+                most["tasks"] = max(most["tasks"], len(asyncio.all_tasks()) - 1)  # not this one
+                outcomes.append(outcome)
+        return outcomes
+
+    with LoopbackServer() as a, LoopbackServer() as b, LoopbackServer() as c:
+        for server in (a, b, c):
+            server.route("/feed.xml", body=RSS, delay=0.01)
+        requests = [
+            FetchRequest(source=f"s{n}", url=server.url(f"/feed.xml?{n}"))
+            for n in range(40)
+            for server in (a, b, c)
+        ]
+        outcomes = run(collect(requests))
+        served = [server.max_concurrent() for server in (a, b, c)]
+    assert sorted(o.source for o in outcomes) == sorted(r.source for r in requests)
+    assert all(isinstance(o, Fetched) for o in outcomes)
+    assert most["tasks"] == STARTED_PER_SLOT * config.concurrency  # 16, of 24 hosts' turns
+    assert served == [1, 1, 1]  # one connection
 
 
 def test_fetch_all_sync_keeps_request_order(loopback_server: LoopbackServer) -> None:

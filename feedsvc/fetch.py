@@ -313,7 +313,7 @@ def _host_of(target: httpx.URL) -> str:
 
 def _host_key(request: FetchRequest) -> str | None:
     """The host of a request's URL (``_host_of``); None for a file, or a URL that does not parse."""
-    if request.url is None:
+    if request.path is not None or request.url is None:  # a path is read, as ``fetch`` does
         return None
     try:
         return _host_of(httpx.URL(request.url))

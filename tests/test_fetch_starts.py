@@ -8,7 +8,7 @@ from feedsvc.politeness import StartQueue
 
 
 def _queue(hosts: str, per_host: int = 2, limit: int = 100) -> StartQueue[str]:
-    """A queue of requests named by their host's letter and place ("a0", "b1", ...); "-": no host."""
+    """Requests named by their host's letter and place ("a0", "b1", ...); "-": no host."""
     pairs = [(None if h == "-" else h, f"{h}{n}") for n, h in enumerate(hosts)]
     return StartQueue(pairs, per_host, limit)
 

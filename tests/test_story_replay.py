@@ -285,6 +285,37 @@ def test_after_a_late_join_the_snapshot_decides_as_a_rebuilt_window(tmp_path: Pa
     assert list(stories.values()).count(stories["coast-3099"]) == 1
 
 
+def test_a_late_join_keeps_the_founding_time_of_a_story_whose_earlier_member_came_later(
+    tmp_path: Path,
+) -> None:
+    """Day 17.5's report founds a story; day 17.0's joins it a round later; then day 16.9's, late.
+
+    The late report's engine replays day 17.0's report before day 17.5's, but
+    the story was founded at 17.5, and stays so in the store, as in the
+    snapshot's engine, which a late join leaves as it is (founding times decide
+    which of two merged stories keeps its id).
+    """
+    snapshot = tmp_path / "stories.snapshot"
+    words = event_words(17)
+    founder = report("harbour", 1, 17.5, words)
+    earlier = report("valley", 2, 17.0, words)  # published before it, fetched after it
+    late = report("coast", 3, 16.9, words)
+    with open_store(tmp_path / "db.sqlite3") as store:
+        for batch in ([founder], [earlier], [report("harbour", 4, 20.2, event_words(20))]):
+            save(store, batch)
+            assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        story = store.story_of("harbour", "harbour-1")
+        assert story is not None and store.story_of("valley", "valley-2") == story
+        since = T0 + timedelta(days=16)
+        assert store.stories_founded(since)[story] == founder.published
+
+        save(store, [late])
+        result = assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
+        assert (result.assigned, result.late, result.rebuilt) == (1, 1, False)
+        assert store.story_of("coast", "coast-3") == story
+        assert store.stories_founded(since)[story] == founder.published
+
+
 def test_a_late_report_merging_a_story_still_in_the_window_makes_the_snapshot_stale(
     tmp_path: Path,
 ) -> None:

@@ -280,7 +280,9 @@ class ActiveIndex:
         profile, story = member.profile, member.story
         vector = _packed(profile)
         if story not in self.stories:
-            founded = min(self._founded.pop(story, profile.published), profile.published)
+            # a restored founding time stands: a story's member published before it
+            # may have joined later, and be replayed first
+            founded = self._founded.pop(story, profile.published)
             self.stories[story] = StoryRecord(story, founded)
         for other in merged:
             self.merge(other, story)

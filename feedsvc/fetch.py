@@ -148,32 +148,50 @@ class Fetcher:
         """Fetch all concurrently, yielding each outcome as soon as it completes.
 
         Fetches start as ``StartQueue`` lets them (``feedsvc.politeness``): at
-        most ``per_host`` of a host at once, ``STARTED_PER_SLOT`` times the
-        run's connections in all; the others wait as plain requests.
+        most ``per_host`` of a host at once, and its next not before its
+        ``host_interval``; ``STARTED_PER_SLOT`` times the run's connections in
+        all; the others wait as plain requests.
         A finished fetch is held only until it is yielded: a finished task holds
         its outcome (and its body), and a list of them all (or
         ``asyncio.as_completed``, which keeps what it is given) kept every body
         of a run in memory until the run ended.
         """
-        limit = STARTED_PER_SLOT * self._config.concurrency
-        waiting = StartQueue(((_host_key(r), r) for r in requests), self._config.per_host, limit)
+        config, loop = self._config, asyncio.get_running_loop()
+        waiting = StartQueue(
+            ((_host_key(r), r) for r in requests),
+            config.per_host,
+            STARTED_PER_SLOT * config.concurrency,
+            partial(host_interval, config),
+        )
         running: set[asyncio.Task[FetchOutcome]] = set()
         finished: asyncio.Queue[asyncio.Task[FetchOutcome]] = asyncio.Queue()
         closing = False  # once the caller lets go: nothing more starts
+        timer: asyncio.TimerHandle | None = None  # a host's interval to wait out
 
         def ended(host: str | None, _: asyncio.Task[FetchOutcome]) -> None:
             waiting.finished(host)
             start()
 
+        def woken() -> None:
+            nonlocal timer
+            timer = None
+            start()
+
         def start() -> None:
+            nonlocal timer
             if closing:
                 return
-            for host, request in waiting.ready():
+            for host, request in waiting.ready(loop.time()):
                 task = asyncio.create_task(self.fetch(request))
                 running.add(task)
                 task.add_done_callback(running.discard)
                 task.add_done_callback(partial(ended, host))
                 task.add_done_callback(finished.put_nowait)
+            due = waiting.next_due()
+            if due is not None and (timer is None or due < timer.when()):
+                if timer is not None:
+                    timer.cancel()
+                timer = loop.call_at(due, woken)
 
         start()
         try:
@@ -181,6 +199,8 @@ class Fetcher:
                 yield (await finished.get()).result()
         finally:
             closing = True
+            if timer is not None:
+                timer.cancel()
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -270,6 +290,8 @@ class Fetcher:
             return _failed(request, str(exc))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return _failed(request, _describe_http_error(exc, self._config))
+        except UnicodeError as exc:  # a host name IDNA refuses, in the URL or a redirect's
+            return _failed(request, f"invalid URL: host name: {exc}")
 
     async def _outcome(self, request: FetchRequest, response: httpx.Response) -> FetchOutcome:
         headers = _lower_headers(response.headers)
@@ -317,7 +339,7 @@ def _host_key(request: FetchRequest) -> str | None:
         return None
     try:
         return _host_of(httpx.URL(request.url))
-    except httpx.InvalidURL:
+    except (httpx.InvalidURL, UnicodeError):  # the fetch says why
         return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import socket
@@ -441,20 +442,24 @@ def test_fetch_each_yields_fast_sources_before_slow_ones(
     assert all(at < 0.5 for _, at in arrivals[:2])
 
 
-def test_fetch_each_starts_a_few_fetches_per_host_and_a_bounded_number_in_all() -> None:
+@pytest.mark.parametrize(("per_host", "concurrency", "most"), [(2, 8, 6), (8, 1, 16)])
+def test_fetch_each_starts_a_few_fetches_per_host_and_a_bounded_number_in_all(
+    per_host: int, concurrency: int, most: int
+) -> None:
     """120 sources on three hosts: the others wait as requests, not as tasks (36 MB at 10,000).
 
-    At most ``per_host`` fetches of a host and ``STARTED_PER_SLOT`` times the
-    connections in all exist at once, and every source is still fetched.
+    At most ``per_host`` fetches of a host (2 x 3 hosts) and ``STARTED_PER_SLOT``
+    times the connections in all (16 of 8 x 3) exist at once, and every source
+    is still fetched.
     """
-    config = FetchConfig(allow_private_addresses=True, concurrency=1, per_host=8)
-    most = {"tasks": 0}
+    config = FetchConfig(allow_private_addresses=True, concurrency=concurrency, per_host=per_host)
+    tasks = []
 
     async def collect(requests: list[FetchRequest]) -> list[FetchOutcome]:
         outcomes = []
         async with Fetcher(config, UA) as fetcher:
             async for outcome in fetcher.fetch_each(requests):
-                most["tasks"] = max(most["tasks"], len(asyncio.all_tasks()) - 1)  # not this one
+                tasks.append(len(asyncio.all_tasks()) - 1)  # not this one
                 outcomes.append(outcome)
         return outcomes
 
@@ -462,16 +467,69 @@ def test_fetch_each_starts_a_few_fetches_per_host_and_a_bounded_number_in_all() 
         for server in (a, b, c):
             server.route("/feed.xml", body=RSS, delay=0.01)
         requests = [
-            FetchRequest(source=f"s{n}", url=server.url(f"/feed.xml?{n}"))
+            FetchRequest(source=f"{name}{n}", url=server.url(f"/feed.xml?{n}"))
             for n in range(40)
-            for server in (a, b, c)
+            for name, server in (("a", a), ("b", b), ("c", c))
         ]
         outcomes = run(collect(requests))
-        served = [server.max_concurrent() for server in (a, b, c)]
     assert sorted(o.source for o in outcomes) == sorted(r.source for r in requests)
     assert all(isinstance(o, Fetched) for o in outcomes)
-    assert most["tasks"] == STARTED_PER_SLOT * config.concurrency  # 16, of 24 hosts' turns
-    assert served == [1, 1, 1]  # one connection
+    assert max(tasks) == most
+    assert most == min(per_host * 3, STARTED_PER_SLOT * concurrency)
+
+
+def test_hosts_waiting_for_their_interval_leave_the_others_to_go() -> None:
+    """Nine paced hosts of three sources each come first; nine hosts of one source follow.
+
+    A paced host's next fetch waits as a request until its interval has passed,
+    not as a started fetch asleep on one of the run's 16 places (nine hosts
+    would hold all 16 for a second): the one-source hosts are done at once.
+    """
+    config = FetchConfig(allow_private_addresses=True, concurrency=1, per_host=2, host_interval=1.0)
+    arrivals: dict[str, float] = {}
+
+    async def collect(requests: list[FetchRequest]) -> None:
+        started = time.monotonic()
+        async with Fetcher(config, UA) as fetcher:
+            async for outcome in fetcher.fetch_each(requests):
+                assert isinstance(outcome, Fetched), outcome
+                arrivals[outcome.source] = time.monotonic() - started
+
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(LoopbackServer()) for _ in range(9)]
+        for server in servers:
+            server.route("/feed.xml", body=RSS)
+        paced = [
+            FetchRequest(source=f"paced{i}-{n}", url=server.url(f"/feed.xml?{n}"))
+            for i, server in enumerate(servers)
+            for n in range(3)
+        ]
+        single = [  # another host name for the same server: another host
+            FetchRequest(source=f"single{i}", url=f"http://localhost:{server.port}/feed.xml")
+            for i, server in enumerate(servers)
+        ]
+        run(collect([*paced, *single]))
+    assert len(arrivals) == len(paced) + len(single)
+    assert max(arrivals[r.source] for r in single) < 0.7, arrivals
+    assert max(arrivals[r.source] for r in paced) >= 1.9  # three a second apart, per host
+
+
+def test_a_host_name_idna_refuses_fails_its_source_only(loopback_server: LoopbackServer) -> None:
+    """In a source's URL or in a redirect: a failed fetch, not a run brought down."""
+    loopback_server.route("/moved", status=302, headers={"Location": "http://xn--a.test/feed"})
+    loopback_server.route("/feed.xml", body=RSS)
+    requests = [
+        FetchRequest(source="bad", url="http://xn--a.test/feed"),
+        FetchRequest(source="moved", url=loopback_server.url("/moved")),
+        FetchRequest(source="good", url=loopback_server.url("/feed.xml")),
+    ]
+    outcomes = {
+        o.source: o for o in fetch_all_async(requests, FetchConfig(allow_private_addresses=True))
+    }
+    for name in ("bad", "moved"):
+        failed = outcomes[name]
+        assert isinstance(failed, FetchFailed) and "invalid URL: host name" in failed.error
+    assert isinstance(outcomes["good"], Fetched)
 
 
 def test_fetch_all_sync_keeps_request_order(loopback_server: LoopbackServer) -> None:

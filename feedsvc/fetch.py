@@ -1,6 +1,7 @@
 """Fetch documents over HTTP(S) or from the local file system.
 
-This is the only module that uses httpx. Given ``FetchRequest`` records it
+This is the module that sends requests with httpx (``feedsvc.responses`` reads
+what comes back). Given ``FetchRequest`` records it
 returns ``Fetched``, ``NotModified`` or ``FetchFailed`` (feedsvc.types): bytes
 plus metadata, never parsed. It does conditional GET, follows redirects up to a
 limit, enforces a connect timeout and a total deadline per request, caps the
@@ -16,9 +17,8 @@ address guard of ``feedsvc.connect`` (the ``AddressPolicy`` of
 ``allow_private_addresses`` is set. A redirect to anything but http(s) is
 refused before it is followed, and so is a ``file:`` URL given as a source URL
 (``file`` sources are read by ``feedsvc.localfiles`` from their configured
-path). The body is read raw and decoded here in bounded pieces
-(``feedsvc.decoding``), so a compression bomb is cut off at the size limit
-without ever being held whole.
+path). The body is read raw and decoded in bounded pieces (``responses``),
+so a compression bomb is cut off at the size limit without ever being held whole.
 
 It does not parse feeds or HTML, decide when to fetch next, or touch the store.
 httpx exceptions are translated into words in exactly one place,
@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from http import HTTPStatus
 from types import TracebackType
@@ -43,10 +42,17 @@ from feedsvc import __version__
 from feedsvc.addresses import AddressPolicy, scheme_refusal
 from feedsvc.config_types import FetchConfig
 from feedsvc.connect import AddressRefused, guarded_transport
-from feedsvc.decoding import BodyDecoder, DecodingError
+from feedsvc.decoding import DecodingError
 from feedsvc.errors import BodyTooLarge, FetchError
 from feedsvc.localfiles import fetch_files
 from feedsvc.politeness import StartQueue, host_interval
+from feedsvc.responses import (
+    lower_headers,
+    media_type,
+    read_capped,
+    redirect_chain,
+    status_error,
+)
 from feedsvc.types import (
     Document,
     Fetched,
@@ -294,7 +300,7 @@ class Fetcher:
             return _failed(request, f"invalid URL: host name: {exc}")
 
     async def _outcome(self, request: FetchRequest, response: httpx.Response) -> FetchOutcome:
-        headers = _lower_headers(response.headers)
+        headers = lower_headers(response.headers)
         source, url, status = request.source, request.url or "", response.status_code
         hops = redirect_chain(response)
         _log_redirects(request, hops)
@@ -310,11 +316,11 @@ class Fetcher:
             return FetchFailed(source, url, error, status, headers, hops)
         await self._hold(source)
         try:
-            body = await _read_capped(response, self._config.max_body_bytes)
+            body = await read_capped(response, self._config.max_body_bytes)
         except (BodyTooLarge, DecodingError) as exc:
             return FetchFailed(source, url, str(exc), status, headers, hops)
         final_url = str(response.url)
-        document = Document(final_url, body, _media_type(headers), headers)
+        document = Document(final_url, body, media_type(headers), headers)
         return Fetched(
             source=source,
             url=url,
@@ -367,60 +373,6 @@ def _conditional_headers(request: FetchRequest) -> dict[str, str]:
     if request.last_modified:
         headers["If-Modified-Since"] = request.last_modified
     return headers
-
-
-def _lower_headers(headers: httpx.Headers) -> dict[str, str]:
-    return {key.lower(): value for key, value in headers.items()}
-
-
-def _media_type(headers: Mapping[str, str]) -> str | None:
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media_type or None
-
-
-def status_error(response: httpx.Response) -> str:
-    """A response's status in words: ``HTTP 404 Not Found``."""
-    status = response.status_code
-    reason = response.reason_phrase
-    if not reason:
-        with contextlib.suppress(ValueError):
-            reason = HTTPStatus(status).phrase
-    return f"HTTP {status} {reason}".rstrip()
-
-
-def _too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"response body exceeds {limit} bytes; cut off")
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """Read and decode the body, stopping as soon as either grows past ``limit`` bytes.
-
-    The raw bytes are decoded here, in bounded pieces (``feedsvc.decoding``),
-    not by httpx, which would expand a whole chunk of a compression bomb at once.
-    """
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    decoder = BodyDecoder(response.headers.get("content-encoding", ""))
-    chunks: list[bytes] = []
-    size = raw_size = 0
-    async for raw in response.aiter_raw():
-        raw_size += len(raw)
-        if raw_size > limit:
-            raise _too_large(limit)
-        for piece in decoder.feed(raw):
-            size = _keep(chunks, piece, size, limit)
-    for piece in decoder.finish():
-        size = _keep(chunks, piece, size, limit)
-    return b"".join(chunks)
-
-
-def _keep(chunks: list[bytes], piece: bytes, size: int, limit: int) -> int:
-    size += len(piece)
-    if size > limit:
-        raise _too_large(limit)
-    chunks.append(piece)
-    return size
 
 
 _FILE_HINT = " (a local file is read by a source with a 'path')"
@@ -480,15 +432,6 @@ def _location(request: FetchRequest) -> str:
     if request.url is not None:
         return request.url
     return str(request.path) if request.path is not None else ""
-
-
-def redirect_chain(response: httpx.Response) -> tuple[Redirect, ...]:
-    """Every redirect hop that led to ``response``: who answered, with what, pointing where."""
-    answered = [*response.history, response]
-    return tuple(
-        Redirect(str(hop.url), hop.status_code, str(after.url))
-        for hop, after in itertools.pairwise(answered)
-    )
 
 
 def _log_redirects(request: FetchRequest, hops: Sequence[Redirect]) -> None:

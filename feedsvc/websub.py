@@ -16,7 +16,7 @@ import httpx
 
 from feedsvc.addresses import AddressPolicy
 from feedsvc.connect import AddressRefused, guarded_transport
-from feedsvc.fetch import status_error
+from feedsvc.responses import status_error
 
 log = logging.getLogger("feedsvc.websub")
 

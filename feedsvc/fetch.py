@@ -37,6 +37,7 @@ from http import HTTPStatus
 from types import TracebackType
 
 import httpx
+import idna
 
 from feedsvc import __version__
 from feedsvc.addresses import AddressPolicy, scheme_refusal
@@ -238,14 +239,18 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
-        # The host slot first, so a request waiting for its host holds no overall slot.
+        # The host slot first, so a request waiting for its host holds no overall slot;
+        # the pace last, once a connection is held, so that its mark is when the
+        # request goes (marked before waiting for a connection, two requests to a
+        # host that waited unequally could go together). The run hands a host's
+        # next request out once its interval has passed (``StartQueue``), so a
+        # connection held here waits little, if at all.
         per_host = self._hosts.get(host)
         if per_host is None:
             per_host = self._hosts[host] = asyncio.Semaphore(self._config.per_host)
-        async with per_host:
+        async with per_host, self._overall:
             await self._pace(host)
-            async with self._overall:
-                yield
+            yield
 
     async def _hold(self, source: str) -> None:
         """Take a body slot (when bounded) for the body of ``source`` about to be read."""
@@ -296,7 +301,7 @@ class Fetcher:
             return _failed(request, str(exc))
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return _failed(request, _describe_http_error(exc, self._config))
-        except UnicodeError as exc:  # a host name IDNA refuses, in the URL or a redirect's
+        except idna.IDNAError as exc:  # a host name IDNA refuses, in the URL or a redirect's
             return _failed(request, f"invalid URL: host name: {exc}")
 
     async def _outcome(self, request: FetchRequest, response: httpx.Response) -> FetchOutcome:
@@ -345,7 +350,7 @@ def _host_key(request: FetchRequest) -> str | None:
         return None
     try:
         return _host_of(httpx.URL(request.url))
-    except (httpx.InvalidURL, UnicodeError):  # the fetch says why
+    except (httpx.InvalidURL, idna.IDNAError):  # the fetch says why
         return None
 
 
@@ -367,12 +372,22 @@ async def _fetch_all(
 
 
 def _conditional_headers(request: FetchRequest) -> dict[str, str]:
+    """The validators to send: only those a header can carry (printable ASCII).
+
+    A server that sent a validator with other characters (an ETag in UTF-8)
+    gets an unconditional request: sent as it was stored, it could not be
+    encoded, and the source would fail on every fetch.
+    """
     headers: dict[str, str] = {}
-    if request.etag:
+    if request.etag and _sendable(request.etag):
         headers["If-None-Match"] = request.etag
-    if request.last_modified:
+    if request.last_modified and _sendable(request.last_modified):
         headers["If-Modified-Since"] = request.last_modified
     return headers
+
+
+def _sendable(value: str) -> bool:
+    return value.isascii() and value.isprintable()
 
 
 _FILE_HINT = " (a local file is read by a source with a 'path')"

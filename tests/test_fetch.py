@@ -191,6 +191,16 @@ def test_stale_etag_gets_the_new_body(loopback_server: LoopbackServer) -> None:
     assert fetched.etag == '"courier-8"'
 
 
+def test_a_validator_a_header_cannot_carry_is_not_sent(loopback_server: LoopbackServer) -> None:
+    """A server sent an ETag in Latin-1: asked again, the request goes without it, not fails."""
+    loopback_server.route("/feed.xml", body=RSS, headers={"ETag": '"café"'})
+    first = expect_fetched(get(loopback_server.url("/feed.xml")))
+    assert first.etag == '"café"'
+    again = expect_fetched(get(loopback_server.url("/feed.xml"), etag=first.etag))
+    assert again.documents[0].body == RSS
+    assert "if-none-match" not in loopback_server.requests[-1].headers
+
+
 # --------------------------------------------------------------------------- redirects
 
 

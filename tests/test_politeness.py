@@ -333,6 +333,34 @@ def test_request_starts_to_one_host_are_spaced_by_host_interval() -> None:
     assert recorder.starts["localhost"][0] - ip[0] < 0.5  # another host is not held back
 
 
+def test_a_host_is_paced_from_when_its_requests_go_not_from_when_they_waited() -> None:
+    """One connection; another host's slow request holds it while two of this host's wait.
+
+    Marked before waiting for the connection, both would go the moment it is
+    free, together; marked once it is held, they go an interval apart.
+    """
+    recorder = _StartRecorder()
+    config = FetchConfig(allow_private_addresses=True, host_interval=0.3, per_host=2, concurrency=1)
+
+    async def fetch_all(requests: list[FetchRequest]) -> list[FetchOutcome]:
+        async with Fetcher(config, "feedsvc-tests", transport=recorder) as fetcher:
+            return [o async for o in fetcher.fetch_each(requests)]
+
+    with LoopbackServer() as server:
+        server.route("/slow.xml", body=FEED, headers=FEED_TYPE, delay=0.8)
+        server.route("/f.xml", body=FEED, headers=FEED_TYPE)
+        requests = [
+            FetchRequest(source="slow", url=f"http://localhost:{server.port}/slow.xml"),
+            FetchRequest(source="a", url=server.url("/f.xml?a")),
+            FetchRequest(source="b", url=server.url("/f.xml?b")),
+        ]
+        outcomes = asyncio.run(fetch_all(requests))
+
+    assert all(isinstance(o, Fetched) for o in outcomes), outcomes
+    first, second = recorder.starts["127.0.0.1"]
+    assert second - first >= 0.29, (first, second)
+
+
 # --------------------------------------------------------------------------- WebSub
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import random
 import shutil
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,15 @@ def report(outlet: str, n: int, day: float, words: list[str]) -> Article:
     )  # fmt: skip
 
 
+def daily_reports(days: Iterable[int] = range(DAYS)) -> list[Article]:
+    """Two reports of each day's event, harbour's then valley's a tenth of a day later."""
+    return [
+        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
+        for day in days
+        for n in (2 * day, 2 * day + 1)
+    ]
+
+
 def save(store: Store, articles: list[Article]) -> None:
     for outlet in OUTLETS:
         mine = [a for a in articles if a.source == outlet]
@@ -139,11 +149,7 @@ def test_late_and_recent_reports_meet_their_events_with_or_without_the_snapshot(
     joins day 1's story, which the round's window left long ago.
     """
     database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     late = [
         report("coast", 1001, 1.3, event_words(1)),  # its event left the window long ago
         report("coast", 1018, 18.4, event_words(18)),  # its event is still in the window
@@ -203,11 +209,7 @@ def test_a_late_report_joining_a_story_still_in_the_window_leaves_the_snapshot_a
     the snapshot serves, and a later copy still finds the story.
     """
     database, snapshot = store_url, tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     first = next(a for a in daily if a.id == "harbour-30")  # day 15's first report
     copy = replace(report("coast", 2000, 17.5, event_words(15)), url=first.url)
     with open_store(database) as store:
@@ -239,11 +241,7 @@ def test_after_a_late_join_the_snapshot_decides_as_a_rebuilt_window(tmp_path: Pa
     window rebuilt from the store place the next reports alike.
     """
     database, snapshot = tmp_path / "db.sqlite3", tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     firsts = {day: next(a for a in daily if a.id == f"harbour-{2 * day}") for day in (15, 16)}
     copies = [
         replace(report("coast", 2000 + day, 17.5, event_words(day)), url=firsts[day].url)
@@ -389,11 +387,7 @@ def test_a_late_copy_of_an_article_in_the_window_joins_its_story(
     joins day 19's story as it did before late articles were placed apart.
     """
     snapshot = tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     with open_store(store_url) as store:
         save(store, daily)
         assign_stories(store, PARAMS, NOW, sources=OUTLETS, snapshot=snapshot)
@@ -420,11 +414,7 @@ def test_a_long_late_archive_restores_and_replays_a_few_windows_at_a_time(
     article is replayed twice at most. The reports still join their days' stories.
     """
     days, now = 70, T0 + timedelta(days=70)
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(days)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports(range(days))
     archive = [report("coast", 1000 + day, day + 0.3, event_words(day)) for day in range(0, 60, 2)]
     spans: list[timedelta] = []
     replays: dict[str, int] = {}
@@ -465,11 +455,7 @@ def test_the_late_articles_engine_is_let_go_before_the_snapshot_is_read(
     peak would be two engines instead of one.
     """
     snapshot = tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     alive: list[int] = []
     load = placing.load_snapshot
 
@@ -497,11 +483,7 @@ def test_a_late_article_meets_no_more_than_a_window_before_it(tmp_path: Path) ->
     Each meets a window before it, as it would have on time: two stories, as
     a replay of every article in order decides.
     """
-    stored = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in (*range(4), *range(16, DAYS))
-        for n in (2 * day, 2 * day + 1)
-    ]
+    stored = daily_reports((*range(4), *range(16, DAYS)))
     first = report("coast", 1005, 5.0, event_words(5))
     again = replace(report("coast", 1009, 9.5, event_words(9)), url=first.url)
     with open_store(tmp_path / "db.sqlite3") as store:
@@ -529,11 +511,7 @@ def test_a_round_stopped_between_late_saves_ends_as_one_that_was_not(
     merged-away one.
     """
     snapshot = tmp_path / "stories.snapshot"
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     late = [report("coast", 1000 + d, d + 0.05, event_words(d)) for d in (1, 2, 4, 9, 15, 16)]
     late += [report("coast", 1100 + d, d + 0.07, event_words(d)) for d in (1, 2, 15)]
     late += [report("coast", 1200, 20.3, event_words(20))]  # on time
@@ -581,11 +559,7 @@ def test_an_old_pair_is_explained_within_its_own_window(
     those of a replay of every stored article up to the newer one, read at once.
     """
     monkeypatch.setattr(assign, "BATCH", 1)
-    daily = [
-        report(OUTLETS[n % 2], n, day + 0.1 * (n % 2), event_words(day))
-        for day in range(DAYS)
-        for n in (2 * day, 2 * day + 1)
-    ]
+    daily = daily_reports()
     with open_store(tmp_path / "db.sqlite3") as store:
         save(store, daily)
         assign_stories(store, PARAMS, NOW, sources=OUTLETS)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.stories import Decision, StoryEngine, StoryItem
+from feedsvc.stories import Decision, StoryEngine, StoryItem, StoryState
 
 T0 = datetime(2031, 9, 1, 6, 0, tzinfo=UTC)
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vel", "dor", "an", "is", "mur", "pe", "sko"]
@@ -165,3 +165,22 @@ def test_an_empty_engine_pickles_in_parts_and_only_a_shell_takes_members() -> No
     assert run(empty, items) == run(StoryEngine(), items)
     with pytest.raises(ValueError, match="shell"):
         empty._index.take_members([])
+
+
+def test_a_one_member_story_keeps_its_restored_founding_time_through_a_snapshot() -> None:
+    """A replayed member whose founder was not replayed: its story was founded a day earlier.
+
+    Pickling leaves a one-member story's record out and makes it again from
+    its member; the founding time must come back too, since it decides which
+    of two merged stories keeps its id.
+    """
+    title, body = "Quarry choir wins regional prize", "The Brell quarry choir sang at Ostwick hall."
+    first = StoryItem("item-alone", title, body, "outlet-3", T0)
+    story, founded = "story-from-the-store", T0 - timedelta(days=1)
+    original = StoryEngine(state=StoryState({first.id: story}, {}, {story: founded}))
+    run(original, [first, *fictional_items(40)])
+    assert original.shape(story)[2:] == (1, founded)
+    for copy in (pickle.loads(pickle.dumps(original)), rejoined(original, 16)):
+        assert copy.shape(story) == original.shape(story)
+        assert copy._index.stories == original._index.stories
+        assert not copy._index._founded  # every kept time was taken by its story

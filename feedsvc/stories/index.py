@@ -127,12 +127,13 @@ class ActiveIndex:
         for derived in ("_postings", "_story_postings", "_expiry", "keys", "_waiting"):
             del state[derived]
         state["stories"] = {k: r for k, r in self.stories.items() if r.alone is None}
-        state.pop("_founded", None)  # a rebuild's: taken by the stories replayed
+        if not self._members_follow:  # a shell's are set as it was made
+            state["_founded"] = self._founding_to_keep()
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._founded = {}
+        self.__dict__.setdefault("_founded", {})
         self._members_follow = bool(state.get("_members_follow", False))
         if not self._members_follow:
             self._derive()
@@ -145,8 +146,25 @@ class ActiveIndex:
         """
         shell = ActiveIndex.__new__(ActiveIndex)
         shell.__dict__.update(self.__dict__)
+        shell._founded = self._founding_to_keep()  # while the members are at hand
         shell.members, shell._members_follow = {}, True
         return shell
+
+    def _founding_to_keep(self) -> dict[str, datetime]:
+        """The founding times a snapshot must carry beside the stories it keeps.
+
+        Restored times not taken yet, and those of one-member stories whose
+        time is not their member's date: a replay restores a story's founding
+        time when its founder is not replayed, and pickling leaves a
+        one-member story's record out (``_derive`` makes it again).
+        """
+        keep = dict(self._founded)
+        for story, rec in self.stories.items():
+            if rec.alone is not None:
+                member = self.members[next(iter(rec.members))]
+                if member.profile.published != rec.founded:
+                    keep[story] = rec.founded
+        return keep
 
     def member_slices(self, size: int) -> Iterator[list[tuple[str, Member]]]:
         """The members in insertion order, ``size`` at a time (the rest of a shell's state)."""
@@ -176,7 +194,8 @@ class ActiveIndex:
         for member in self.members.values():
             if member.story not in self.stories:  # one member alone: made as ``insert`` does
                 profile = member.profile
-                rec = self.stories[member.story] = StoryRecord(member.story, profile.published)
+                founded = self._founded.pop(member.story, profile.published)
+                rec = self.stories[member.story] = StoryRecord(member.story, founded)
                 self._add_to_story(rec, profile, 1.0)
         self._expiry = [(m.profile.published, k) for k, m in self.members.items()]
         heapq.heapify(self._expiry)

@@ -25,6 +25,7 @@ from feedsvc.placing import (
 )
 from feedsvc.store import Store
 from feedsvc.stories import StoryEngine, StoryItem, StoryParams
+from feedsvc.story_snapshot import SNAPSHOT_KEY, load_snapshot
 from feedsvc.types import Article, FetchIntent
 from feedsvc.workers import RenewingPool
 from tests.support.bridge import BRIDGE, bar_between, hand_model
@@ -374,6 +375,11 @@ def test_a_late_report_merging_a_story_still_in_the_window_makes_the_snapshot_st
         members = [("outlet-b", "b1"), ("outlet-d", "b2"), ("outlet-c", "c1"), ("outlet-e", "b3")]
         assert {store.story_of(source, id_) for source, id_ in members} == {story_a}
         assert (result.assigned, result.late, result.merges, result.rebuilt) == (2, 1, 1, True)
+        # the rebuilt window restored no alias (the store moved b's members to a's story):
+        # the engine and its snapshot hold only merges of their own, not the archive's
+        token = store.service_state(SNAPSHOT_KEY)
+        engine = load_snapshot(snapshot, params, sources, token)
+        assert engine is not None and engine.state().aliases == {}
 
 
 @pytest.mark.parametrize("kept", [True, False], ids=["with-the-snapshot", "rebuilt"])

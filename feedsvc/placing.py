@@ -126,7 +126,7 @@ def replay_from(
 
 
 def fresh_engine(params: StoryParams, state: StoryState) -> StoryEngine:
-    """An engine that knows the stored assignments (by ``item_key``), aliases and foundings."""
+    """An engine that knows the stored assignments (by ``item_key``) and foundings."""
     from feedsvc.stories import StoryEngine  # the engine loads where a round runs, only
 
     return StoryEngine(params, state)
@@ -202,7 +202,7 @@ class Placer:
         return min(first, now) - params.window
 
     def restore(self, state: StoryState, reach: timedelta | None = None) -> None:
-        """Start from a new engine that knows the stored assignments, aliases and foundings.
+        """Start from a new engine that knows the stored assignments and foundings.
 
         With a ``reach`` (a pass over late articles, ``late_articles``), the
         new engine holds two reaches instead of the configured window, and its

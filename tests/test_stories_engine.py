@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,6 +314,22 @@ def bridging_model() -> StoryModel:
     return bar_between(ab, min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score))
 
 
+def founded_first_items() -> tuple[StoryItem, StoryItem, StoryItem, StoryItem]:
+    """a0 (a copy of a1 two days before, a bare date), then b1, a1 an hour later, and c1."""
+    a1, b1, c1 = BRIDGE
+    a0 = replace(a1, id="a0", published=datetime(2031, 5, 4, tzinfo=UTC))
+    return a0, replace(b1, published=T0 - timedelta(hours=1)), a1, c1
+
+
+def founded_first_params() -> StoryParams:
+    """A bar that b1 does not reach against a1's story and c1 reaches against both stories."""
+    a0, b1, a1, c1 = founded_first_items()
+    probe = StoryEngine(StoryParams(model=hand_model()))
+    b1_best = [probe.add(item) for item in (a0, b1, a1, c1)][1].score
+    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
+    return StoryParams(model=bar_between(b1_best, bridge))
+
+
 def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge() -> None:
     """A rebuild that does not replay a story's first member still knows when it was founded.
 
@@ -321,13 +338,8 @@ def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge(
     hour before a1 joins A; c1 merges the two, and A, founded first, keeps its
     id. A rebuild replaying from between a0 and b1 meets A at a1 only.
     """
-    a1, b1, c1 = BRIDGE
-    a0 = replace(a1, id="a0", published=datetime(2031, 5, 4, tzinfo=UTC))
-    b1 = replace(b1, published=T0 - timedelta(hours=1))
-    probe = StoryEngine(StoryParams(model=hand_model()))
-    b1_best = [probe.add(item) for item in (a0, b1, a1, c1)][1].score
-    bridge = min(probe.explain("a1", "c1").score, probe.explain("b1", "c1").score)
-    params = StoryParams(model=bar_between(b1_best, bridge))
+    a0, b1, a1, c1 = founded_first_items()
+    params = founded_first_params()
     first = StoryEngine(params)
     decisions = [first.add(item) for item in (a0, b1, a1, c1)]
     a, b = story_id_for("a0"), story_id_for("b1")
@@ -343,6 +355,41 @@ def test_a_rebuilt_engine_keeps_the_id_the_first_engine_kept_when_stories_merge(
         merge = rebuilt.add(c1)
         assert (merge.story_id, merge.merged) == (keeps, tuple({a, b} - {keeps}))
         assert rebuilt.story(merge.story_id).founded == (a0.published if founded else b1.published)
+
+
+def snapshot_in_parts(engine: StoryEngine) -> StoryEngine:
+    """The engine as a snapshot writes it (in parts, a member a part) and reads it back."""
+    parts = [pickle.dumps(part) for part in engine.snapshot_parts(1)]
+    return StoryEngine.from_snapshot_parts(pickle.loads(part) for part in parts)
+
+
+@pytest.mark.parametrize(
+    "copy", [lambda e: pickle.loads(pickle.dumps(e)), snapshot_in_parts], ids=["whole", "parts"]
+)
+@pytest.mark.parametrize("a1_first", [True, False], ids=["one-member-story", "not-yet-made"])
+def test_a_restored_founding_time_decides_a_merge_after_a_snapshot_as_before(
+    copy: Callable[[StoryEngine], StoryEngine], a1_first: bool
+) -> None:
+    """A rebuilt engine told A was founded at a0, pickled, then merging A and B, keeps A's id.
+
+    Either A is one member (a1) when pickled, or a1 is still to come and the
+    founding time not yet taken: both travel with the snapshot.
+    """
+    a0, b1, a1, c1 = founded_first_items()
+    a, b = story_id_for("a0"), story_id_for("b1")
+    state = StoryState({"a1": a, "b1": b}, founded={a: a0.published})
+    original = StoryEngine(founded_first_params(), state)
+    original.add(b1)
+    rest = [c1]
+    if a1_first:
+        original.add(a1)
+    else:
+        rest.insert(0, a1)
+    snapshot = copy(original)
+    decisions = [original.add(item) for item in rest]
+    assert [snapshot.add(item) for item in rest] == decisions
+    assert (decisions[-1].story_id, decisions[-1].merged) == (a, (b,))
+    assert snapshot.story(a).founded == original.story(a).founded == a0.published
 
 
 def test_two_grown_stories_are_not_merged_by_one_bridging_item() -> None:

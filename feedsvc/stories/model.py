@@ -184,7 +184,9 @@ class StoryState:
     """What must survive a restart: every assignment and every alias.
 
     ``assignments`` maps item id to the story id it was given when it was added;
-    ``aliases`` maps a merged-away story id to the id that absorbed it;
+    ``aliases`` maps a merged-away story id to the id that absorbed it (an
+    engine rebuilt from the store is given none: the store rewrites the
+    assignments and founding times of a merged story, so they name current ones);
     ``founded``, when the engine is rebuilt from a part of the archive, maps a
     story id to when the engine that made the stored decisions founded it
     (``Story.founded``; its first members may not be replayed): of two

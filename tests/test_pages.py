@@ -23,13 +23,14 @@ import pytest
 import yaml
 from lxml import html as lxml_html
 
-from feedsvc.config_types import Settings
-from feedsvc.publish.pageplan import moved_page
+from feedsvc.config_types import Settings, SourceConfig
+from feedsvc.publish.pageplan import index_page, moved_page
 from feedsvc.publish.pages import render_page
-from feedsvc.publish.plan import story_page_path
+from feedsvc.publish.pagespec import SourcesSummary
+from feedsvc.publish.plan import entry_from_story, newest_first, story_page_path
 from feedsvc.service import Service
 from feedsvc.store import Store
-from feedsvc.types import FetchIntent, StoryUpdate, TagOrigin
+from feedsvc.types import FeedListing, FetchIntent, StoryUpdate, StoryView, TagOrigin
 from tests.support.configs import write_config
 from tests.support.pages import all_page_problems, html_errors
 from tests.support.samples import sample_sources as samples_as_sources
@@ -331,6 +332,21 @@ def test_story_pages_read_their_members_without_the_members_tags(store_url: str)
             full.outlets,
             full.updated,
         )
+
+
+def test_stories_of_one_time_are_listed_on_the_front_page_as_in_the_feeds() -> None:
+    """Six stories published at the same hour: the front page lists them as all.atom does."""
+    sources = {"s": SourceConfig(name="s", title="S", kind="feed", url="http://s.test/")}
+    views = [StoryView(f"story-{i}", article(i, 5), (), 1, 1, NOW) for i in "abcdef"]
+    feed = newest_first([entry_from_story(v, sources) for v in views], len(views))
+    by_id = [v.representative.title for v in views]  # the order the store reads them in
+    assert [e.title for e in feed] != by_id  # ties go by guid in a feed, not by story id
+    tag = FeedListing("tags/t", "T", "", "tag", "t")
+    page = index_page(
+        [tag], SourcesSummary(), stories=views, tag_stories={"t": views}, sources=sources
+    )
+    assert [c.title for c in page.stories] == [e.title for e in feed]
+    assert [c.title for c in page.tags[0].stories] == [e.title for e in feed]
 
 
 def test_a_merged_away_id_keeps_a_page_pointing_to_the_survivor(tmp_path: Path) -> None:

@@ -28,7 +28,12 @@ from feedsvc.publish.pagespec import (
     TagPage,
     TagSummary,
 )
-from feedsvc.publish.plan import has_page, listing_page, story_page_path
+from feedsvc.publish.plan import (
+    has_page,
+    listing_page,
+    stories_in_feed_order,
+    story_page_path,
+)
 from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, StoryView
 
 # Stories on the front page, and headlines under each tag there.
@@ -164,14 +169,17 @@ def index_page(
         TagSummary(
             listing,
             listing_page(listing),
-            tuple(story_card(v, known) for v in (tag_stories or {}).get(listing.key, ())),
+            tuple(
+                story_card(v, known)
+                for v in stories_in_feed_order((tag_stories or {}).get(listing.key, ()))
+            ),
         )
         for listing in listings
         if listing.kind == "tag"
     )
     return IndexPage(
         listings=tuple(listing for listing in listings if listing.kind != "source"),
-        stories=tuple(story_card(v, known) for v in stories),
+        stories=tuple(story_card(v, known) for v in stories_in_feed_order(stories)),
         tags=tags,
         sources=summary,
     )

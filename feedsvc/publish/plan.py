@@ -14,10 +14,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import TYPE_CHECKING, TypeVar
 
 from feedsvc.config_types import FeedSet, Settings, SourceConfig, TagConfig
 from feedsvc.publish.text import INDEX_FILE, is_http, utc
@@ -25,6 +26,8 @@ from feedsvc.types import Article, FeedEntry, FeedListing, FeedSpec, RelatedLink
 
 if TYPE_CHECKING:
     from feedsvc.tags import Tagger
+
+T = TypeVar("T")
 
 # Fixed for good: changing it would change every published guid.
 _ENTRY_NAMESPACE = uuid.UUID("28245e89-1296-4c10-b3a4-d0bdf5ec5d8b")
@@ -176,6 +179,19 @@ def path_segment(name: str) -> str:
     return f"{slug}-{digest}" if slug else f"x-{digest}"
 
 
+def in_feed_order(
+    items: Iterable[T], guid: Callable[[T], str], published: Callable[[T], datetime]
+) -> list[T]:
+    """Newest published first, ties by guid: the order of every list feedsvc publishes."""
+    by_guid = sorted(items, key=guid)
+    return sorted(by_guid, key=lambda item: utc(published(item)), reverse=True)
+
+
+def stories_in_feed_order(views: Iterable[StoryView]) -> list[StoryView]:
+    """Stories in the order their entries take in a feed (a page lists them alike)."""
+    return in_feed_order(views, lambda v: story_guid(v.id), lambda v: v.representative.published)
+
+
 def newest_first(
     entries: Iterable[FeedEntry], size: int, max_age: timedelta | None = None
 ) -> tuple[FeedEntry, ...]:
@@ -185,8 +201,7 @@ def newest_first(
     are left out (measured from the data, not the clock, so output stays
     reproducible).
     """
-    by_guid = sorted(entries, key=lambda e: e.guid)
-    ordered = sorted(by_guid, key=lambda e: utc(e.published), reverse=True)
+    ordered = in_feed_order(entries, attrgetter("guid"), attrgetter("published"))
     unique: dict[str, FeedEntry] = {}
     for entry in ordered:
         unique.setdefault(entry.guid, entry)

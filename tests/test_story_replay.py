@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import random
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -576,8 +576,10 @@ def test_an_old_pair_is_explained_within_its_own_window(
         restored: list[int] = []
         assignments = store.story_assignments
 
-        def counted(since: datetime, until: datetime | None = None) -> dict[tuple[str, str], str]:
-            restored.append(len(found := assignments(since, until)))
+        def counted(
+            since: datetime, until: datetime | None = None, *, key: Callable[[str, str], str]
+        ) -> dict[str, str]:
+            restored.append(len(found := assignments(since, until, key=key)))
             return found
 
         monkeypatch.setattr(store, "story_assignments", counted)

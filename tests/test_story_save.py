@@ -9,6 +9,7 @@ whole, and that every value is stored as SQLAlchemy itself would store it.
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from feedsvc.assign import stored_state
 from feedsvc.config_types import SourceConfig
 from feedsvc.errors import StoreError
 from feedsvc.store import Store
@@ -66,6 +68,34 @@ def test_what_a_rebuild_and_explain_read_of_the_stored_decisions(store_url: str)
     assert joined == StoredDecision("story-a", "same-event", 0.97, "s:a", NOW)
     assert founded == StoredDecision("story-a", "new", 0.25, None, NOW)
     assert missing is None
+
+
+def test_a_restored_state_names_each_story_with_one_string(store_url: str) -> None:
+    """What a replay restores holds each story id once: the pickle to the engine writes it once.
+
+    A late pass at 10,000 feeds restores 64,000 assignments and foundings; a
+    string a row for each took the main process 19 MB higher while pickling.
+    """
+    with Store.open(store_url) as store:
+        seed(store, "abc")
+        decisions = [
+            StoryAssignment("s", "a", "story-a", "new", 0.0),
+            StoryAssignment("s", "b", "story-a", "same-event", 0.9, "s:a"),
+            StoryAssignment("s", "c", "story-c", "new", 0.0),
+        ]
+        began = published_of("a") - timedelta(days=1)
+        shapes = [
+            StoryUpdate("story-a", "s", "a", 2, began),
+            StoryUpdate("story-c", "s", "c", 1, published_of("c")),
+        ]
+        store.save_stories(decisions, shapes, {}, NOW)
+        state = stored_state(store, published_of("a"))
+        pairs = store.story_assignments(published_of("b"), key=lambda source, id_: (source, id_))
+    assert state.assignments == {"s:a": "story-a", "s:b": "story-a", "s:c": "story-c"}
+    assert pairs == {("s", "b"): "story-a", ("s", "c"): "story-c"}
+    assert state.founded == {"story-a": began, "story-c": published_of("c")}
+    assert len({id(story) for story in (*state.assignments.values(), *state.founded)}) == 2
+    assert pickle.dumps(state).count(b"story-a") == 1
 
 
 def test_a_story_saved_again_is_replaced_and_follows_its_representative(store_url: str) -> None:

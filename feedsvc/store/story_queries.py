@@ -6,9 +6,10 @@ keeps its own file. It decides nothing about grouping.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -25,6 +26,7 @@ from feedsvc.types import (
 )
 
 Translator = Callable[[str], AbstractContextManager[None]]
+K = TypeVar("K", bound=Hashable)
 
 
 class StoryQueries:
@@ -38,11 +40,14 @@ class StoryQueries:
         raise NotImplementedError
 
     def story_assignments(
-        self, since: datetime, until: datetime | None = None
-    ) -> dict[tuple[str, str], str]:
-        """The story of every assigned article published at or after ``since`` (to ``until``)."""
+        self, since: datetime, until: datetime | None = None, *, key: Callable[[str, str], K]
+    ) -> dict[K, str]:
+        """The story of every assigned article published since ``since`` (to ``until``).
+
+        Keyed by ``key(source, article_id)``.
+        """
         with self._translate("reading story assignments"), reading(self.engine) as connection:
-            return story_round.assignments_since(connection, since, until)
+            return story_round.assignments_since(connection, since, until, key)
 
     def stories_founded(
         self, since: datetime, until: datetime | None = None

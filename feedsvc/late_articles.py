@@ -82,7 +82,12 @@ def late_segments(
 
 
 def sweep(
-    stored: Iterable[Text], late: Sequence[Text], reach: timedelta, size: int
+    stored: Iterable[Text],
+    late: Sequence[Text],
+    reach: timedelta,
+    size: int,
+    *,
+    replay_size: int | None = None,
 ) -> Iterator[tuple[Literal["replay", "place"], list[Text]]]:
     """Interleave the stored articles to replay and the late ones to place, oldest first.
 
@@ -90,9 +95,12 @@ def sweep(
     ``reach`` after it is replayed, and before any later one: in an engine
     holding two reaches whose clock goes to a reach after the article
     (``placing.Placer.restore``), it meets the stored articles from a reach
-    before it to a reach after it, and nothing older. Each step holds
-    ``size`` articles at most.
+    before it to a reach after it, and nothing older. Each step to place
+    holds ``size`` articles at most, each step to replay ``replay_size``
+    (``size`` if not given): how the articles are split into steps changes
+    only how they travel, not the order in which the engine meets them.
     """
+    replay_size = size if replay_size is None else replay_size
     waiting = deque(sorted(late, key=text_order))
     step: list[Text] = []
     kind: Literal["replay", "place"] = "replay"
@@ -103,7 +111,7 @@ def sweep(
                     yield kind, step
                 kind, step = "place", []
             step.append(waiting.popleft())
-        if kind != "replay" or len(step) >= size:
+        if kind != "replay" or len(step) >= replay_size:
             if step:
                 yield kind, step
             kind, step = "replay", []
